@@ -1,0 +1,18 @@
+//! The blog's vocabulary and rules. Nothing here performs I/O or knows about a framework, so
+//! every rule can be tested in microseconds.
+
+pub mod comments;
+pub mod front_matter;
+pub mod markdown;
+pub mod pagination;
+pub mod posts;
+pub mod slug;
+pub mod terms;
+pub mod users;
+
+pub use comments::{Comment, CommentNode, CommentStatus, build_thread};
+pub use pagination::{PageNumber, Paginated};
+pub use posts::{Post, PostKind, PostStatus, PostSummary};
+pub use slug::Slug;
+pub use terms::{Taxonomy, Term};
+pub use users::{Role, User};

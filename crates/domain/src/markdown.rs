@@ -1,0 +1,240 @@
+//! Markdown to safe HTML. Posts get CommonMark with tables, footnotes, strikethrough, task
+//! lists and captioned images; everything passes through ammonia, so a post can never carry
+//! a script even when its author is not an administrator.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, html};
+
+/// What a post's Markdown turns into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedPost {
+    pub html: String,
+    /// The words alone, for search and for excerpts.
+    pub plain_text: String,
+}
+
+const EXCERPT_WORDS: usize = 55;
+
+fn post_options() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_SMART_PUNCTUATION
+}
+
+pub fn render_post(source: &str) -> RenderedPost {
+    let events: Vec<Event<'_>> = Parser::new_ext(source, post_options()).collect();
+    let plain_text = plain_text_of(&events);
+    let mut unsafe_html = String::with_capacity(source.len() * 3 / 2);
+    html::push_html(&mut unsafe_html, with_captioned_images(events).into_iter());
+    RenderedPost { html: POST_SANITIZER.clean(&unsafe_html).to_string(), plain_text }
+}
+
+/// The first words of a text, ending with an ellipsis when anything was cut, as WordPress's
+/// automatic excerpt does.
+pub fn excerpt(plain_text: &str) -> String {
+    let mut words = plain_text.split_whitespace();
+    let head: Vec<&str> = words.by_ref().take(EXCERPT_WORDS).collect();
+    let mut out = head.join(" ");
+    if words.next().is_some() {
+        out.push_str(" […]");
+    }
+    out
+}
+
+fn plain_text_of(events: &[Event<'_>]) -> String {
+    let mut text = String::new();
+    for event in events {
+        match event {
+            Event::Text(t) | Event::Code(t) => text.push_str(t),
+            Event::SoftBreak | Event::HardBreak | Event::End(_) => {
+                if !text.ends_with(' ') {
+                    text.push(' ');
+                }
+            }
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// An image alone in its paragraph with a title (`![alt](src "Caption")`) becomes a figure with
+/// a caption, marked up as WordPress marks up its captions.
+fn with_captioned_images(events: Vec<Event<'_>>) -> Vec<Event<'_>> {
+    let mut out = Vec::with_capacity(events.len());
+    let mut i = 0;
+    while i < events.len() {
+        if let Some((figure, consumed)) = captioned_figure(&events[i..]) {
+            out.push(Event::Html(CowStr::from(figure)));
+            i += consumed;
+        } else {
+            out.push(events[i].clone());
+            i += 1;
+        }
+    }
+    out
+}
+
+fn captioned_figure(events: &[Event<'_>]) -> Option<(String, usize)> {
+    let [Event::Start(Tag::Paragraph), Event::Start(Tag::Image { dest_url, title, .. }), rest @ ..] =
+        events
+    else {
+        return None;
+    };
+    if title.trim().is_empty() {
+        return None;
+    }
+    let mut alt = String::new();
+    let mut consumed = 2;
+    for event in rest {
+        consumed += 1;
+        match event {
+            Event::Text(t) | Event::Code(t) => alt.push_str(t),
+            Event::End(TagEnd::Image) => break,
+            Event::Start(_) | Event::End(_) | Event::Html(_) | Event::InlineHtml(_) => {}
+            _ => {}
+        }
+    }
+    if !matches!(events.get(consumed), Some(Event::End(TagEnd::Paragraph))) {
+        return None;
+    }
+    consumed += 1;
+    let figure = format!(
+        "<figure class=\"wp-caption\"><img src=\"{}\" alt=\"{}\" loading=\"lazy\"><figcaption class=\"wp-caption-text\">{}</figcaption></figure>\n",
+        escape_attribute(dest_url),
+        escape_attribute(&alt),
+        escape_text(title),
+    );
+    Some((figure, consumed))
+}
+
+fn escape_attribute(raw: &str) -> String {
+    escape_text(raw).replace('"', "&quot;")
+}
+
+fn escape_text(raw: &str) -> String {
+    raw.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+static POST_SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut builder = ammonia::Builder::default();
+    builder
+        .add_tags(["figure", "figcaption", "input", "section"])
+        .add_tag_attributes("img", ["loading", "width", "height"])
+        .add_tag_attributes("input", ["type", "checked", "disabled"])
+        // Footnote references link to ids inside the same post.
+        .add_tag_attributes("div", ["id", "class"])
+        .add_tag_attributes("sup", ["id", "class"])
+        .add_tag_attributes("code", ["class"])
+        .add_tag_attributes("figure", ["class"])
+        .add_tag_attributes("figcaption", ["class"])
+        .add_tag_attributes("th", ["style"])
+        .add_tag_attributes("td", ["style"])
+        .add_tag_attributes("h2", ["id"])
+        .add_tag_attributes("h3", ["id"])
+        .url_schemes(HashSet::from(["http", "https", "mailto"]))
+        .link_rel(Some("noopener"));
+    builder.add_tag_attribute_values("input", "type", ["checkbox"]);
+    builder.add_allowed_classes("li", ["task-list-item"]);
+    builder.add_generic_attributes(["title"]);
+    builder
+        .attribute_filter(|element, attribute, value| match (element, attribute) {
+            // Only alignment survives in table cells; nothing else rides in on a style.
+            ("th" | "td", "style") => value
+                .strip_prefix("text-align: ")
+                .filter(|a| matches!(*a, "left" | "center" | "right"))
+                .map(|_| value.into()),
+            ("input", "type") => (value == "checkbox").then(|| value.into()),
+            _ => Some(value.into()),
+        });
+    builder
+});
+
+/// A reader's comment: a small Markdown subset, no raw HTML, no images, and links marked as
+/// user content so that spam earns nothing.
+pub fn render_comment(source: &str) -> String {
+    let events = Parser::new_ext(source, Options::ENABLE_STRIKETHROUGH).map(|event| match event {
+        // Raw HTML is shown as the text it is, never interpreted.
+        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        other => other,
+    });
+    let mut unsafe_html = String::with_capacity(source.len() * 3 / 2);
+    html::push_html(&mut unsafe_html, events);
+    COMMENT_SANITIZER.clean(&unsafe_html).to_string()
+}
+
+static COMMENT_SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut builder = ammonia::Builder::empty();
+    builder
+        .add_tags([
+            "p", "br", "a", "em", "strong", "del", "code", "pre", "blockquote", "ul", "ol", "li",
+        ])
+        .add_tag_attributes("a", ["href"])
+        .url_schemes(HashSet::from(["http", "https", "mailto"]))
+        .link_rel(Some("nofollow ugc noopener"));
+    builder
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commonmark_extensions_render() {
+        let html = render_post(
+            "| a | b |\n|---|:-:|\n| 1 | 2 |\n\n~~gone~~\n\n- [x] done\n- [ ] todo\n\nText[^1].\n\n[^1]: The note.\n",
+        )
+        .html;
+        assert!(html.contains("<table>"), "{html}");
+        assert!(html.contains("<del>gone</del>"), "{html}");
+        assert!(html.contains("type=\"checkbox\""), "{html}");
+        assert!(html.contains("footnote-definition"), "{html}");
+        assert!(html.contains("text-align: center"), "{html}");
+    }
+
+    #[test]
+    fn image_with_title_gets_a_caption() {
+        let html = render_post("![A cat](/media/cat.jpg \"Our cat, 2019\")\n").html;
+        assert!(html.contains("<figure class=\"wp-caption\">"), "{html}");
+        assert!(html.contains("<figcaption class=\"wp-caption-text\">Our cat, 2019</figcaption>"), "{html}");
+        assert!(html.contains("alt=\"A cat\""), "{html}");
+        let plain = render_post("![A cat](/media/cat.jpg)\n").html;
+        assert!(!plain.contains("figure"), "{plain}");
+    }
+
+    #[test]
+    fn scripts_and_handlers_never_survive() {
+        let html = render_post(
+            "<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n[x](javascript:alert(1))\n\n![c](x \"<script>\")",
+        )
+        .html;
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("onerror"), "{html}");
+        assert!(!html.contains("javascript:"), "{html}");
+    }
+
+    #[test]
+    fn code_blocks_are_escaped_and_keep_their_language() {
+        let html = render_post("```rust\nfn main() { println!(\"<b>\"); }\n```\n").html;
+        assert!(html.contains("class=\"language-rust\""), "{html}");
+        assert!(html.contains("&lt;b&gt;"), "{html}");
+    }
+
+    #[test]
+    fn comments_lose_html_and_images_and_links_get_ugc() {
+        let html = render_comment("<b>hi</b> ![x](http://e/x.png) [site](https://e.org) <script>x</script>");
+        assert!(!html.contains("<b>") && !html.contains("<img") && !html.contains("<script"), "{html}");
+        assert!(html.contains("rel=\"nofollow ugc noopener\""), "{html}");
+    }
+
+    #[test]
+    fn excerpt_cuts_at_fifty_five_words() {
+        let text = (0..100).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+        let ex = excerpt(&text);
+        assert!(ex.ends_with("w54 […]"), "{ex}");
+        assert_eq!(excerpt("short text"), "short text");
+    }
+}

@@ -1,0 +1,109 @@
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use folio_storage::Store;
+use folio_web::AppState;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+
+/// The running site: a bound listener, the router, and the database behind it.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    store: Store,
+    shutdown_grace: Duration,
+}
+
+impl App {
+    /// Connects to the database (migrating it unless told not to), binds the listener and
+    /// builds the router. Every failure here names what to fix.
+    pub async fn build(settings: &Settings) -> anyhow::Result<App> {
+        let store = open_store(settings).await?;
+        if settings.database.migrate_on_start {
+            store.migrate_up().await.context("applying database migrations")?;
+        }
+        let listener = TcpListener::bind(settings.bind_address())
+            .await
+            .with_context(|| format!("cannot listen on {} (config key server.bind)", settings.server.bind))?;
+        Ok(Self::from_parts(listener, store, settings))
+    }
+
+    /// For tests and tools that bring their own listener (port 0) and store.
+    pub fn from_parts(listener: TcpListener, store: Store, settings: &Settings) -> App {
+        let web = settings.web();
+        let state = AppState::new(store.clone(), &web);
+        App {
+            router: folio_web::router(state, &web),
+            listener,
+            store,
+            shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_seconds),
+        }
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves until `shutdown` resolves; requests in flight then get the grace period to finish.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+        let signal = async move {
+            shutdown.await;
+            let _ = stopping_tx.send(true);
+        };
+        let grace = self.shutdown_grace;
+        let server = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(signal);
+        let mut stopping = stopping_rx;
+        let deadline = async move {
+            let _ = stopping.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = server => result.context("serving HTTP")?,
+            () = deadline => tracing::warn!("requests still running after the shutdown grace period; stopping anyway"),
+        }
+        self.store.close().await.ok();
+        Ok(())
+    }
+}
+
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    Store::connect(&settings.database.url).await.with_context(|| {
+        format!(
+            "cannot open the database {} (config key database.url)",
+            folio_storage::redact_password(&settings.database.url)
+        )
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,234 @@
+//! The `folio` command line, as CONTRACT.md lists it.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+use folio_domain::front_matter::parse_post_file;
+use folio_domain::{Role, Slug};
+use folio_storage::{NewPost, NewUser, StorageError, Store};
+
+use crate::app::{App, open_store, shutdown_signal};
+use crate::config::Settings;
+use crate::demo::{self, DemoOptions};
+
+#[derive(Debug, Parser)]
+#[command(name = "folio", version, about = "A self-hosted blog: one binary, SQLite or PostgreSQL.")]
+pub struct Cli {
+    /// A TOML file whose keys override the built-in defaults (see config/default.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the site (the default when no command is given).
+    Serve,
+    /// Apply, roll back or list schema migrations.
+    Migrate {
+        #[arg(value_enum, default_value = "up")]
+        direction: MigrateDirection,
+    },
+    /// Create and list posts.
+    #[command(subcommand)]
+    Post(PostCommand),
+    /// List users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Check the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Fill the site with realistic sample content, to try it or benchmark it.
+    Demo {
+        #[arg(long, default_value_t = 48)]
+        posts: usize,
+        #[arg(long, default_value_t = 400)]
+        comments: usize,
+        /// Also make one post with this many comments (and one with 50).
+        #[arg(long, default_value_t = 0)]
+        big_post_comments: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Serve a file's bytes from memory: the benchmark's baseline.
+    #[command(hide = true)]
+    BenchBaseline {
+        #[arg(long)]
+        bind: String,
+        #[arg(long)]
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum MigrateDirection {
+    Up,
+    Down,
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PostCommand {
+    /// Create a post (or page) from Markdown with a TOML (+++) or YAML (---) header.
+    New {
+        #[arg(long, value_name = "POST.md")]
+        file: PathBuf,
+    },
+    /// List every post and page, newest first.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration and print it, secrets hidden.
+    Check,
+}
+
+pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&settings).await,
+        Command::Migrate { direction } => migrate(&settings, direction).await,
+        Command::Post(PostCommand::New { file }) => post_new(&settings, &file).await,
+        Command::Post(PostCommand::List) => post_list(&settings).await,
+        Command::User(UserCommand::List) => user_list(&settings).await,
+        Command::Config(ConfigCommand::Check) => {
+            print!("{}", settings.to_redacted_toml());
+            eprintln!("configuration is valid");
+            Ok(())
+        }
+        Command::Demo { posts, comments, big_post_comments, seed } => {
+            let store = migrated_store(&settings).await?;
+            let summary = demo::fill(&store, &DemoOptions { posts, comments, big_post_comments, seed }).await?;
+            println!("{}", summary.to_json());
+            Ok(())
+        }
+        Command::BenchBaseline { bind, file } => bench_baseline(&bind, &file).await,
+    }
+}
+
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let app = App::build(settings).await?;
+    let address = app.local_addr()?;
+    tracing::info!(%address, base_url = %settings.site.base_url, "Folio is serving");
+    eprintln!("Folio is serving on http://{address}/ (Ctrl-C to stop)");
+    app.run_until_stopped(shutdown_signal()).await
+}
+
+async fn migrated_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = open_store(settings).await?;
+    store.migrate_up().await.context("applying database migrations")?;
+    Ok(store)
+}
+
+async fn migrate(settings: &Settings, direction: MigrateDirection) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    match direction {
+        MigrateDirection::Up => {
+            store.migrate_up().await.context("applying migrations")?;
+            println!("database is up to date");
+        }
+        MigrateDirection::Down => {
+            store.migrate_down(1).await.context("rolling back the last migration")?;
+            println!("rolled back one migration");
+        }
+        MigrateDirection::Status => {
+            for migration in store.migration_status().await? {
+                println!("{:<8} {}", if migration.applied { "applied" } else { "pending" }, migration.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn post_new(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let parsed = parse_post_file(&text).with_context(|| format!("{}", file.display()))?;
+    let store = migrated_store(settings).await?;
+    let author = match &parsed.author {
+        Some(key) => store
+            .find_user(key)
+            .await?
+            .with_context(|| format!("{}: `author` {key:?} matches no user (folio user list shows them)", file.display()))?,
+        None => default_author(&store).await?,
+    };
+    let created = store
+        .create_post(NewPost {
+            kind: parsed.kind,
+            title: parsed.title,
+            slug: parsed.slug,
+            source: parsed.body,
+            status: parsed.status,
+            published_at: parsed.date,
+            author_id: author.id,
+            categories: parsed.categories,
+            tags: parsed.tags,
+            comments_open: true,
+            featured_image: None,
+        })
+        .await;
+    let post = match created {
+        Err(StorageError::DuplicateSlug { kind, slug }) => {
+            bail!("{}: a {kind} with the slug {slug:?} already exists; set another `slug` in the header", file.display())
+        }
+        other => other?,
+    };
+    println!("{}\t{}\t{}{}", post.summary.id, post.summary.status.as_str(), settings.site.base_url, post.summary.path());
+    Ok(())
+}
+
+/// Posts from the command line without an `author` go to the first administrator, made on
+/// first use so that a new site needs no other step.
+async fn default_author(store: &Store) -> anyhow::Result<folio_domain::User> {
+    let users = store.list_users().await?;
+    if let Some(user) = users.iter().find(|u| u.role == Role::Admin).or_else(|| users.iter().find(|u| u.role >= Role::Author)) {
+        return Ok(user.clone());
+    }
+    let user = store
+        .create_user(NewUser {
+            display_name: "admin".to_owned(),
+            slug: Slug::parse("admin").ok(),
+            email: None,
+            avatar_url: None,
+            bio: String::new(),
+            role: Role::Admin,
+        })
+        .await?;
+    Ok(user)
+}
+
+async fn post_list(settings: &Settings) -> anyhow::Result<()> {
+    let store = migrated_store(settings).await?;
+    let rows = store.all_posts().await?;
+    if rows.is_empty() {
+        eprintln!("no posts yet: add one with `folio post new --file POST.md`");
+    }
+    for row in rows {
+        let date = row.published_at.map(|d| d.date().to_string()).unwrap_or_else(|| "-".to_owned());
+        println!("{}\t{}\t{}\t{}\t{}\t{}", row.id, row.kind.as_str(), row.status.as_str(), date, row.path, row.title);
+    }
+    Ok(())
+}
+
+async fn user_list(settings: &Settings) -> anyhow::Result<()> {
+    let store = migrated_store(settings).await?;
+    for user in store.list_users().await? {
+        println!("{}\t{}\t{}\t{}", user.id, user.role.as_str(), user.slug, user.display_name);
+    }
+    Ok(())
+}
+
+async fn bench_baseline(bind: &str, file: &std::path::Path) -> anyhow::Result<()> {
+    let body = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
+    axum::serve(listener, folio_web::baseline_router(body.into()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving the baseline")
+}

@@ -1,0 +1,249 @@
+//! Settings: the defaults built into the binary, then an optional file, then `FOLIO__…`
+//! environment variables; checked once at start and passed down, never global.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_CONFIG: &str = include_str!("../../../config/default.toml");
+
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub site: SiteSection,
+    pub server: ServerSection,
+    pub database: DatabaseSection,
+    pub comments: CommentsSection,
+    pub cache: CacheSection,
+    pub log: LogSection,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSection {
+    pub title: String,
+    pub tagline: String,
+    pub base_url: String,
+    pub language: String,
+    pub posts_per_page: u32,
+    pub full_text_in_lists: bool,
+    pub feed_items: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    pub bind: String,
+    pub request_timeout_seconds: u64,
+    pub shutdown_grace_seconds: u64,
+}
+
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSection {
+    pub url: String,
+    pub migrate_on_start: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommentsSection {
+    pub max_depth: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSection {
+    pub enabled: bool,
+    pub max_megabytes: u64,
+    pub ttl_seconds: u64,
+    pub poll_milliseconds: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A setting that cannot be used, naming the key.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Settings {
+    /// Layers the built-in defaults, `file` (if any) and the environment, then checks values.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(file, Env::prefixed("FOLIO__").split("__"))
+    }
+
+    pub fn load_with_env(file: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_CONFIG));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError(format!("config file {} does not exist or is not a file", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let settings: Settings = figment.merge(env).extract().map_err(|error| {
+            let messages: Vec<String> = error.into_iter().map(|e| describe(&e)).collect();
+            ConfigError(messages.join("; "))
+        })?;
+        settings.validated()
+    }
+
+    fn validated(mut self) -> Result<Self, ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("config key {key}: {why}")));
+        let base = self.site.base_url.trim().trim_end_matches('/').to_owned();
+        let host_part = base.strip_prefix("https://").or_else(|| base.strip_prefix("http://"));
+        match host_part {
+            Some(rest) if !rest.is_empty() && !rest.contains(char::is_whitespace) => {}
+            _ => return bad("site.base_url", &format!("must be an absolute http:// or https:// URL, got {:?}", self.site.base_url)),
+        }
+        self.site.base_url = base;
+        if self.site.title.trim().is_empty() {
+            return bad("site.title", "must not be empty");
+        }
+        if !(1..=100).contains(&self.site.posts_per_page) {
+            return bad("site.posts_per_page", "must be between 1 and 100");
+        }
+        if !(1..=100).contains(&self.site.feed_items) {
+            return bad("site.feed_items", "must be between 1 and 100");
+        }
+        if self.server.bind.parse::<SocketAddr>().is_err() {
+            return bad("server.bind", &format!("must be an address and port such as 127.0.0.1:8080, got {:?}", self.server.bind));
+        }
+        if self.server.request_timeout_seconds == 0 {
+            return bad("server.request_timeout_seconds", "must be at least 1");
+        }
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return bad("database.url", "must start with sqlite:// or postgres://");
+        }
+        if !(1..=10).contains(&self.comments.max_depth) {
+            return bad("comments.max_depth", "must be between 1 and 10");
+        }
+        if self.cache.poll_milliseconds < 50 {
+            return bad("cache.poll_milliseconds", "must be at least 50");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return bad("log.level", &format!("is not a level or filter: {:?}", self.log.level));
+        }
+        Ok(self)
+    }
+
+    pub fn bind_address(&self) -> SocketAddr {
+        self.server.bind.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    pub fn web(&self) -> folio_web::WebSettings {
+        folio_web::WebSettings {
+            site: folio_web::SiteSettings {
+                title: self.site.title.clone(),
+                tagline: self.site.tagline.clone(),
+                base_url: self.site.base_url.clone(),
+                language: self.site.language.clone(),
+                posts_per_page: self.site.posts_per_page,
+                full_text_in_lists: self.site.full_text_in_lists,
+                comment_max_depth: self.comments.max_depth,
+                feed_items: self.site.feed_items,
+            },
+            cache: folio_web::CacheSettings {
+                enabled: self.cache.enabled,
+                max_bytes: self.cache.max_megabytes.saturating_mul(1024 * 1024),
+                ttl: Duration::from_secs(self.cache.ttl_seconds.max(1)),
+                poll_interval: Duration::from_millis(self.cache.poll_milliseconds),
+            },
+            request_timeout: Duration::from_secs(self.server.request_timeout_seconds),
+        }
+    }
+
+    /// The effective configuration as TOML, passwords replaced by `***`.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database.url = folio_storage::redact_password(&shown.database.url);
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot print the configuration: {e}\n"))
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_redacted_toml())
+    }
+}
+
+impl fmt::Debug for DatabaseSection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSection")
+            .field("url", &folio_storage::redact_password(&self.url))
+            .field("migrate_on_start", &self.migrate_on_start)
+            .finish()
+    }
+}
+
+fn describe(error: &figment::Error) -> String {
+    let key = error.path.join(".");
+    let kind = error.kind.to_string();
+    if key.is_empty() { format!("configuration: {kind}") } else { format!("config key {key}: {kind}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_are_valid() {
+        let settings = Settings::load_with_env(None, Env::prefixed("FOLIO_TEST_NEVER_SET__")).unwrap();
+        assert_eq!(settings.server.bind, "127.0.0.1:8080");
+        assert_eq!(settings.database.url, "sqlite://data/folio.db");
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[site]\ntitel = \"typo\"\n").unwrap();
+        let error = Settings::load_with_env(Some(&path), Env::prefixed("FOLIO_TEST_NEVER_SET__")).unwrap_err();
+        assert!(error.0.contains("titel"), "{}", error.0);
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[server]\nbind = \"localhost\"\n").unwrap();
+        let error = Settings::load_with_env(Some(&path), Env::prefixed("FOLIO_TEST_NEVER_SET__")).unwrap_err();
+        assert!(error.0.contains("server.bind"), "{}", error.0);
+        std::fs::write(&path, "[site]\nposts_per_page = \"ten\"\n").unwrap();
+        let error = Settings::load_with_env(Some(&path), Env::prefixed("FOLIO_TEST_NEVER_SET__")).unwrap_err();
+        assert!(error.0.contains("site.posts_per_page"), "{}", error.0);
+    }
+
+    #[test]
+    fn secrets_are_hidden() {
+        let mut settings = Settings::load_with_env(None, Env::prefixed("FOLIO_TEST_NEVER_SET__")).unwrap();
+        settings.database.url = "postgres://folio:hunter2@db/folio".into();
+        assert!(!settings.to_redacted_toml().contains("hunter2"));
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+}

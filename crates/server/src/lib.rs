@@ -1,0 +1,10 @@
+//! The `folio` program as a library, so that tests build exactly what the binary runs.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod telemetry;
+
+pub use app::App;
+pub use config::Settings;

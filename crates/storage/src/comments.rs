@@ -1,0 +1,119 @@
+use std::collections::HashMap;
+
+use folio_domain::markdown::render_comment;
+use folio_domain::{Comment, CommentStatus};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
+use time::OffsetDateTime;
+
+use crate::entities::{comments, users};
+use crate::site::bump_content_version;
+use crate::{Result, StorageError, Store, normalize_time, now};
+
+#[derive(Debug, Clone)]
+pub struct NewComment {
+    pub post_id: i64,
+    pub parent_id: Option<i64>,
+    pub author_id: Option<i64>,
+    /// Shown when the comment has no user (imported guests) or the user is gone.
+    pub author_name: String,
+    pub author_url: Option<String>,
+    pub source: String,
+    pub status: CommentStatus,
+    pub created_at: Option<OffsetDateTime>,
+}
+
+impl Store {
+    pub async fn create_comment(&self, new: NewComment) -> Result<Comment> {
+        let mut created = self.create_comments(vec![new]).await?;
+        created.pop().ok_or_else(|| StorageError::unexpected("comments", "id", "vanished after insert"))
+    }
+
+    /// Writes many comments in one transaction (imports, sample content). A comment's parent
+    /// must already exist.
+    pub async fn create_comments(&self, batch: Vec<NewComment>) -> Result<Vec<Comment>> {
+        let txn = self.db.begin().await?;
+        let mut rows = Vec::with_capacity(batch.len());
+        for new in batch {
+            let created = new.created_at.map_or_else(now, normalize_time);
+            let row = comments::ActiveModel {
+                post_id: Set(new.post_id),
+                parent_id: Set(new.parent_id),
+                author_id: Set(new.author_id),
+                author_name: Set(new.author_name),
+                author_url: Set(new.author_url),
+                html: Set(render_comment(&new.source)),
+                source: Set(new.source),
+                status: Set(new.status.as_str().to_owned()),
+                created_at: Set(created),
+                updated_at: Set(created),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+            rows.push(row);
+        }
+        bump_content_version(&txn).await?;
+        txn.commit().await?;
+        self.comments_from_rows(rows).await
+    }
+
+    /// A post's approved comments, oldest first, ready for `build_thread`.
+    pub async fn approved_comments(&self, post_id: i64) -> Result<Vec<Comment>> {
+        let rows = comments::Entity::find()
+            .filter(comments::Column::PostId.eq(post_id))
+            .filter(comments::Column::Status.eq(CommentStatus::Approved.as_str()))
+            .order_by_asc(comments::Column::CreatedAt)
+            .order_by_asc(comments::Column::Id)
+            .all(&self.db)
+            .await?;
+        self.comments_from_rows(rows).await
+    }
+
+    /// A post's newest approved comments, newest first, for its comments feed.
+    pub async fn latest_approved_comments(&self, post_id: i64, count: u64) -> Result<Vec<Comment>> {
+        let rows = comments::Entity::find()
+            .filter(comments::Column::PostId.eq(post_id))
+            .filter(comments::Column::Status.eq(CommentStatus::Approved.as_str()))
+            .order_by_desc(comments::Column::CreatedAt)
+            .order_by_desc(comments::Column::Id)
+            .limit(count)
+            .all(&self.db)
+            .await?;
+        self.comments_from_rows(rows).await
+    }
+
+    async fn comments_from_rows(&self, rows: Vec<comments::Model>) -> Result<Vec<Comment>> {
+        let mut author_ids: Vec<i64> = rows.iter().filter_map(|r| r.author_id).collect();
+        author_ids.sort_unstable();
+        author_ids.dedup();
+        let authors: HashMap<i64, users::Model> = if author_ids.is_empty() {
+            HashMap::new()
+        } else {
+            users::Entity::find()
+                .filter(users::Column::Id.is_in(author_ids))
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|u| (u.id, u))
+                .collect()
+        };
+        rows.into_iter()
+            .map(|row| {
+                let author = row.author_id.and_then(|id| authors.get(&id));
+                Ok(Comment {
+                    id: row.id,
+                    post_id: row.post_id,
+                    parent_id: row.parent_id,
+                    author_id: row.author_id,
+                    author_name: author.map_or(row.author_name, |a| a.display_name.clone()),
+                    author_url: row.author_url,
+                    author_avatar: author.and_then(|a| a.avatar_url.clone()),
+                    html: row.html,
+                    status: CommentStatus::parse(&row.status)
+                        .ok_or_else(|| StorageError::unexpected("comments", "status", &row.status))?,
+                    created_at: row.created_at,
+                })
+            })
+            .collect()
+    }
+}

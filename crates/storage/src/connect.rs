@@ -1,0 +1,135 @@
+use std::path::Path;
+use std::time::Duration;
+
+use folio_migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DbBackend};
+
+use crate::{Result, StorageError, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationState {
+    pub name: String,
+    pub applied: bool,
+}
+
+impl Store {
+    /// Opens the database at `url`. For SQLite the file (and its folder) is created on first
+    /// use, so a new site needs no setup.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let (backend, url) = if let Some(path) = sqlite_path(url) {
+            prepare_sqlite_directory(path)?;
+            let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
+            (Backend::Sqlite, url)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else {
+            return Err(StorageError::UnsupportedUrl(redact_password(url)));
+        };
+        let mut options = ConnectOptions::new(url);
+        options
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        let db = Database::connect(options).await?;
+        if backend == Backend::Sqlite {
+            // WAL lets readers go on while a writer commits; the setting lives in the file.
+            db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
+        }
+        Ok(Store { db, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn db_backend(&self) -> DbBackend {
+        match self.backend {
+            Backend::Sqlite => DbBackend::Sqlite,
+            Backend::Postgres => DbBackend::Postgres,
+        }
+    }
+
+    /// Cheap round trip for `/readyz`.
+    pub async fn ping(&self) -> Result<()> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    pub async fn migrate_up(&self) -> Result<()> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    pub async fn migrate_down(&self, steps: u32) -> Result<()> {
+        Migrator::down(&self.db, Some(steps)).await?;
+        Ok(())
+    }
+
+    pub async fn migration_status(&self) -> Result<Vec<MigrationState>> {
+        let applied: Vec<String> =
+            Migrator::get_applied_migrations(&self.db).await?.iter().map(|m| m.name().to_owned()).collect();
+        Ok(Migrator::migrations()
+            .iter()
+            .map(|m| MigrationState { name: m.name().to_owned(), applied: applied.iter().any(|a| a == m.name()) })
+            .collect())
+    }
+
+    pub async fn close(self) -> Result<()> {
+        self.db.close().await?;
+        Ok(())
+    }
+}
+
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    Some(rest.split('?').next().unwrap_or(rest))
+}
+
+fn prepare_sqlite_directory(path: &str) -> Result<()> {
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    let failed = |source| StorageError::DataDirectory { path: dir.display().to_string(), source };
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    // Fail now with the folder's name rather than later with SQLite's "unable to open".
+    let probe = dir.join(".folio-write-test");
+    std::fs::write(&probe, b"").map_err(failed)?;
+    std::fs::remove_file(&probe).map_err(failed)?;
+    Ok(())
+}
+
+/// Database URLs carry passwords; error messages must not.
+pub fn redact_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(redact_password("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_password("sqlite://data/folio.db"), "sqlite://data/folio.db");
+    }
+}

@@ -1,0 +1,7 @@
+//! The tables as sea-orm sees them. Nothing outside this crate sees these types.
+
+pub mod comments;
+pub mod post_terms;
+pub mod posts;
+pub mod terms;
+pub mod users;

@@ -1,0 +1,27 @@
+use sea_orm::DbErr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error")]
+    Database(#[from] DbErr),
+    #[error("cannot use the data directory {path}")]
+    DataDirectory {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    #[error("a {kind} with the slug {slug:?} already exists")]
+    DuplicateSlug { kind: &'static str, slug: String },
+    #[error("no user matches {0:?}")]
+    UnknownUser(String),
+    #[error("the database holds a value this version does not understand: {table}.{column} = {value:?}")]
+    UnexpectedValue { table: &'static str, column: &'static str, value: String },
+}
+
+impl StorageError {
+    pub(crate) fn unexpected(table: &'static str, column: &'static str, value: &str) -> Self {
+        StorageError::UnexpectedValue { table, column, value: value.to_owned() }
+    }
+}

@@ -1,0 +1,43 @@
+//! Folio's database. Owns the sea-orm entities and hands out `folio_domain` types; nothing
+//! above this crate sees a row.
+
+pub mod admin;
+mod comments;
+mod connect;
+mod entities;
+mod error;
+mod posts;
+mod search;
+mod site;
+mod terms;
+mod users;
+
+pub use comments::NewComment;
+pub use connect::{Backend, MigrationState, redact_password};
+pub use error::StorageError;
+pub use posts::{Adjacent, NewPost, PostFilter, PostLink, PostListing, PostRow};
+pub use search::SearchHit;
+pub use site::{MonthCount, SitemapEntry};
+pub use terms::CategoryCount;
+pub use users::NewUser;
+
+use sea_orm::DatabaseConnection;
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A handle on the database, cheap to clone (it wraps a connection pool).
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+    backend: Backend,
+}
+
+/// Storage keeps every timestamp in UTC, whole seconds, so that text (SQLite) and native
+/// (PostgreSQL) timestamps sort and compare the same way.
+pub(crate) fn normalize_time(at: time::OffsetDateTime) -> time::OffsetDateTime {
+    folio_domain::posts::whole_seconds(at.to_offset(time::UtcOffset::UTC))
+}
+
+pub(crate) fn now() -> time::OffsetDateTime {
+    normalize_time(time::OffsetDateTime::now_utc())
+}

@@ -1,0 +1,435 @@
+use std::collections::HashMap;
+
+use folio_domain::markdown::{excerpt, render_post};
+use folio_domain::posts::permalink;
+use folio_domain::{PageNumber, Paginated, Post, PostKind, PostStatus, PostSummary, Slug, Taxonomy, Term, User};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use time::OffsetDateTime;
+
+use crate::entities::{comments, post_terms, posts, terms, users};
+use crate::site::bump_content_version;
+use crate::terms::{ensure_term_on, term_from_row};
+use crate::users::{numbered, user_from_row};
+use crate::{Result, StorageError, Store, normalize_time, now};
+
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    pub kind: PostKind,
+    pub title: String,
+    /// Derived from the title when absent; a derived slug that is taken gets a number, a
+    /// given one that is taken is an error.
+    pub slug: Option<Slug>,
+    pub source: String,
+    pub status: PostStatus,
+    /// Publication time; a published post with a time in the future appears at that time.
+    pub published_at: Option<OffsetDateTime>,
+    pub author_id: i64,
+    /// Category names; `Parent > Child` files the post under a nested category.
+    pub categories: Vec<String>,
+    pub tags: Vec<String>,
+    pub comments_open: bool,
+    pub featured_image: Option<String>,
+}
+
+/// Which published posts a listing shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostFilter {
+    All,
+    /// Any of these terms (a category and its descendants, or one tag).
+    Terms(Vec<i64>),
+    Author(i64),
+    /// `from` inclusive, `until` exclusive.
+    Published { from: OffsetDateTime, until: OffsetDateTime },
+}
+
+pub type PostListing = Paginated<PostSummary>;
+
+/// A link to a neighbouring post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostLink {
+    pub title: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Adjacent {
+    pub previous: Option<PostLink>,
+    pub next: Option<PostLink>,
+}
+
+/// A row of `folio post list`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostRow {
+    pub id: i64,
+    pub kind: PostKind,
+    pub status: PostStatus,
+    pub title: String,
+    pub path: String,
+    pub published_at: Option<OffsetDateTime>,
+}
+
+impl Store {
+    pub async fn create_post(&self, new: NewPost) -> Result<Post> {
+        let txn = self.db.begin().await?;
+        let slug = match &new.slug {
+            Some(given) => {
+                if slug_taken(&txn, new.kind, given).await? {
+                    return Err(StorageError::DuplicateSlug { kind: new.kind.as_str(), slug: given.to_string() });
+                }
+                given.clone()
+            }
+            None => {
+                let base = Slug::from_title(&new.title, new.kind.as_str());
+                free_slug(&txn, new.kind, &base).await?
+            }
+        };
+        let rendered = render_post(&new.source);
+        let created = now();
+        let published_at = match (new.status, new.published_at) {
+            (_, Some(at)) => Some(normalize_time(at)),
+            (PostStatus::Published, None) => Some(created),
+            (_, None) => None,
+        };
+        let row = posts::ActiveModel {
+            kind: Set(new.kind.as_str().to_owned()),
+            slug: Set(slug.as_str().to_owned()),
+            title: Set(new.title.trim().to_owned()),
+            source: Set(new.source),
+            html: Set(rendered.html),
+            excerpt: Set(excerpt(&rendered.plain_text)),
+            plain_text: Set(rendered.plain_text),
+            status: Set(new.status.as_str().to_owned()),
+            published_at: Set(published_at),
+            created_at: Set(created),
+            updated_at: Set(created),
+            author_id: Set(new.author_id),
+            comments_open: Set(new.comments_open),
+            featured_image: Set(new.featured_image),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+
+        let mut term_ids = Vec::new();
+        for path in &new.categories {
+            let mut parent = None;
+            for name in path.split('>').map(str::trim).filter(|n| !n.is_empty()) {
+                let term = ensure_term_on(&txn, Taxonomy::Category, name, parent).await?;
+                parent = Some(term.id);
+            }
+            term_ids.extend(parent);
+        }
+        for name in new.tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+            term_ids.push(ensure_term_on(&txn, Taxonomy::Tag, name, None).await?.id);
+        }
+        term_ids.sort_unstable();
+        term_ids.dedup();
+        if !term_ids.is_empty() {
+            post_terms::Entity::insert_many(
+                term_ids.iter().map(|&term_id| post_terms::ActiveModel { post_id: Set(row.id), term_id: Set(term_id) }),
+            )
+            .exec(&txn)
+            .await?;
+        }
+        bump_content_version(&txn).await?;
+        txn.commit().await?;
+        let mut posts = self.posts_from_rows(vec![row]).await?;
+        posts.pop().ok_or_else(|| StorageError::unexpected("posts", "id", "vanished after insert"))
+    }
+
+    /// One page of published posts, newest first.
+    pub async fn published_posts(&self, filter: &PostFilter, page: PageNumber, per_page: u32) -> Result<PostListing> {
+        let query = posts::Entity::find().filter(visible(PostKind::Post)).filter(filter_condition(filter));
+        let total = query.clone().count(&self.db).await?;
+        let rows = query
+            .order_by_desc(posts::Column::PublishedAt)
+            .order_by_desc(posts::Column::Id)
+            .offset(page.offset(per_page))
+            .limit(u64::from(per_page))
+            .all(&self.db)
+            .await?;
+        let items = self.summaries(rows).await?;
+        Ok(Paginated { items, page, per_page, total })
+    }
+
+    /// A published post by its slug. The caller compares the date in the URL with the post's
+    /// own path and redirects when they differ.
+    pub async fn published_post(&self, slug: &str) -> Result<Option<Post>> {
+        self.published_by_slug(PostKind::Post, slug).await
+    }
+
+    pub async fn published_page(&self, slug: &str) -> Result<Option<Post>> {
+        self.published_by_slug(PostKind::Page, slug).await
+    }
+
+    async fn published_by_slug(&self, kind: PostKind, slug: &str) -> Result<Option<Post>> {
+        let row = posts::Entity::find()
+            .filter(visible(kind))
+            .filter(posts::Column::Slug.eq(slug))
+            .one(&self.db)
+            .await?;
+        match row {
+            Some(row) => Ok(self.posts_from_rows(vec![row]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn published_posts_by_ids(&self, ids: &[i64]) -> Result<Vec<PostSummary>> {
+        let rows = posts::Entity::find()
+            .filter(visible(PostKind::Post))
+            .filter(posts::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?;
+        let mut summaries = self.summaries(rows).await?;
+        summaries.sort_by_key(|s| ids.iter().position(|id| *id == s.id));
+        Ok(summaries)
+    }
+
+    /// The published posts just before and after this one in time.
+    pub async fn adjacent_posts(&self, post: &PostSummary) -> Result<Adjacent> {
+        let Some(at) = post.published_at else {
+            return Ok(Adjacent::default());
+        };
+        let earlier = Condition::any()
+            .add(posts::Column::PublishedAt.lt(at))
+            .add(Condition::all().add(posts::Column::PublishedAt.eq(at)).add(posts::Column::Id.lt(post.id)));
+        let later = Condition::any()
+            .add(posts::Column::PublishedAt.gt(at))
+            .add(Condition::all().add(posts::Column::PublishedAt.eq(at)).add(posts::Column::Id.gt(post.id)));
+        let previous = posts::Entity::find()
+            .filter(visible(PostKind::Post))
+            .filter(earlier)
+            .order_by_desc(posts::Column::PublishedAt)
+            .order_by_desc(posts::Column::Id)
+            .one(&self.db)
+            .await?;
+        let next = posts::Entity::find()
+            .filter(visible(PostKind::Post))
+            .filter(later)
+            .order_by_asc(posts::Column::PublishedAt)
+            .order_by_asc(posts::Column::Id)
+            .one(&self.db)
+            .await?;
+        Ok(Adjacent { previous: previous.map(link_of).transpose()?, next: next.map(link_of).transpose()? })
+    }
+
+    /// The newest published posts, as links.
+    pub async fn recent_post_links(&self, count: u64) -> Result<Vec<PostLink>> {
+        posts::Entity::find()
+            .filter(visible(PostKind::Post))
+            .order_by_desc(posts::Column::PublishedAt)
+            .order_by_desc(posts::Column::Id)
+            .limit(count)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(link_of)
+            .collect()
+    }
+
+    /// Published pages, for the site's menu.
+    pub async fn page_links(&self) -> Result<Vec<PostLink>> {
+        posts::Entity::find()
+            .filter(visible(PostKind::Page))
+            .order_by_asc(posts::Column::Title)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(link_of)
+            .collect()
+    }
+
+    /// Every post and page in any state, newest first, for `folio post list`.
+    pub async fn all_posts(&self) -> Result<Vec<PostRow>> {
+        posts::Entity::find()
+            .order_by_desc(posts::Column::CreatedAt)
+            .order_by_desc(posts::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| {
+                let kind = parse_kind(&row.kind)?;
+                let slug = parse_slug(&row.slug)?;
+                Ok(PostRow {
+                    id: row.id,
+                    kind,
+                    status: parse_status(&row.status)?,
+                    path: permalink(kind, &slug, row.published_at.unwrap_or(row.created_at)),
+                    title: row.title,
+                    published_at: row.published_at,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn count_published_posts(&self) -> Result<u64> {
+        Ok(posts::Entity::find().filter(visible(PostKind::Post)).count(&self.db).await?)
+    }
+
+    pub(crate) async fn posts_from_rows(&self, rows: Vec<posts::Model>) -> Result<Vec<Post>> {
+        let extras: Vec<(String, bool)> = rows.iter().map(|r| (r.source.clone(), r.comments_open)).collect();
+        let summaries = self.summaries(rows).await?;
+        Ok(summaries
+            .into_iter()
+            .zip(extras)
+            .map(|(summary, (source, comments_open))| Post { summary, source, comments_open })
+            .collect())
+    }
+
+    /// Turns rows into summaries with their authors, terms and approved-comment counts, in
+    /// three batched queries whatever the number of rows.
+    pub(crate) async fn summaries(&self, rows: Vec<posts::Model>) -> Result<Vec<PostSummary>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let post_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut author_ids: Vec<i64> = rows.iter().map(|r| r.author_id).collect();
+        author_ids.sort_unstable();
+        author_ids.dedup();
+        let authors: HashMap<i64, User> = users::Entity::find()
+            .filter(users::Column::Id.is_in(author_ids))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|u| user_from_row(u).map(|u| (u.id, u)))
+            .collect::<Result<_>>()?;
+        let terms_by_post = self.terms_of_posts(&post_ids).await?;
+        let counts: HashMap<i64, i64> = comments::Entity::find()
+            .select_only()
+            .column(comments::Column::PostId)
+            .column_as(comments::Column::Id.count(), "n")
+            .filter(comments::Column::PostId.is_in(post_ids.iter().copied()))
+            .filter(comments::Column::Status.eq("approved"))
+            .group_by(comments::Column::PostId)
+            .into_tuple::<(i64, i64)>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .collect();
+        rows.into_iter()
+            .map(|row| {
+                let author = authors
+                    .get(&row.author_id)
+                    .cloned()
+                    .ok_or_else(|| StorageError::unexpected("posts", "author_id", &row.author_id.to_string()))?;
+                let (categories, tags): (Vec<Term>, Vec<Term>) = terms_by_post
+                    .get(&row.id)
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .partition(|t| t.taxonomy == Taxonomy::Category);
+                Ok(PostSummary {
+                    id: row.id,
+                    kind: parse_kind(&row.kind)?,
+                    slug: parse_slug(&row.slug)?,
+                    status: parse_status(&row.status)?,
+                    comment_count: u64::try_from(counts.get(&row.id).copied().unwrap_or(0)).unwrap_or(0),
+                    title: row.title,
+                    excerpt: row.excerpt,
+                    html: row.html,
+                    published_at: row.published_at,
+                    updated_at: row.updated_at,
+                    author,
+                    featured_image: row.featured_image,
+                    categories,
+                    tags,
+                })
+            })
+            .collect()
+    }
+
+    async fn terms_of_posts(&self, post_ids: &[i64]) -> Result<HashMap<i64, Vec<Term>>> {
+        let links = post_terms::Entity::find()
+            .filter(post_terms::Column::PostId.is_in(post_ids.iter().copied()))
+            .all(&self.db)
+            .await?;
+        let mut term_ids: Vec<i64> = links.iter().map(|l| l.term_id).collect();
+        term_ids.sort_unstable();
+        term_ids.dedup();
+        let terms: HashMap<i64, Term> = terms::Entity::find()
+            .filter(terms::Column::Id.is_in(term_ids))
+            .order_by_asc(terms::Column::Name)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|t| term_from_row(t).map(|t| (t.id, t)))
+            .collect::<Result<_>>()?;
+        let mut by_post: HashMap<i64, Vec<Term>> = HashMap::new();
+        for link in links {
+            if let Some(term) = terms.get(&link.term_id) {
+                by_post.entry(link.post_id).or_default().push(term.clone());
+            }
+        }
+        for terms in by_post.values_mut() {
+            terms.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        }
+        Ok(by_post)
+    }
+}
+
+/// Published, and its publication time has come.
+pub(crate) fn visible(kind: PostKind) -> Condition {
+    Condition::all()
+        .add(posts::Column::Kind.eq(kind.as_str()))
+        .add(posts::Column::Status.eq(PostStatus::Published.as_str()))
+        .add(posts::Column::PublishedAt.lte(now()))
+}
+
+fn filter_condition(filter: &PostFilter) -> Condition {
+    match filter {
+        PostFilter::All => Condition::all(),
+        PostFilter::Terms(ids) => Condition::all().add(
+            posts::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(post_terms::Column::PostId)
+                    .from(post_terms::Entity)
+                    .and_where(post_terms::Column::TermId.is_in(ids.iter().copied()))
+                    .to_owned(),
+            ),
+        ),
+        PostFilter::Author(id) => Condition::all().add(posts::Column::AuthorId.eq(*id)),
+        PostFilter::Published { from, until } => Condition::all()
+            .add(posts::Column::PublishedAt.gte(normalize_time(*from)))
+            .add(posts::Column::PublishedAt.lt(normalize_time(*until))),
+    }
+}
+
+async fn slug_taken<C: ConnectionTrait>(db: &C, kind: PostKind, slug: &Slug) -> Result<bool> {
+    Ok(posts::Entity::find()
+        .filter(posts::Column::Kind.eq(kind.as_str()))
+        .filter(posts::Column::Slug.eq(slug.as_str()))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+async fn free_slug<C: ConnectionTrait>(db: &C, kind: PostKind, base: &Slug) -> Result<Slug> {
+    for n in 1..10_000 {
+        let candidate = if n == 1 { base.clone() } else { numbered(base, n) };
+        if !slug_taken(db, kind, &candidate).await? {
+            return Ok(candidate);
+        }
+    }
+    Err(StorageError::DuplicateSlug { kind: kind.as_str(), slug: base.to_string() })
+}
+
+fn link_of(row: posts::Model) -> Result<PostLink> {
+    let kind = parse_kind(&row.kind)?;
+    let slug = parse_slug(&row.slug)?;
+    Ok(PostLink { path: permalink(kind, &slug, row.published_at.unwrap_or(row.created_at)), title: row.title })
+}
+
+fn parse_kind(raw: &str) -> Result<PostKind> {
+    PostKind::parse(raw).ok_or_else(|| StorageError::unexpected("posts", "kind", raw))
+}
+
+fn parse_status(raw: &str) -> Result<PostStatus> {
+    PostStatus::parse(raw).ok_or_else(|| StorageError::unexpected("posts", "status", raw))
+}
+
+fn parse_slug(raw: &str) -> Result<Slug> {
+    Slug::parse(raw).map_err(|_| StorageError::unexpected("posts", "slug", raw))
+}

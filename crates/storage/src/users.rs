@@ -1,0 +1,107 @@
+use folio_domain::{Role, Slug, User};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+
+use crate::entities::users;
+use crate::{Result, StorageError, Store, now};
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub display_name: String,
+    pub slug: Option<Slug>,
+    pub email: Option<String>,
+    pub avatar_url: Option<String>,
+    pub bio: String,
+    pub role: Role,
+}
+
+impl Store {
+    /// Creates a user; the slug (for `/author/{slug}/`) comes from the name when not given and
+    /// gets a number appended when taken.
+    pub async fn create_user(&self, new: NewUser) -> Result<User> {
+        let base = new.slug.unwrap_or_else(|| Slug::from_title(&new.display_name, "author"));
+        let slug = self.free_user_slug(&base).await?;
+        let model = users::ActiveModel {
+            slug: Set(slug.as_str().to_owned()),
+            display_name: Set(new.display_name),
+            email: Set(new.email),
+            avatar_url: Set(new.avatar_url),
+            bio: Set(new.bio),
+            role: Set(new.role.as_str().to_owned()),
+            created_at: Set(now()),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await?;
+        user_from_row(model)
+    }
+
+    async fn free_user_slug(&self, base: &Slug) -> Result<Slug> {
+        for n in 1..1000 {
+            let candidate = if n == 1 { base.clone() } else { numbered(base, n) };
+            let taken = users::Entity::find()
+                .filter(users::Column::Slug.eq(candidate.as_str()))
+                .one(&self.db)
+                .await?
+                .is_some();
+            if !taken {
+                return Ok(candidate);
+            }
+        }
+        Err(StorageError::DuplicateSlug { kind: "user", slug: base.to_string() })
+    }
+
+    pub async fn user_by_slug(&self, slug: &str) -> Result<Option<User>> {
+        users::Entity::find()
+            .filter(users::Column::Slug.eq(slug))
+            .one(&self.db)
+            .await?
+            .map(user_from_row)
+            .transpose()
+    }
+
+    /// Finds a user by id, email or author slug, as the CLI's USER argument allows.
+    pub async fn find_user(&self, key: &str) -> Result<Option<User>> {
+        if let Ok(id) = key.parse::<i64>() {
+            if let Some(user) = users::Entity::find_by_id(id).one(&self.db).await? {
+                return user_from_row(user).map(Some);
+            }
+        }
+        let by_email_or_slug = users::Entity::find()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(users::Column::Email.eq(key))
+                    .add(users::Column::Slug.eq(key)),
+            )
+            .one(&self.db)
+            .await?;
+        by_email_or_slug.map(user_from_row).transpose()
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        users::Entity::find()
+            .order_by_asc(users::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(user_from_row)
+            .collect()
+    }
+}
+
+pub(crate) fn numbered(base: &Slug, n: u32) -> Slug {
+    let stem: String = base.as_str().chars().take(Slug::MAX_LEN - 8).collect();
+    Slug::parse(&format!("{}-{n}", stem.trim_end_matches('-'))).unwrap_or_else(|_| base.clone())
+}
+
+pub(crate) fn user_from_row(row: users::Model) -> Result<User> {
+    Ok(User {
+        id: row.id,
+        slug: Slug::parse(&row.slug).map_err(|_| StorageError::unexpected("users", "slug", &row.slug))?,
+        role: Role::parse(&row.role).ok_or_else(|| StorageError::unexpected("users", "role", &row.role))?,
+        display_name: row.display_name,
+        email: row.email,
+        avatar_url: row.avatar_url,
+        bio: row.bio,
+        created_at: row.created_at,
+    })
+}

@@ -1,0 +1,204 @@
+//! Rendered pages kept in memory, and the validators (ETag, Last-Modified) that let browsers
+//! and proxies skip a download. Anonymous readers get the same bytes, so one rendering serves
+//! many of them; the cache is dropped whenever the content version in the database moves,
+//! whichever process moved it.
+
+use std::hash::{DefaultHasher, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::SystemTime;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use folio_storage::Store;
+use moka::sync::Cache;
+
+use crate::{AppState, CacheSettings};
+
+/// Pages larger than this are served but not kept.
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct PageCache {
+    pages: Option<Cache<String, Arc<CachedPage>>>,
+    version: Arc<AtomicI64>,
+    poll_interval: std::time::Duration,
+    poller_started: Arc<AtomicBool>,
+}
+
+struct CachedPage {
+    version: i64,
+    headers: HeaderMap,
+    body: Bytes,
+    etag: HeaderValue,
+}
+
+impl PageCache {
+    pub fn new(settings: &CacheSettings) -> Self {
+        let pages = settings.enabled.then(|| {
+            Cache::builder()
+                .max_capacity(settings.max_bytes)
+                .weigher(|key: &String, page: &Arc<CachedPage>| {
+                    u32::try_from(key.len() + page.body.len() + 256).unwrap_or(u32::MAX)
+                })
+                .time_to_live(settings.ttl)
+                .build()
+        });
+        PageCache {
+            pages,
+            version: Arc::new(AtomicI64::new(i64::MIN)),
+            poll_interval: settings.poll_interval,
+            poller_started: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Starts the task that watches the content version. Runs until the runtime stops.
+    pub fn watch(&self, store: Store) {
+        if self.pages.is_none() || self.poller_started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let cache = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(cache.poll_interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                match store.content_version().await {
+                    Ok(version) => cache.observe_version(version),
+                    // While the database is away, cached pages keep being served.
+                    Err(error) => tracing::warn!(error = %error, "cannot read the content version"),
+                }
+            }
+        });
+    }
+
+    fn observe_version(&self, version: i64) {
+        let previous = self.version.swap(version, Ordering::SeqCst);
+        if previous != version {
+            if let Some(pages) = &self.pages {
+                pages.invalidate_all();
+            }
+        }
+    }
+
+    fn current_version(&self) -> i64 {
+        self.version.load(Ordering::SeqCst)
+    }
+
+    /// Forget everything now, for writes made by this process.
+    pub fn invalidate(&self) {
+        if let Some(pages) = &self.pages {
+            pages.invalidate_all();
+        }
+    }
+}
+
+/// Serves cached pages, stores fresh ones, and answers conditional requests with 304.
+pub(crate) async fn page_cache(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    if method != Method::GET && method != Method::HEAD {
+        return next.run(request).await;
+    }
+    let cache = state.cache();
+    // A reader with a cookie may see a page made for them; never share it.
+    let shareable = !request.headers().contains_key(header::COOKIE);
+    let key = request.uri().to_string();
+    let conditions = Conditions::of(request.headers());
+    let version = cache.current_version();
+
+    if shareable && version != i64::MIN {
+        if let Some(hit) = cache.pages.as_ref().and_then(|p| p.get(&key)).filter(|hit| hit.version == version) {
+            return conditions.answer(hit.headers.clone(), hit.etag.clone(), hit.body.clone());
+        }
+    }
+
+    let response = next.run(request).await;
+    if response.status() != StatusCode::OK || !is_html_or_xml(response.headers()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::warn!(error = %error, "response body too large to buffer");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let etag = etag_of(&body);
+    if shareable && version != i64::MIN {
+        if let Some(pages) = &cache.pages {
+            pages.insert(
+                key,
+                Arc::new(CachedPage { version, headers: parts.headers.clone(), body: body.clone(), etag: etag.clone() }),
+            );
+        }
+    }
+    conditions.answer(parts.headers, etag, body)
+}
+
+fn is_html_or_xml(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html") || ct.contains("xml") || ct.starts_with("text/plain"))
+}
+
+fn etag_of(body: &[u8]) -> HeaderValue {
+    let mut hasher = DefaultHasher::new();
+    hasher.write(body);
+    HeaderValue::from_str(&format!("\"{:016x}-{:x}\"", hasher.finish(), body.len()))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+struct Conditions {
+    if_none_match: Option<HeaderValue>,
+    if_modified_since: Option<SystemTime>,
+}
+
+impl Conditions {
+    fn of(headers: &HeaderMap) -> Self {
+        Conditions {
+            if_none_match: headers.get(header::IF_NONE_MATCH).cloned(),
+            if_modified_since: headers
+                .get(header::IF_MODIFIED_SINCE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| httpdate::parse_http_date(v).ok()),
+        }
+    }
+
+    fn answer(&self, mut headers: HeaderMap, etag: HeaderValue, body: Bytes) -> Response {
+        let not_modified = match (&self.if_none_match, self.if_modified_since) {
+            // RFC 9110: If-None-Match wins over If-Modified-Since when both are sent.
+            (Some(candidates), _) => candidates
+                .to_str()
+                .ok()
+                .is_some_and(|c| c.trim() == "*" || c.split(',').any(|tag| weak_eq(tag.trim(), &etag))),
+            (None, Some(since)) => headers
+                .get(header::LAST_MODIFIED)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| httpdate::parse_http_date(v).ok())
+                .is_some_and(|modified| modified <= since),
+            (None, None) => false,
+        };
+        headers.insert(header::ETAG, etag);
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=0, must-revalidate"));
+        if not_modified {
+            headers.remove(header::CONTENT_LENGTH);
+            headers.remove(header::CONTENT_TYPE);
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            response.headers_mut().extend(headers);
+            return response;
+        }
+        let mut response = Response::new(Body::from(body));
+        *response.headers_mut() = headers;
+        response
+    }
+}
+
+fn weak_eq(candidate: &str, etag: &HeaderValue) -> bool {
+    let strip = |s: &str| s.strip_prefix("W/").unwrap_or(s).to_owned();
+    etag.to_str().is_ok_and(|e| strip(candidate) == strip(e))
+}

@@ -1,0 +1,92 @@
+use askama::Template;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use folio_storage::StorageError;
+
+use crate::AppState;
+use crate::layout::Layout;
+
+/// Every way a request can fail. The reader sees a page in the site's layout; the log gets the
+/// whole chain of causes.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("storage failed")]
+    Storage(#[from] StorageError),
+    #[error("a page could not be rendered")]
+    Render(#[from] askama::Error),
+}
+
+/// Left on an error response for `error_pages`, which has the state to render the page.
+#[derive(Debug, Clone, Copy)]
+struct ErrorPageWanted;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    status: u16,
+    heading: &'static str,
+    message: &'static str,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Storage(_) | AppError::Render(_) => {
+                tracing::error!(error = %error_chain(&self), "request failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let mut response = status.into_response();
+        response.extensions_mut().insert(ErrorPageWanted);
+        response
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    chain
+}
+
+/// Turns bare 404 and 500 answers into pages in the site's layout. The sidebar is left out
+/// of error pages so that they render even when the database is what failed.
+pub(crate) async fn error_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status();
+    let wanted = response.extensions().get::<ErrorPageWanted>().is_some()
+        || (status == StatusCode::NOT_FOUND && response.headers().get(header::CONTENT_TYPE).is_none());
+    if !wanted {
+        return response;
+    }
+    let (heading, message) = if status == StatusCode::NOT_FOUND {
+        (
+            "Nothing here",
+            "The page you asked for does not exist, or no longer does. Try a search, or start from the front page.",
+        )
+    } else {
+        (
+            "Something went wrong",
+            "The site could not show this page just now. The problem has been logged; please try again in a moment.",
+        )
+    };
+    let mut layout = Layout::bare(&state, heading, &path);
+    layout.body_class = if status == StatusCode::NOT_FOUND { "error404" } else { "error500" };
+    layout.noindex = true;
+    let page = ErrorPage { layout, status: status.as_u16(), heading, message };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(_) => (status, message).into_response(),
+    }
+}

@@ -1,0 +1,88 @@
+//! Folio's HTTP side: the only crate that knows about routes, status codes and HTML.
+
+mod cache;
+mod error;
+mod feeds;
+mod layout;
+mod ops;
+mod pages;
+mod routes;
+mod views;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use folio_storage::Store;
+
+pub use cache::PageCache;
+pub use error::AppError;
+pub use ops::{baseline_router, metrics_handle};
+
+/// What the pages need to know about the site, from configuration.
+#[derive(Debug, Clone)]
+pub struct SiteSettings {
+    pub title: String,
+    pub tagline: String,
+    /// Absolute, without a trailing slash: feeds, sitemaps and canonical links use it.
+    pub base_url: String,
+    pub language: String,
+    pub posts_per_page: u32,
+    /// The front page and archives show whole posts rather than excerpts.
+    pub full_text_in_lists: bool,
+    pub comment_max_depth: u32,
+    pub feed_items: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    pub enabled: bool,
+    pub max_bytes: u64,
+    /// Longest a cached page lives, so that posts scheduled for a time appear without a write.
+    pub ttl: Duration,
+    /// How often to ask the database whether content changed (in another process, say).
+    pub poll_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    pub site: SiteSettings,
+    pub cache: CacheSettings,
+    pub request_timeout: Duration,
+}
+
+/// Everything a handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<StateInner>,
+}
+
+struct StateInner {
+    store: Store,
+    site: SiteSettings,
+    cache: PageCache,
+}
+
+impl AppState {
+    pub fn new(store: Store, settings: &WebSettings) -> Self {
+        let cache = PageCache::new(&settings.cache);
+        AppState { inner: Arc::new(StateInner { store, site: settings.site.clone(), cache }) }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn site(&self) -> &SiteSettings {
+        &self.inner.site
+    }
+
+    pub fn cache(&self) -> &PageCache {
+        &self.inner.cache
+    }
+}
+
+/// The whole site as one router, with its middleware.
+pub fn router(state: AppState, settings: &WebSettings) -> Router {
+    routes::build(state, settings)
+}

@@ -1,0 +1,475 @@
+//! The reading side: front page, posts, pages, archives, search.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use folio_domain::{PageNumber, Paginated, Post, PostSummary, Taxonomy, build_thread};
+use folio_storage::PostFilter;
+use serde::Deserialize;
+use time::{Date, Month, OffsetDateTime, Time};
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::layout::Layout;
+use crate::views::{CommentView, Link, Pager, PostView, human_date, month_name, thoughts_heading};
+
+#[derive(Template)]
+#[template(path = "list.html")]
+struct ListPage {
+    layout: Layout,
+    heading: Option<String>,
+    description: String,
+    posts: Vec<PostView>,
+    full_text: bool,
+    pager: Option<Pager>,
+    empty_message: String,
+}
+
+#[derive(Template)]
+#[template(path = "single.html")]
+struct SinglePage {
+    layout: Layout,
+    post: PostView,
+    previous: Option<Link>,
+    next: Option<Link>,
+    show_comments: bool,
+    comments_open: bool,
+    thoughts_heading: String,
+    thread_html: String,
+}
+
+#[derive(Template)]
+#[template(path = "comment.html")]
+struct CommentItem<'a> {
+    c: &'a CommentView,
+    children_html: String,
+    can_reply_here: bool,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    layout: Layout,
+    query: String,
+    summary: String,
+    hits: Vec<HitView>,
+    pager: Option<Pager>,
+}
+
+struct HitView {
+    post: PostView,
+    snippet: String,
+}
+
+#[derive(Template)]
+#[template(path = "welcome.html")]
+struct WelcomePage {
+    layout: Layout,
+}
+
+/// What a WordPress-shaped path asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ContentPath {
+    Home,
+    Post { year: i32, month: u8, day: u8, slug: String },
+    PostCommentsFeed { slug: String },
+    Page { slug: String },
+    Category { slug: String },
+    Tag { slug: String },
+    Author { slug: String },
+    Date { year: i32, month: Option<u8>, day: Option<u8> },
+}
+
+impl ContentPath {
+    /// Splits `/…/page/N/` into the listing and its page number. `None` means no such page.
+    fn parse(path: &str) -> Option<(ContentPath, PageNumber)> {
+        let mut segments: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+        let mut page = PageNumber::FIRST;
+        if segments.len() >= 2 && segments[segments.len() - 2] == "page" {
+            page = PageNumber::parse(segments[segments.len() - 1])?;
+            segments.truncate(segments.len() - 2);
+        }
+        let is_listing_page = page != PageNumber::FIRST;
+        let number = |s: &str, digits: usize| (s.len() == digits && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<i32>().ok()).flatten();
+        let content = match segments.as_slice() {
+            [] => ContentPath::Home,
+            ["category", .., last] => ContentPath::Category { slug: (*last).to_owned() },
+            ["tag", slug] => ContentPath::Tag { slug: (*slug).to_owned() },
+            ["author", slug] => ContentPath::Author { slug: (*slug).to_owned() },
+            [y] if number(y, 4).is_some() => ContentPath::Date { year: number(y, 4)?, month: None, day: None },
+            [y, m] if number(y, 4).is_some() => {
+                ContentPath::Date { year: number(y, 4)?, month: Some(u8::try_from(number(m, 2)?).ok()?), day: None }
+            }
+            [y, m, d] if number(y, 4).is_some() && number(d, 2).is_some() => ContentPath::Date {
+                year: number(y, 4)?,
+                month: Some(u8::try_from(number(m, 2)?).ok()?),
+                day: Some(u8::try_from(number(d, 2)?).ok()?),
+            },
+            [y, m, d, slug] if !is_listing_page => ContentPath::Post {
+                year: number(y, 4)?,
+                month: u8::try_from(number(m, 2)?).ok()?,
+                day: u8::try_from(number(d, 2)?).ok()?,
+                slug: (*slug).to_owned(),
+            },
+            [y, m, d, slug, "feed"] if !is_listing_page && number(y, 4).is_some() && number(m, 2).is_some() && number(d, 2).is_some() => {
+                ContentPath::PostCommentsFeed { slug: (*slug).to_owned() }
+            }
+            [slug] if !is_listing_page => ContentPath::Page { slug: (*slug).to_owned() },
+            _ => return None,
+        };
+        Some((content, page))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HomeQuery {
+    s: Option<String>,
+}
+
+/// Everything that is not a fixed route: the front page, posts, pages and archives, at the
+/// paths WordPress gives them.
+pub async fn content(State(state): State<AppState>, uri: Uri, Query(query): Query<HomeQuery>) -> Result<Response, AppError> {
+    let path = uri.path();
+    if path == "/" {
+        if let Some(q) = query.s {
+            let target = format!("/search?q={}", form_urlencode(&q));
+            return Ok(moved_permanently(&target));
+        }
+    }
+    let last_segment = path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
+    if last_segment.contains('.') {
+        return Err(AppError::NotFound);
+    }
+    if !path.ends_with('/') {
+        let target = match uri.query() {
+            Some(q) => format!("{path}/?{q}"),
+            None => format!("{path}/"),
+        };
+        return Ok(moved_permanently(&target));
+    }
+    let (content, page) = ContentPath::parse(path).ok_or(AppError::NotFound)?;
+    match content {
+        ContentPath::Home => home(&state, page).await,
+        ContentPath::Post { year, month, day, slug } => post(&state, path, (year, month, day), &slug).await,
+        ContentPath::PostCommentsFeed { slug } => {
+            let post_path = path.strip_suffix("feed/").unwrap_or(path);
+            crate::feeds::post_comments(&state, post_path, &slug).await
+        }
+        ContentPath::Page { slug } => page_of_site(&state, &slug).await,
+        ContentPath::Category { slug } => term_archive(&state, Taxonomy::Category, &slug, page).await,
+        ContentPath::Tag { slug } => term_archive(&state, Taxonomy::Tag, &slug, page).await,
+        ContentPath::Author { slug } => author_archive(&state, &slug, page).await,
+        ContentPath::Date { year, month, day } => date_archive(&state, year, month, day, page).await,
+    }
+}
+
+async fn home(state: &AppState, page: PageNumber) -> Result<Response, AppError> {
+    let site = state.site();
+    let list = state.store().published_posts(&PostFilter::All, page, site.posts_per_page).await?;
+    if list.total == 0 && page == PageNumber::FIRST && state.store().page_links().await?.is_empty() {
+        let mut layout = Layout::bare(state, "", "/");
+        layout.body_class = "home blog";
+        return render(&WelcomePage { layout }, None);
+    }
+    let path = if page == PageNumber::FIRST { "/".to_owned() } else { format!("/page/{}/", page.get()) };
+    let title = if page == PageNumber::FIRST { String::new() } else { format!("Page {}", page.get()) };
+    let mut layout = Layout::full(state, &title, &path).await?;
+    layout.body_class = "home blog";
+    list_page(state, layout, None, String::new(), list, |n| paged("/", n))
+}
+
+async fn post(state: &AppState, requested: &str, _date: (i32, u8, u8), slug: &str) -> Result<Response, AppError> {
+    let post = state.store().published_post(slug).await?.ok_or(AppError::NotFound)?;
+    let canonical = post.summary.path();
+    if canonical != requested {
+        // The date in the URL is wrong (or the post moved): send readers to the right one.
+        return Ok(moved_permanently(&canonical));
+    }
+    single(state, post).await
+}
+
+async fn page_of_site(state: &AppState, slug: &str) -> Result<Response, AppError> {
+    let page = state.store().published_page(slug).await?.ok_or(AppError::NotFound)?;
+    single(state, page).await
+}
+
+async fn single(state: &AppState, post: Post) -> Result<Response, AppError> {
+    let site = state.site();
+    let summary = &post.summary;
+    let view = PostView::new(summary);
+    let mut layout = Layout::full(state, &summary.title, &view.path).await?;
+    layout.body_class = if view.is_page { "page" } else { "single" };
+    layout.og_type = if view.is_page { "website" } else { "article" };
+    layout.description = summary.excerpt.clone();
+    layout.og_image = summary.featured_image.as_ref().map(|i| absolute(&site.base_url, i));
+    if !view.is_page {
+        layout.published_time = Some(view.date_iso.clone());
+        layout.modified_time = Some(view.modified_iso.clone());
+        layout.comments_feed = Some(format!("{}{}feed/", site.base_url, view.path));
+    }
+    let comments = state.store().approved_comments(summary.id).await?;
+    let last_modified = comments.iter().map(|c| c.created_at).fold(summary.updated_at, OffsetDateTime::max);
+    let thread = build_thread(comments, site.comment_max_depth);
+    let mut thread_html = String::new();
+    for (index, node) in thread.iter().enumerate() {
+        render_comment_node(node, index, site.comment_max_depth, &mut thread_html)?;
+    }
+    let adjacent = if view.is_page { Default::default() } else { state.store().adjacent_posts(summary).await? };
+    let page = SinglePage {
+        thoughts_heading: thoughts_heading(summary.comment_count, &summary.title),
+        show_comments: !view.is_page || summary.comment_count > 0 || post.comments_open,
+        comments_open: post.comments_open,
+        previous: adjacent.previous.map(|l| Link { title: l.title, path: l.path }),
+        next: adjacent.next.map(|l| Link { title: l.title, path: l.path }),
+        post: view,
+        layout,
+        thread_html,
+    };
+    render(&page, Some(last_modified))
+}
+
+fn render_comment_node(
+    node: &folio_domain::CommentNode,
+    index: usize,
+    max_depth: u32,
+    out: &mut String,
+) -> Result<(), AppError> {
+    let mut children_html = String::new();
+    for (i, child) in node.children.iter().enumerate() {
+        render_comment_node(child, i, max_depth, &mut children_html)?;
+    }
+    let view = CommentView::new(node, index, max_depth);
+    let item = CommentItem { can_reply_here: view.can_reply, c: &view, children_html };
+    item.render_into(out)?;
+    Ok(())
+}
+
+async fn term_archive(state: &AppState, taxonomy: Taxonomy, slug: &str, page: PageNumber) -> Result<Response, AppError> {
+    let store = state.store();
+    let term = store.term_by_slug(taxonomy, slug).await?.ok_or(AppError::NotFound)?;
+    let filter = match taxonomy {
+        Taxonomy::Category => PostFilter::Terms(store.category_and_descendants(term.id).await?),
+        Taxonomy::Tag => PostFilter::Terms(vec![term.id]),
+    };
+    let list = store.published_posts(&filter, page, state.site().posts_per_page).await?;
+    let base = term.path();
+    let (label, class) = match taxonomy {
+        Taxonomy::Category => ("Category", "archive category"),
+        Taxonomy::Tag => ("Tag", "archive tag"),
+    };
+    let heading = format!("{label}: {}", term.name);
+    let mut layout = Layout::full(state, &heading, &paged(&base, page.get())).await?;
+    layout.body_class = class;
+    if !term.description.is_empty() {
+        layout.description = term.description.clone();
+    }
+    list_page(state, layout, Some(heading), term.description.clone(), list, |n| paged(&base, n))
+}
+
+async fn author_archive(state: &AppState, slug: &str, page: PageNumber) -> Result<Response, AppError> {
+    let store = state.store();
+    let author = store.user_by_slug(slug).await?.ok_or(AppError::NotFound)?;
+    let list = store.published_posts(&PostFilter::Author(author.id), page, state.site().posts_per_page).await?;
+    if list.total == 0 {
+        // Readers who never wrote a post have no public archive.
+        return Err(AppError::NotFound);
+    }
+    let base = format!("/author/{}/", author.slug);
+    let heading = format!("Author: {}", author.display_name);
+    let mut layout = Layout::full(state, &heading, &paged(&base, page.get())).await?;
+    layout.body_class = "archive author";
+    list_page(state, layout, Some(heading), author.bio.clone(), list, |n| paged(&base, n))
+}
+
+async fn date_archive(
+    state: &AppState,
+    year: i32,
+    month: Option<u8>,
+    day: Option<u8>,
+    page: PageNumber,
+) -> Result<Response, AppError> {
+    let (from, until, heading, base) = date_range(year, month, day).ok_or(AppError::NotFound)?;
+    let list = state
+        .store()
+        .published_posts(&PostFilter::Published { from, until }, page, state.site().posts_per_page)
+        .await?;
+    if list.total == 0 {
+        return Err(AppError::NotFound);
+    }
+    let mut layout = Layout::full(state, &heading, &paged(&base, page.get())).await?;
+    layout.body_class = "archive date";
+    list_page(state, layout, Some(heading), String::new(), list, |n| paged(&base, n))
+}
+
+fn date_range(year: i32, month: Option<u8>, day: Option<u8>) -> Option<(OffsetDateTime, OffsetDateTime, String, String)> {
+    if !(1970..=9999).contains(&year) {
+        return None;
+    }
+    let at = |d: Date| d.with_time(Time::MIDNIGHT).assume_utc();
+    match (month, day) {
+        (None, _) => {
+            let from = Date::from_calendar_date(year, Month::January, 1).ok()?;
+            let until = Date::from_calendar_date(year + 1, Month::January, 1).ok()?;
+            Some((at(from), at(until), format!("Year: {year}"), format!("/{year:04}/")))
+        }
+        (Some(m), None) => {
+            let month = Month::try_from(m).ok()?;
+            let from = Date::from_calendar_date(year, month, 1).ok()?;
+            let until = if month == Month::December {
+                Date::from_calendar_date(year + 1, Month::January, 1).ok()?
+            } else {
+                Date::from_calendar_date(year, month.next(), 1).ok()?
+            };
+            Some((at(from), at(until), format!("Month: {} {year}", month_name(m)), format!("/{year:04}/{m:02}/")))
+        }
+        (Some(m), Some(d)) => {
+            let from = Date::from_calendar_date(year, Month::try_from(m).ok()?, d).ok()?;
+            let until = from.next_day()?;
+            Some((at(from), at(until), format!("Day: {}", human_date(at(from))), format!("/{year:04}/{m:02}/{d:02}/")))
+        }
+    }
+}
+
+fn list_page(
+    state: &AppState,
+    layout: Layout,
+    heading: Option<String>,
+    description: String,
+    list: Paginated<PostSummary>,
+    page_path: impl Fn(u32) -> String,
+) -> Result<Response, AppError> {
+    if list.is_past_the_end() {
+        return Err(AppError::NotFound);
+    }
+    let last_modified = list.items.iter().map(|p| p.updated_at.max(p.published_at.unwrap_or(p.updated_at))).max();
+    let page = ListPage {
+        pager: Pager::new(&list, page_path),
+        posts: list.items.iter().map(PostView::new).collect(),
+        full_text: state.site().full_text_in_lists,
+        empty_message: "Nothing has been published here yet.".to_owned(),
+        layout,
+        heading,
+        description,
+    };
+    render(&page, last_modified)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    q: Option<String>,
+    page: Option<String>,
+}
+
+pub async fn search(State(state): State<AppState>, Query(params): Query<SearchQuery>) -> Result<Response, AppError> {
+    let query: String = params.q.unwrap_or_default().trim().chars().take(500).collect();
+    let page = match params.page.as_deref() {
+        None | Some("") => PageNumber::FIRST,
+        Some(raw) => PageNumber::parse(raw).ok_or(AppError::NotFound)?,
+    };
+    let per_page = state.site().posts_per_page;
+    let results = state.store().search(&query, page, per_page).await?;
+    if page != PageNumber::FIRST && results.is_past_the_end() {
+        return Err(AppError::NotFound);
+    }
+    let encoded = form_urlencode(&query);
+    let title = if query.is_empty() { "Search".to_owned() } else { format!("Search Results for “{query}”") };
+    let mut layout = Layout::full(&state, &title, &format!("/search?q={encoded}")).await?;
+    layout.body_class = "search";
+    layout.search_query = query.clone();
+    layout.noindex = true;
+    let summary = match results.total {
+        0 => "No posts found.".to_owned(),
+        1 => "1 post found.".to_owned(),
+        n => format!("{n} posts found."),
+    };
+    let page = SearchPage {
+        pager: Pager::new(&results, |n| format!("/search?q={encoded}&page={n}")),
+        hits: results
+            .items
+            .iter()
+            .map(|hit| HitView { post: PostView::new(&hit.post), snippet: hit.snippet_html.clone() })
+            .collect(),
+        layout,
+        query,
+        summary,
+    };
+    render(&page, None)
+}
+
+/// 301, as WordPress answers for moved content, so that search engines move their links.
+pub(crate) fn moved_permanently(target: &str) -> Response {
+    match HeaderValue::from_str(target) {
+        Ok(location) => (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, location)]).into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn paged(base: &str, n: u32) -> String {
+    if n <= 1 { base.to_owned() } else { format!("{base}page/{n}/") }
+}
+
+pub(crate) fn absolute(base_url: &str, path_or_url: &str) -> String {
+    if path_or_url.starts_with("http://") || path_or_url.starts_with("https://") {
+        path_or_url.to_owned()
+    } else {
+        format!("{base_url}{path_or_url}")
+    }
+}
+
+/// Percent-encodes a query value (`application/x-www-form-urlencoded`).
+pub(crate) fn form_urlencode(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for byte in raw.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(char::from(byte)),
+            b' ' => out.push('+'),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+fn render(page: &impl Template, last_modified: Option<OffsetDateTime>) -> Result<Response, AppError> {
+    let html = page.render()?;
+    let mut headers = HeaderMap::new();
+    if let Some(at) = last_modified {
+        if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(at.into())) {
+            headers.insert(header::LAST_MODIFIED, value);
+        }
+    }
+    Ok((headers, Html(html)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wordpress_paths_are_understood() {
+        let p = |s: &str| ContentPath::parse(s).map(|(c, n)| (c, n.get()));
+        assert_eq!(p("/"), Some((ContentPath::Home, 1)));
+        assert_eq!(p("/page/3/"), Some((ContentPath::Home, 3)));
+        assert_eq!(p("/page/0/"), None);
+        assert_eq!(p("/page/-1/"), None);
+        assert_eq!(p("/page/abc/"), None);
+        assert_eq!(
+            p("/2024/03/05/hello/"),
+            Some((ContentPath::Post { year: 2024, month: 3, day: 5, slug: "hello".into() }, 1))
+        );
+        assert_eq!(p("/category/news/local/page/2/"), Some((ContentPath::Category { slug: "local".into() }, 2)));
+        assert_eq!(p("/2024/"), Some((ContentPath::Date { year: 2024, month: None, day: None }, 1)));
+        assert_eq!(p("/about/"), Some((ContentPath::Page { slug: "about".into() }, 1)));
+        assert_eq!(p("/about/page/2/"), None);
+        assert_eq!(p("/a/b/c/d/e/f/"), None);
+    }
+
+    #[test]
+    fn bad_dates_are_not_archives() {
+        assert!(date_range(2024, Some(13), None).is_none());
+        assert!(date_range(2024, Some(2), Some(30)).is_none());
+        assert!(date_range(20000, None, None).is_none());
+        assert!(date_range(2024, Some(12), None).is_some());
+    }
+}

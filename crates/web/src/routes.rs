@@ -1,0 +1,53 @@
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::get;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::error_pages;
+use crate::{AppState, WebSettings, cache, feeds, ops, pages};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn build(state: AppState, settings: &WebSettings) -> Router {
+    state.cache().watch(state.store().clone());
+    // Install the recorder before the first request, so that it is counted.
+    ops::metrics_handle();
+    let pages = Router::new()
+        .route("/search", get(pages::search))
+        .route("/search/", get(pages::search))
+        .route("/feed/", get(feeds::rss))
+        .route("/feed/atom/", get(feeds::atom))
+        .route("/sitemap.xml", get(feeds::sitemap))
+        .route("/robots.txt", get(feeds::robots))
+        .fallback(get(pages::content))
+        .layer(from_fn_with_state(state.clone(), cache::page_cache));
+    let operations = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/static/style.css", get(ops::stylesheet))
+        .route("/favicon.ico", get(ops::favicon));
+    pages
+        .merge(operations)
+        .layer(from_fn_with_state(state.clone(), error_pages))
+        .layer(from_fn(ops::record_metrics))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                    let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
+                }))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(CatchPanicLayer::new())
+                .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, settings.request_timeout))
+                .layer(CompressionLayer::new()),
+        )
+        .with_state(state)
+}

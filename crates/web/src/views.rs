@@ -1,0 +1,228 @@
+//! What templates show, prepared in Rust: formatted dates, paths, labels. Templates stay
+//! free of logic beyond loops and conditions.
+
+use folio_domain::{Comment, CommentNode, Paginated, PostSummary, Term, User};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub title: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PostView {
+    pub id: i64,
+    pub path: String,
+    pub title: String,
+    pub date_iso: String,
+    pub date_human: String,
+    pub modified_iso: String,
+    pub author: Link,
+    pub excerpt: String,
+    pub html: String,
+    pub categories: Vec<Link>,
+    pub tags: Vec<Link>,
+    pub comment_count: u64,
+    pub comments_label: String,
+    pub featured_image: Option<String>,
+    pub is_page: bool,
+}
+
+impl PostView {
+    pub fn new(post: &PostSummary) -> Self {
+        let published = post.published_at.unwrap_or(post.updated_at);
+        PostView {
+            id: post.id,
+            path: post.path(),
+            title: post.title.clone(),
+            date_iso: iso(published),
+            date_human: human_date(published),
+            modified_iso: iso(post.updated_at.max(published)),
+            author: author_link(&post.author),
+            excerpt: post.excerpt.clone(),
+            html: post.html.clone(),
+            categories: post.categories.iter().map(term_link).collect(),
+            tags: post.tags.iter().map(term_link).collect(),
+            comment_count: post.comment_count,
+            comments_label: comments_label(post.comment_count),
+            featured_image: post.featured_image.clone(),
+            is_page: post.kind == folio_domain::PostKind::Page,
+        }
+    }
+}
+
+pub fn author_link(user: &User) -> Link {
+    Link { title: user.display_name.clone(), path: format!("/author/{}/", user.slug) }
+}
+
+pub fn term_link(term: &Term) -> Link {
+    Link { title: term.name.clone(), path: term.path() }
+}
+
+pub fn comments_label(count: u64) -> String {
+    match count {
+        0 => "Leave a comment".to_owned(),
+        1 => "1 Comment".to_owned(),
+        n => format!("{n} Comments"),
+    }
+}
+
+/// WordPress's heading over a thread: "One thought on “Title”", "3 thoughts on “Title”".
+pub fn thoughts_heading(count: u64, title: &str) -> String {
+    match count {
+        1 => format!("One thought on “{title}”"),
+        n => format!("{n} thoughts on “{title}”"),
+    }
+}
+
+pub fn iso(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+pub fn human_date(at: OffsetDateTime) -> String {
+    at.format(format_description!("[month repr:long] [day padding:none], [year]")).unwrap_or_default()
+}
+
+pub fn human_date_time(at: OffsetDateTime) -> String {
+    let date = human_date(at);
+    let time = at
+        .format(format_description!("[hour repr:12 padding:none]:[minute] [period case:lower]"))
+        .unwrap_or_default();
+    format!("{date} at {time}")
+}
+
+pub fn month_name(month: u8) -> &'static str {
+    const NAMES: [&str; 12] = [
+        "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+        "November", "December",
+    ];
+    NAMES.get(usize::from(month).wrapping_sub(1)).copied().unwrap_or("")
+}
+
+/// One comment of a thread, with its replies already rendered below it.
+#[derive(Debug, Clone)]
+pub struct CommentView {
+    pub id: i64,
+    pub depth: u32,
+    pub parity: &'static str,
+    pub author_name: String,
+    pub author_url: Option<String>,
+    pub avatar_url: String,
+    pub date_iso: String,
+    pub date_human: String,
+    pub html: String,
+    pub has_children: bool,
+    pub can_reply: bool,
+}
+
+impl CommentView {
+    pub fn new(node: &CommentNode, index: usize, max_depth: u32) -> Self {
+        let comment: &Comment = &node.comment;
+        CommentView {
+            id: comment.id,
+            depth: node.depth,
+            parity: if index % 2 == 0 { "even" } else { "odd" },
+            author_name: comment.author_name.clone(),
+            author_url: comment.author_url.clone().filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+            avatar_url: comment.author_avatar.clone().unwrap_or_else(|| default_avatar(&comment.author_name)),
+            date_iso: iso(comment.created_at),
+            date_human: human_date_time(comment.created_at),
+            html: comment.html.clone(),
+            has_children: !node.children.is_empty(),
+            can_reply: node.depth < max_depth,
+        }
+    }
+}
+
+/// A generated avatar (initial on a colour picked from the name), as an inline SVG data URI,
+/// so that no third-party avatar service learns who reads what.
+pub fn default_avatar(name: &str) -> String {
+    const COLOURS: [&str; 8] = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#b07aa1", "#9c755f", "#6b6ecf"];
+    let hash = name.bytes().fold(5381u32, |h, b| h.wrapping_mul(33) ^ u32::from(b));
+    let colour = COLOURS[(hash as usize) % COLOURS.len()];
+    let initial = name.chars().find(|c| c.is_alphanumeric()).map_or('?', |c| c.to_uppercase().next().unwrap_or(c));
+    let initial = match initial {
+        '<' | '>' | '&' | '"' | '\'' | '#' | '%' => '?',
+        c => c,
+    };
+    format!(
+        "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 48 48'%3E%3Crect width='48' height='48' fill='{}'/%3E%3Ctext x='50%25' y='50%25' dy='.35em' text-anchor='middle' font-family='sans-serif' font-size='24' fill='white'%3E{}%3C/text%3E%3C/svg%3E",
+        colour.replace('#', "%23"),
+        initial
+    )
+}
+
+/// The numbered pager under a list, WordPress's `paginate_links`.
+#[derive(Debug, Clone)]
+pub struct Pager {
+    pub previous: Option<String>,
+    pub next: Option<String>,
+    pub pages: Vec<PagerItem>,
+}
+
+#[derive(Debug, Clone)]
+pub enum PagerItem {
+    Current(u32),
+    Link(u32, String),
+    Dots,
+}
+
+impl Pager {
+    /// `page_path(n)` gives the URL of page n.
+    pub fn new<T>(list: &Paginated<T>, page_path: impl Fn(u32) -> String) -> Option<Self> {
+        let total = list.total_pages();
+        if total <= 1 {
+            return None;
+        }
+        let current = list.page.get();
+        let mut pages = Vec::new();
+        let mut last_shown = 0;
+        for n in 1..=total {
+            let near = n.abs_diff(current) <= 2 || n == 1 || n == total;
+            if near {
+                if last_shown + 1 < n {
+                    pages.push(PagerItem::Dots);
+                }
+                pages.push(if n == current { PagerItem::Current(n) } else { PagerItem::Link(n, page_path(n)) });
+                last_shown = n;
+            }
+        }
+        Some(Pager {
+            previous: list.has_previous().then(|| page_path(current - 1)),
+            next: list.has_next().then(|| page_path(current + 1)),
+            pages,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use folio_domain::PageNumber;
+
+    #[test]
+    fn pager_elides_far_pages() {
+        let list = Paginated::<()> { items: vec![], page: PageNumber::new(10).unwrap(), per_page: 10, total: 200 };
+        let pager = Pager::new(&list, |n| format!("/page/{n}/")).unwrap();
+        let shape: Vec<String> = pager
+            .pages
+            .iter()
+            .map(|p| match p {
+                PagerItem::Current(n) => format!("[{n}]"),
+                PagerItem::Link(n, _) => n.to_string(),
+                PagerItem::Dots => "…".into(),
+            })
+            .collect();
+        assert_eq!(shape.join(" "), "1 … 8 9 [10] 11 12 … 20");
+        assert_eq!(pager.previous.as_deref(), Some("/page/9/"));
+    }
+
+    #[test]
+    fn thread_heading_reads_like_wordpress() {
+        assert_eq!(thoughts_heading(1, "Hi"), "One thought on “Hi”");
+        assert_eq!(thoughts_heading(3, "Hi"), "3 thoughts on “Hi”");
+    }
+}

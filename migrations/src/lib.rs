@@ -1,0 +1,16 @@
+//! One migration per schema change, for SQLite and PostgreSQL alike. A released migration is
+//! never edited; a change is a new file.
+
+pub use sea_orm_migration::prelude::*;
+
+mod dialect;
+mod m20261126_000001_blog_schema;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_blog_schema::Migration)]
+    }
+}

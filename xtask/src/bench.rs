@@ -1,0 +1,271 @@
+//! `cargo xtask bench`: load-tests a demo site with wrk and compares each page with a server
+//! that returns the same post page from memory (the cost of HTTP alone).
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::site::{Server, Site, free_address};
+use crate::{apt_install, build_release, command_output, http, on_path, release_binary, root};
+
+const THREADS: u32 = 2;
+const WARM_UP_SECONDS: u32 = 2;
+
+struct Options {
+    duration: u32,
+    connections: u32,
+}
+
+fn parse_options(args: &[String]) -> anyhow::Result<Options> {
+    let mut options = Options { duration: 10, connections: 32 };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut number = |name: &str| -> anyhow::Result<u32> {
+            let value = args.next().with_context(|| format!("{name} needs a number"))?;
+            match value.parse::<u32>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => bail!("{name} needs a positive whole number, not `{value}`"),
+            }
+        };
+        match arg.as_str() {
+            "--duration" => options.duration = number("--duration")?,
+            "--connections" => options.connections = number("--connections")?,
+            other => bail!("unknown option `{other}` for bench; usage: cargo xtask bench [--duration SECS] [--connections N]"),
+        }
+    }
+    Ok(options)
+}
+
+struct Measurement {
+    page: String,
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let options = parse_options(args)?;
+    build_release()?;
+    if on_path("wrk").is_none() {
+        apt_install("wrk")?;
+    }
+
+    let bench_dir = root().join("target").join("bench");
+    let (site, printed) = Site::create(
+        &bench_dir.join("site"),
+        &["--posts", "1000", "--comments", "20000", "--big-post-comments", "200"],
+    )?;
+    let summary = printed
+        .lines()
+        .rev()
+        .find(|line| line.trim_start().starts_with('{'))
+        .context("`folio demo` printed no JSON summary")?;
+    let post_path = json_string_field(summary, "post_with_50_comments")
+        .context("the demo summary names no post with 50 comments")?;
+    let search_term =
+        json_string_field(summary, "search_term").context("the demo summary names no search term")?;
+
+    let folio = site.serve()?;
+    let post_page = http::get(folio.addr, &post_path)?;
+    if post_page.status != 200 {
+        bail!("GET {post_path} answered {}, expected 200", post_page.status);
+    }
+    let page_file = site.dir.join("post.html");
+    std::fs::write(&page_file, &post_page.body).with_context(|| format!("cannot write {}", page_file.display()))?;
+
+    let baseline_addr = free_address()?;
+    let mut command = Command::new(release_binary());
+    command.arg("bench-baseline").arg("--bind").arg(baseline_addr.to_string()).arg("--file").arg(&page_file);
+    let mut baseline = Server::start("bench-baseline", command, baseline_addr, &site.dir)?;
+    baseline.wait_until_ok("/", Duration::from_secs(30))?;
+
+    let targets: [(&str, SocketAddr, String); 5] = [
+        ("baseline: the post page from memory", baseline.addr, "/".to_owned()),
+        ("front page", folio.addr, "/".to_owned()),
+        ("post with 50 comments", folio.addr, post_path.clone()),
+        ("RSS feed", folio.addr, "/feed/".to_owned()),
+        ("search", folio.addr, format!("/search?q={}", query_encode(&search_term))),
+    ];
+    let mut results = Vec::with_capacity(targets.len());
+    for (page, addr, path) in &targets {
+        let url = format!("http://{addr}{path}");
+        println!("wrk: {page} ({url})");
+        wrk(&url, options.connections, WARM_UP_SECONDS, false)?;
+        let output = wrk(&url, options.connections, options.duration, true)?;
+        results.push(parse_wrk(page, &output).with_context(|| format!("reading wrk's report for {url}"))?);
+    }
+    let peak_rss_mb = folio.peak_rss_kib()? as f64 / 1024.0;
+    drop(baseline);
+    drop(folio);
+
+    let report = report(&options, &results, peak_rss_mb, post_page.body.len());
+    let report_path = bench_dir.join("report.md");
+    std::fs::write(&report_path, &report).with_context(|| format!("cannot write {}", report_path.display()))?;
+    println!();
+    print!("{report}");
+    println!();
+    println!("Written to {}", report_path.display());
+    Ok(())
+}
+
+fn wrk(url: &str, connections: u32, seconds: u32, latency: bool) -> anyhow::Result<String> {
+    let mut command = Command::new("wrk");
+    command
+        .arg(format!("-t{THREADS}"))
+        .arg(format!("-c{connections}"))
+        .arg(format!("-d{seconds}s"));
+    if latency {
+        command.arg("--latency");
+    }
+    command.arg(url);
+    command_output(&mut command)
+}
+
+fn parse_wrk(page: &str, output: &str) -> anyhow::Result<Measurement> {
+    for line in output.lines().map(str::trim) {
+        if line.starts_with("Non-2xx or 3xx responses") || line.starts_with("Socket errors") {
+            bail!("{line}");
+        }
+    }
+    let requests_per_second = output
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Requests/sec:"))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .context("no Requests/sec line")?;
+    let percentile = |label: &str| -> anyhow::Result<f64> {
+        output
+            .lines()
+            .find_map(|line| line.trim().strip_prefix(label))
+            .and_then(|value| duration_ms(value.trim()))
+            .with_context(|| format!("no {label} latency line"))
+    };
+    Ok(Measurement {
+        page: page.to_owned(),
+        requests_per_second,
+        p50_ms: percentile("50%")?,
+        p99_ms: percentile("99%")?,
+    })
+}
+
+/// wrk prints durations as `812.00us`, `4.51ms`, `1.02s` or `1.50m`.
+fn duration_ms(text: &str) -> Option<f64> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().ok()?;
+    let scale = match unit {
+        "us" => 0.001,
+        "ms" => 1.0,
+        "s" => 1000.0,
+        "m" => 60_000.0,
+        "h" => 3_600_000.0,
+        _ => return None,
+    };
+    Some(value * scale)
+}
+
+fn report(options: &Options, results: &[Measurement], peak_rss_mb: f64, post_bytes: usize) -> String {
+    let baseline = results.first().map_or(0.0, |m| m.requests_per_second);
+    let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let mut out = String::new();
+    let _ = writeln!(out, "# Folio benchmark\n");
+    let _ = writeln!(
+        out,
+        "`wrk -t{THREADS} -c{} -d{}s --latency` after a {WARM_UP_SECONDS} s warm-up, on {cpus} CPUs. \
+         Demo site on SQLite: 1000 posts, 20000 comments. The baseline serves the {post_bytes}-byte \
+         post page from memory, so its row is the cost of HTTP alone.\n",
+        options.connections, options.duration,
+    );
+    let _ = writeln!(out, "| page | req/s | p50 | p99 | vs baseline |");
+    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: |");
+    for m in results {
+        let ratio = if baseline > 0.0 { m.requests_per_second / baseline * 100.0 } else { 0.0 };
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {:.2} ms | {:.2} ms | {:.0}% |",
+            m.page, m.requests_per_second, m.p50_ms, m.p99_ms, ratio
+        );
+    }
+    let _ = writeln!(out, "\nPeak RSS of `folio serve` (VmHWM): {peak_rss_mb:.1} MB");
+    out
+}
+
+/// The value of a top-level string field in a flat JSON object; `None` for null or absent.
+fn json_string_field(json: &str, key: &str) -> Option<String> {
+    let start = json.find(&format!("\"{key}\""))? + key.len() + 2;
+    let rest = json[start..].trim_start().strip_prefix(':')?.trim_start();
+    let mut chars = rest.strip_prefix('"')?.chars();
+    let mut value = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(value),
+            '\\' => match chars.next()? {
+                'n' => value.push('\n'),
+                't' => value.push('\t'),
+                'r' => value.push('\r'),
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    value.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                other => value.push(other),
+            },
+            c => value.push(c),
+        }
+    }
+    None
+}
+
+fn query_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
+            b' ' => "+".to_owned(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WRK: &str = "Running 10s test @ http://127.0.0.1:8080/
+  2 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     5.12ms    2.01ms  30.00ms   80.00%
+    Req/Sec     3.12k   200.00     3.50k    70.00%
+  Latency Distribution
+     50%  812.00us
+     75%    6.00ms
+     90%    7.50ms
+     99%    1.20s
+  62345 requests in 10.00s, 1.23GB read
+Requests/sec:   6234.50
+Transfer/sec:    123.45MB
+";
+
+    #[test]
+    fn reads_throughput_and_percentiles_from_wrk() -> anyhow::Result<()> {
+        let m = parse_wrk("front page", WRK)?;
+        assert_eq!(m.requests_per_second, 6234.5);
+        assert!((m.p50_ms - 0.812).abs() < 1e-9);
+        assert!((m.p99_ms - 1200.0).abs() < 1e-9);
+        Ok(())
+    }
+
+    #[test]
+    fn error_responses_fail_the_run() {
+        let output = WRK.replace("Requests/sec", "  Non-2xx or 3xx responses: 12\nRequests/sec");
+        assert!(parse_wrk("front page", &output).is_err());
+    }
+
+    #[test]
+    fn reads_the_demo_summary() {
+        let json = r#"{"posts":1000,"post_with_50_comments":"/2024/05/06/a-\"b\"/","post_with_200_comments":null,"search_term":"latency"}"#;
+        assert_eq!(json_string_field(json, "post_with_50_comments").as_deref(), Some("/2024/05/06/a-\"b\"/"));
+        assert_eq!(json_string_field(json, "post_with_200_comments"), None);
+        assert_eq!(json_string_field(json, "search_term").as_deref(), Some("latency"));
+    }
+}

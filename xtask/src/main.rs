@@ -1,0 +1,228 @@
+//! `cargo xtask ...`: developer and operator commands for a source checkout (matklad's xtask
+//! convention; `.cargo/config.toml` defines the alias). Everything here runs the `folio`
+//! binary or standard tools; nothing in the product depends on this crate.
+
+mod bench;
+mod ci;
+mod dist;
+mod http;
+mod screenshots;
+mod site;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, bail};
+
+const HELP: &str = "\
+Usage: cargo xtask <command> [options]
+
+Trying it out
+  demo [--data DIR] [-- DEMO-ARGS]   fill DIR/folio.db (default: ./data) with sample posts and comments
+  screenshots                        PNGs of the front page and a post, desktop and phone, in docs/screenshots/
+
+Checks and releases
+  ci                                 formatting, clippy, tests on SQLite, then tests on PostgreSQL (as .ci/run)
+  bench [--duration SECS] [--connections N]
+                                     load-test a demo site with wrk; report in target/bench/report.md
+  dist                               release build packed as target/dist/folio-<version>-<arch>-linux.tar.gz (+ .sha256)
+
+Operating a site from a checkout (each runs `cargo run --release -p folio-server -- ...`)
+  migrate [up|down|status]           folio migrate
+  check-config [ARGS]                folio config check
+  post-new FILE [ARGS]               folio post new --file FILE
+  post-list [ARGS]                   folio post list
+
+  help                               this text
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line, with the chain of causes: scripts and people both read it.
+            eprintln!("xtask: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> anyhow::Result<()> {
+    let Some((command, rest)) = args.split_first() else {
+        print!("{HELP}");
+        return Ok(());
+    };
+    match command.as_str() {
+        "help" | "--help" | "-h" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        "demo" => demo(rest),
+        "screenshots" => no_options("screenshots", rest).and_then(|()| screenshots::run()),
+        "bench" => bench::run(rest),
+        "ci" => no_options("ci", rest).and_then(|()| ci::run()),
+        "dist" => no_options("dist", rest).and_then(|()| dist::run()),
+        "migrate" => folio(["migrate"], rest),
+        "check-config" => folio(["config", "check"], rest),
+        "post-new" => {
+            let Some((file, extra)) = rest.split_first() else {
+                bail!("post-new needs a Markdown file: cargo xtask post-new POST.md");
+            };
+            let file = absolute(Path::new(file))?;
+            let mut args: Vec<OsString> = vec!["post".into(), "new".into(), "--file".into(), file.into()];
+            args.extend(extra.iter().map(OsString::from));
+            cargo_run_folio(&args)
+        }
+        "post-list" => folio(["post", "list"], rest),
+        other => bail!("unknown command `{other}`; `cargo xtask help` lists them"),
+    }
+}
+
+fn no_options(command: &str, rest: &[String]) -> anyhow::Result<()> {
+    match rest.first() {
+        Some(extra) => bail!("`{command}` takes no arguments (got `{extra}`)"),
+        None => Ok(()),
+    }
+}
+
+/// `cargo xtask demo [--data DIR] [-- DEMO-ARGS]`
+fn demo(args: &[String]) -> anyhow::Result<()> {
+    let mut data: Option<PathBuf> = None;
+    let mut passthrough: Vec<OsString> = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--data" => data = Some(PathBuf::from(args.next().context("--data needs a directory")?)),
+            "--" => passthrough.extend(args.by_ref().map(OsString::from)),
+            other => bail!("unknown option `{other}` for demo; usage: cargo xtask demo [--data DIR] [-- DEMO-ARGS]"),
+        }
+    }
+    let custom = data.is_some();
+    let dir = match data {
+        Some(dir) => absolute(&dir)?,
+        None => root().join("data"),
+    };
+    let url = sqlite_url(&dir.join("folio.db"));
+    let mut demo_args: Vec<OsString> = vec!["demo".into()];
+    demo_args.extend(passthrough);
+    let mut command = cargo_command();
+    command.args(["run", "--release", "-p", "folio-server", "--"]).args(&demo_args);
+    command.current_dir(root()).env("FOLIO__DATABASE__URL", &url);
+    run_command(&mut command)?;
+
+    println!();
+    println!("Sample content is in {}.", dir.display());
+    if custom {
+        println!("Start the site:  FOLIO__DATABASE__URL={url} cargo run --release");
+    } else {
+        println!("Start the site:  cargo run --release");
+    }
+    println!("then open http://127.0.0.1:8080/ (or the [server] bind address in your config).");
+    Ok(())
+}
+
+/// Runs `folio <fixed> <extra>` through cargo, from the workspace root.
+fn folio<const N: usize>(fixed: [&str; N], extra: &[String]) -> anyhow::Result<()> {
+    let mut args: Vec<OsString> = fixed.iter().map(OsString::from).collect();
+    args.extend(extra.iter().map(OsString::from));
+    cargo_run_folio(&args)
+}
+
+fn cargo_run_folio(args: &[OsString]) -> anyhow::Result<()> {
+    let mut command = cargo_command();
+    command.args(["run", "--release", "-p", "folio-server", "--"]).args(args).current_dir(root());
+    run_command(&mut command)
+}
+
+/// The workspace root: this crate's parent folder.
+pub(crate) fn root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// The cargo that runs us (cargo sets `CARGO`), so a rustup toolchain choice carries over.
+pub(crate) fn cargo_command() -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.current_dir(root());
+    command
+}
+
+pub(crate) fn release_binary() -> PathBuf {
+    root().join("target").join("release").join("folio")
+}
+
+pub(crate) fn build_release() -> anyhow::Result<()> {
+    run_command(cargo_command().args(["build", "--release", "-p", "folio-server"]))
+}
+
+/// Runs a command with inherited stdio; a non-zero exit is an error naming the command.
+pub(crate) fn run_command(command: &mut Command) -> anyhow::Result<()> {
+    let shown = describe(command);
+    let status = command.status().with_context(|| format!("could not start `{shown}`"))?;
+    if !status.success() {
+        bail!("`{shown}` failed ({status})");
+    }
+    Ok(())
+}
+
+/// Runs a command and returns its stdout; stderr passes through.
+pub(crate) fn command_output(command: &mut Command) -> anyhow::Result<String> {
+    let shown = describe(command);
+    let output = command
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("could not start `{shown}`"))?;
+    if !output.status.success() {
+        bail!("`{shown}` failed ({})", output.status);
+    }
+    String::from_utf8(output.stdout).with_context(|| format!("`{shown}` printed something that is not UTF-8"))
+}
+
+pub(crate) fn describe(command: &Command) -> String {
+    let mut shown = command.get_program().to_string_lossy().into_owned();
+    for arg in command.get_args() {
+        shown.push(' ');
+        shown.push_str(&arg.to_string_lossy());
+    }
+    shown
+}
+
+pub(crate) fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
+}
+
+pub(crate) fn sqlite_url(file: &Path) -> String {
+    format!("sqlite://{}", file.display())
+}
+
+/// Looks a program up on `PATH`, as a shell would.
+pub(crate) fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|candidate| candidate.is_file())
+}
+
+/// Installs a Debian package, refreshing the package lists only when the first try fails.
+pub(crate) fn apt_install(package: &str) -> anyhow::Result<()> {
+    println!("Installing {package} with apt-get...");
+    let install = || {
+        Command::new("apt-get")
+            .args(["install", "-y", "-q", package])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(std::process::Stdio::null())
+            .status()
+    };
+    if install().is_ok_and(|status| status.success()) {
+        return Ok(());
+    }
+    run_command(Command::new("apt-get").args(["update", "-q"]).stdin(std::process::Stdio::null()))
+        .with_context(|| format!("installing {package} failed, and so did apt-get update"))?;
+    let status = install().context("could not start apt-get")?;
+    if !status.success() {
+        bail!("`apt-get install -y {package}` failed ({status}); install {package} and retry");
+    }
+    Ok(())
+}
