@@ -47,9 +47,7 @@ impl Site {
             .env("FOLIO__DATABASE__URL", &self.database_url)
             .env("FOLIO__SERVER__BIND", addr.to_string())
             .env("FOLIO__SITE__BASE_URL", format!("http://{addr}"))
-            .env("FOLIO__LOG__LEVEL", "warn")
-            // Nothing listens for SMTP here; keep the mail worker quiet.
-            .env("FOLIO__MAIL__TRANSPORT", "log");
+            .env("FOLIO__LOG__LEVEL", "warn");
         let mut server = Server::start("folio-serve", command, addr, &self.dir)?;
         server.wait_until_ok("/readyz", Duration::from_secs(60))?;
         Ok(server)

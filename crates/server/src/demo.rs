@@ -388,6 +388,8 @@ struct Topic {
     /// Noun phrases as they read inside a sentence; titles capitalise them.
     subjects: &'static [&'static str],
     snippets: &'static [(&'static str, &'static str)],
+    /// Sentences only a post on this topic would contain.
+    lines: &'static [&'static str],
 }
 
 const TOPICS: &[Topic] = &[
@@ -432,6 +434,13 @@ const TOPICS: &[Topic] = &[
                 "[profile.release]\ncodegen-units = 4\nlto = \"thin\"\n\n[profile.dev]\ndebug = \"line-tables-only\"",
             ),
         ],
+        lines: &[
+            "The compiler rejected our first design, and in hindsight the compiler was right.",
+            "Most of our compile time went into two crates we barely used.",
+            "Moving the blocking file access off the async runtime removed the strangest stalls we had.",
+            "An error type per crate felt like ceremony until the first time an error message told us exactly what was wrong.",
+            "Clippy caught more real bugs than our code review did that month.",
+        ],
     },
     Topic {
         category: "Engineering > Databases",
@@ -472,6 +481,13 @@ const TOPICS: &[Topic] = &[
                  pg_restore --list \"blog-$(date +%F).dump\" | head",
             ),
         ],
+        lines: &[
+            "The query planner was doing exactly what we asked, which was the problem.",
+            "A restore we had never rehearsed took four hours; the rehearsed one takes twelve minutes.",
+            "SQLite handled far more traffic than we expected, as long as only one process wrote at a time.",
+            "Adding the index took a minute; finding out which index to add took an afternoon with EXPLAIN.",
+            "We now run every migration against a copy of production data before it ships.",
+        ],
     },
     Topic {
         category: "Engineering > Operations",
@@ -507,6 +523,13 @@ const TOPICS: &[Topic] = &[
                  expr: histogram_quantile(0.99, rate(http_request_seconds_bucket[5m])) > 0.5\n        for: 10m",
             ),
         ],
+        lines: &[
+            "The pager went off at 3 a.m. for a disk that had been filling up, slowly and visibly, for a month.",
+            "Every alert now links to a runbook, and every runbook starts with how to tell whether the alert is real.",
+            "Structured logs turned a two-hour search into a two-minute query.",
+            "Our deploys got boring the week we made rolling back a single command.",
+            "The incident review found no villain, only a process that asked people to remember too much.",
+        ],
     },
     Topic {
         category: "Engineering > Web",
@@ -540,6 +563,13 @@ const TOPICS: &[Topic] = &[
             ),
             ("http", "HTTP/1.1 200 OK\nContent-Type: text/html; charset=utf-8\nCache-Control: public, max-age=60\nETag: \"v42\""),
         ],
+        lines: &[
+            "The page got faster when we removed things, not when we added a framework.",
+            "A screen reader user found three problems in ten minutes that our automated audit never flagged.",
+            "Plain HTML forms still work when the JavaScript fails to load, which is more often than you think.",
+            "Setting the right cache headers did more for our users than a month of front-end tuning.",
+            "People still read this blog through RSS, and they are some of our most attentive readers.",
+        ],
     },
     Topic {
         category: "Business > Sales",
@@ -570,6 +600,13 @@ const TOPICS: &[Topic] = &[
                 "Subject: Quick question about your blog migration\n\nHi Sam,\n\nYou mentioned last week that the \
                  import took a whole weekend.\nWould a 20-minute call on Thursday help?",
             ),
+        ],
+        lines: &[
+            "The best sales calls sound like two people solving a problem together.",
+            "Customers trust a vendor more after hearing what the product cannot do.",
+            "Publishing our prices shortened the sales cycle by weeks.",
+            "Renewals are won or lost in the first month of onboarding, not in the last month of the contract.",
+            "Half of our pipeline came from people who had read this blog for a year before getting in touch.",
         ],
     },
     Topic {
@@ -602,6 +639,13 @@ const TOPICS: &[Topic] = &[
                  - Day 5: demo what you learned",
             ),
         ],
+        lines: &[
+            "Candidates remember how an interview made them feel long after they forget the questions.",
+            "Our job descriptions got shorter and our applicants got better.",
+            "The first week of a new hire tells you how well your documentation really works.",
+            "We stopped asking for take-home exercises longer than two hours, and nobody missed them.",
+            "Salary bands removed a surprising amount of anxiety, on both sides of the table.",
+        ],
     },
     Topic {
         category: "Writing",
@@ -629,6 +673,13 @@ const TOPICS: &[Topic] = &[
             ),
             ("text", "Problem:   what hurts, for whom, how often\nProposal:  the smallest change that helps\nRisks:     what we give up\nDecision:  who decides, and by when"),
         ],
+        lines: &[
+            "The first draft is for finding out what you think; the second is for the reader.",
+            "A good changelog answers one question: what does this mean for me?",
+            "Design documents that get read are short, dated, and honest about what they leave out.",
+            "Cutting a post by a third almost always makes it better.",
+            "Writing the README before the code saved us from building the wrong thing twice.",
+        ],
     },
     Topic {
         category: "Notes",
@@ -655,6 +706,13 @@ const TOPICS: &[Topic] = &[
                  | xargs -0 ls -t | head -20",
             ),
             ("bash", "alias today='$EDITOR ~/notes/$(date +%F).md'\nalias week='grep -h \"^- \\[ \\]\" ~/notes/*.md'"),
+        ],
+        lines: &[
+            "A folder of plain-text files has outlived every note-taking app I have tried.",
+            "My weekly review takes thirty minutes and saves me from a lot of Monday panic.",
+            "Learning ten keyboard shortcuts well beats learning a hundred badly.",
+            "Working across time zones forced us to write things down, which turned out to be the real benefit.",
+            "Most of my side projects end up as shell scripts, and that is fine.",
         ],
     },
 ];
@@ -899,13 +957,13 @@ fn draft(rng: &mut Rng, author_id: i64) -> NewPost {
 // footnotes, task lists, strikethrough).
 
 const SENTENCES: &[&str] = &[
-    "{S} looks simple from the outside, and that is exactly why it deserves a second look.",
+    "From the outside, {s} can look simple, and that is exactly why a second look pays off.",
     "We spent most of last quarter arguing about {s}, and the argument turned out to be more useful than the decision.",
     "The first version we shipped was fine; the second one was the one we were proud of.",
     "Nobody on the team had strong opinions about {s} until something broke.",
     "If you only take one thing from this post, make it this: write down what you expect before you measure.",
     "A small, boring change to {s} saved us more time than any rewrite.",
-    "It is tempting to treat {s} as a solved problem. It isn't, but it is a well-understood one.",
+    "It is tempting to call {s} a solved problem; a well-understood problem is closer to the truth.",
     "Most advice about {s} is written for companies a hundred times our size.",
     "We kept a log of every surprise, and the log became the most valuable artifact of the whole project.",
     "The trade-off is real, and pretending otherwise helps nobody.",
@@ -923,8 +981,8 @@ const SENTENCES: &[&str] = &[
     "We wrote the checklist after the second incident, which is one incident later than we should have.",
     "Half of the work was deleting things that no longer earned their keep.",
     "That sounds obvious in hindsight; it did not feel obvious at the time.",
-    "The people who own {s} should also be the people who get paged for it.",
-    "A surprising amount of {s} comes down to naming things well.",
+    "Whoever owns {s} should also be the one who gets paged when something breaks.",
+    "A surprising share of the work on {s} comes down to naming things well.",
     "Every shortcut we took early on showed up again, with interest, a year later.",
     "We started by reading the code we already had, which was humbling.",
     "Asking \"what would we do with twice the traffic?\" turned out to be more useful than asking about ten times.",
@@ -933,8 +991,22 @@ const SENTENCES: &[&str] = &[
     "Our first instinct was to buy a tool; our second, better instinct was to write a page of notes.",
     "The change itself took a day, and explaining it took a week.",
     "Talking to the people affected changed the plan more than any benchmark did.",
-    "It helps to remember that {s} exists to serve the people using it, not the other way around.",
+    "It helps to remember who {s} should serve: the people using the product, not the team building it.",
     "We still get this wrong sometimes, but now we notice sooner.",
+    "Looking back, the warning signs were all there in the support inbox.",
+    "We gave ourselves two weeks and took five, which is about our usual ratio.",
+    "The team that had lived with the old way for years had the best ideas about the new one.",
+    "Some of our assumptions about {s} came from a blog post written in a very different decade.",
+    "We argued less once we agreed on the one number we were trying to move.",
+    "Reading other people's postmortems taught us more about {s} than any book.",
+    "The fix was three lines; finding where those three lines belonged took two days.",
+    "It is easy to build something clever and hard to build something the next person understands.",
+    "We learned to distrust any plan that needed everything to go right.",
+    "I now ask one question before every change to {s}: how would we know if this made things worse?",
+    "Nobody reads a wiki page that nobody maintains, including the person who wrote it.",
+    "It was not a technical problem first; it was a scheduling problem that looked technical.",
+    "The quiet weeks after a change tell you more than the busy day of the launch.",
+    "What surprised me most about {s} was how little of it was about technology.",
 ];
 
 const LATENCY_SENTENCES: &[&str] = &[
@@ -967,7 +1039,7 @@ const HEADINGS: &[&str] = &[
 const CLOSING_HEADINGS: &[&str] = &["Wrapping up", "Takeaways", "Where this leaves us", "What's next"];
 
 const LIST_ITEMS: &[&str] = &[
-    "Write down what {s} is supposed to achieve before changing it.",
+    "Write down what you expect from {s} before changing anything.",
     "Measure before and after, on the same hardware.",
     "Keep the old path working until the new one has earned trust.",
     "Make the safe option the default.",
@@ -1013,26 +1085,51 @@ const TABLE_ROWS: &[&str] = &[
     "Errors per 10k requests",
 ];
 
-fn sentence(rng: &mut Rng, subject: &str) -> String {
-    fill_subject(rng.pick_str(SENTENCES), subject)
-}
-
 fn fill_subject(template: &str, subject: &str) -> String {
     template.replace("{S}", &capitalize(subject)).replace("{s}", subject)
 }
 
-/// Between `fewest` and `most` different sentences about `subject`.
-fn paragraph(rng: &mut Rng, subject: &str, fewest: usize, most: usize) -> String {
-    let sentences = rng.between(fewest, most);
-    let mut used = HashSet::new();
-    let mut out = Vec::with_capacity(sentences);
-    while out.len() < sentences {
-        let i = rng.index(SENTENCES.len());
-        if used.insert(i) {
-            out.push(fill_subject(SENTENCES[i], subject));
+/// The sentences of one post: none twice, and now and then a line only its topic would have.
+struct Prose {
+    subject: &'static str,
+    topic_lines: &'static [&'static str],
+    used: HashSet<usize>,
+    used_lines: HashSet<usize>,
+}
+
+impl Prose {
+    fn new(topic: &Topic, subject: &'static str) -> Self {
+        Prose { subject, topic_lines: topic.lines, used: HashSet::new(), used_lines: HashSet::new() }
+    }
+
+    fn sentence(&mut self, rng: &mut Rng) -> String {
+        if self.used.len() == SENTENCES.len() {
+            self.used.clear();
+        }
+        loop {
+            let i = rng.index(SENTENCES.len());
+            if self.used.insert(i) {
+                return fill_subject(SENTENCES[i], self.subject);
+            }
         }
     }
-    out.join(" ")
+
+    /// Between `fewest` and `most` sentences.
+    fn paragraph(&mut self, rng: &mut Rng, fewest: usize, most: usize) -> String {
+        let count = rng.between(fewest, most);
+        let mut sentences: Vec<String> = (0..count).map(|_| self.sentence(rng)).collect();
+        if self.used_lines.len() < self.topic_lines.len() && rng.chance(0.4) {
+            loop {
+                let i = rng.index(self.topic_lines.len());
+                if self.used_lines.insert(i) {
+                    let at = rng.index(sentences.len() + 1);
+                    sentences.insert(at, self.topic_lines[i].to_owned());
+                    break;
+                }
+            }
+        }
+        sentences.join(" ")
+    }
 }
 
 fn push(md: &mut String, block: String) {
@@ -1042,12 +1139,13 @@ fn push(md: &mut String, block: String) {
 
 fn post_body(rng: &mut Rng, topic: &Topic, subject_index: usize) -> String {
     let subject = topic.subjects[subject_index];
+    let mut prose = Prose::new(topic, subject);
     let mut headings: Vec<&str> = HEADINGS.to_vec();
     rng.shuffle(&mut headings);
     let mut md = String::with_capacity(4096);
 
-    push(&mut md, paragraph(rng, subject, 3, 5));
-    let mut second = paragraph(rng, subject, 2, 4);
+    push(&mut md, prose.paragraph(rng, 3, 5));
+    let mut second = prose.paragraph(rng, 2, 4);
     if rng.chance(0.45) {
         second.push(' ');
         second.push_str(rng.pick_str(LATENCY_SENTENCES));
@@ -1055,25 +1153,25 @@ fn post_body(rng: &mut Rng, topic: &Topic, subject_index: usize) -> String {
     push(&mut md, second);
 
     push(&mut md, format!("## {}", headings[0]));
-    push(&mut md, paragraph(rng, subject, 3, 5));
+    push(&mut md, prose.paragraph(rng, 3, 5));
     let mut items: Vec<&str> = LIST_ITEMS.to_vec();
     rng.shuffle(&mut items);
     let list: Vec<String> =
         items.iter().take(rng.between(3, 5)).map(|item| format!("- {}", fill_subject(item, subject))).collect();
     push(&mut md, list.join("\n"));
-    push(&mut md, paragraph(rng, subject, 2, 4));
+    push(&mut md, prose.paragraph(rng, 2, 4));
 
     let (quote, source) = rng.pick(QUOTES);
     push(&mut md, format!("> {quote}\n>\n> — {source}"));
 
     push(&mut md, format!("## {}", headings[1]));
-    push(&mut md, paragraph(rng, subject, 2, 4));
+    push(&mut md, prose.paragraph(rng, 2, 4));
     let (language, code) = rng.pick(topic.snippets);
     push(&mut md, format!("```{language}\n{code}\n```"));
     let emphasis = format!(
         "The important part is **{}**, not the tooling around it. {}",
         subject,
-        sentence(rng, subject)
+        prose.sentence(rng)
     );
     push(&mut md, emphasis);
 
@@ -1102,14 +1200,14 @@ fn post_body(rng: &mut Rng, topic: &Topic, subject_index: usize) -> String {
     }
 
     let footnote = rng.chance(0.3).then(|| rng.pick_str(FOOTNOTES));
-    let mut last = paragraph(rng, subject, 2, 3);
+    let mut last = prose.paragraph(rng, 2, 3);
     if footnote.is_some() {
         last.push_str("[^1]");
     }
     push(&mut md, last);
 
     push(&mut md, format!("## {}", rng.pick_str(CLOSING_HEADINGS)));
-    push(&mut md, paragraph(rng, subject, 2, 4));
+    push(&mut md, prose.paragraph(rng, 2, 4));
     if let Some(note) = footnote {
         push(&mut md, format!("[^1]: {note}"));
     }
@@ -1194,7 +1292,7 @@ Everything is backed up nightly, and the restore is tested monthly.[^1]
 const TOP_LEVEL: &[&str] = &[
     "This matches our experience with {s} almost exactly. The part about measuring first is the one people skip.",
     "Great write-up. Did you consider doing it incrementally instead? We tried a big-bang switch once and regretted it.",
-    "I disagree a little: for a team of three, {s} is rarely the bottleneck. Hiring is.",
+    "I disagree a little: for a team of three, the bottleneck is rarely {s}. It is hiring.",
     "Bookmarked. Could you share the numbers from before the change?",
     "We did something similar last year. The one thing I'd add: write the rollback plan *before* you start.",
     "How long did the whole thing take, end to end?",
@@ -1210,21 +1308,29 @@ const TOP_LEVEL: &[&str] = &[
     "Do you have a reading list for someone starting out with {s}?",
 ];
 
-const REPLIES: &[&str] = &[
+/// Replies to a question.
+const ANSWERS: &[&str] = &[
     "Good question. Roughly six weeks, most of it waiting on other teams.",
+    "We did consider it. The short answer is that we didn't trust our tests enough yet.",
+    "Not yet, but it's on the list for next quarter.",
+    "Depends on the team, honestly. Ours was small enough that it didn't matter.",
+    "Mostly the second reason. I'll add a paragraph about why.",
+    "It does, with one caveat: something has to be the single place that decides. For us that is the database.",
+    "I'll dig them out and add them to the post. From memory, about a third better on the slow end.",
+];
+
+/// Replies to anything else.
+const RESPONSES: &[&str] = &[
     "Fair point. For us the bottleneck was somewhere else, but I can see it.",
     "Agreed, and that's the part I wish I'd written more about.",
-    "We did consider it. The short answer is that we didn't trust our tests enough yet.",
     "Same here. It took us two tries.",
     "Thanks! Glad it was useful.",
     "I'd love to read a follow-up on that.",
     "That's a great tip, thank you.",
-    "Not yet, but it's on the list for next quarter.",
     "Ha, yes. We learned that one the hard way too.",
     "+1. The rollback plan saved us twice.",
     "Could you say more about how you measured that?",
-    "Depends on the team, honestly. Ours was small enough that it didn't matter.",
-    "You're reading it right. The table is from the second attempt; I'll add a note.",
+    "Exactly this. We seem to relearn it every couple of years.",
     "We tried exactly that with {s}. It works until it doesn't, and then it really doesn't.",
     "Counterpoint: the obvious alternative is obvious for a reason. But I take the point.",
 ];
@@ -1382,7 +1488,11 @@ impl Thread {
                     (1, post.published_at + Duration::seconds(offset), reader_or_guest(rng, None))
                 }
             };
-            let template = if parent.is_some() { rng.pick_str(REPLIES) } else { rng.pick_str(TOP_LEVEL) };
+            let template = match parent {
+                None => rng.pick_str(TOP_LEVEL),
+                Some(p) if self.comments[p].source.trim_end().ends_with('?') => rng.pick_str(ANSWERS),
+                Some(_) => rng.pick_str(RESPONSES),
+            };
             self.comments.push(PlannedComment {
                 post_id: post.id,
                 parent,

@@ -16,9 +16,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub database_url: String,
     pub settings: Settings,
-    _dir: tempfile::TempDir,
-    postgres: Option<(String, String)>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    // Dropped in this order: the server first, then its database, then the folder.
+    _database: DatabaseGuard,
+    _dir: tempfile::TempDir,
 }
 
 pub fn postgres_admin_url() -> Option<String> {
@@ -36,15 +37,31 @@ pub fn base_settings(database_url: &str) -> Settings {
     settings
 }
 
-/// A fresh, migrated database: its URL, and the PostgreSQL names to drop afterwards.
-pub async fn fresh_database(dir: &tempfile::TempDir) -> (String, Option<(String, String)>) {
+/// A fresh, empty database: its URL, and a guard that drops it (PostgreSQL) when dropped.
+pub async fn fresh_database(dir: &tempfile::TempDir) -> (String, DatabaseGuard) {
     match postgres_admin_url() {
         Some(admin) => {
             let name = format!("folio_t_{}", uuid::Uuid::new_v4().simple());
             folio_storage::admin::create_postgres_database(&admin, &name).await.expect("create test database");
-            (folio_storage::admin::sibling_database_url(&admin, &name), Some((admin, name)))
+            (folio_storage::admin::sibling_database_url(&admin, &name), DatabaseGuard(Some((admin, name))))
         }
-        None => (format!("sqlite://{}/folio.db", dir.path().display()), None),
+        None => (format!("sqlite://{}/folio.db", dir.path().display()), DatabaseGuard(None)),
+    }
+}
+
+pub struct DatabaseGuard(Option<(String, String)>);
+
+impl Drop for DatabaseGuard {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.0.take() {
+            // Drop is not async: clean up on a thread with its own runtime.
+            let _ = std::thread::spawn(move || {
+                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    let _ = runtime.block_on(folio_storage::admin::drop_postgres_database(&admin, &name));
+                }
+            })
+            .join();
+        }
     }
 }
 
@@ -55,7 +72,7 @@ impl TestApp {
 
     pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let (database_url, postgres) = fresh_database(&dir).await;
+        let (database_url, database) = fresh_database(&dir).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let mut settings = base_settings(&database_url);
@@ -79,9 +96,9 @@ impl TestApp {
             client,
             database_url,
             settings,
-            _dir: dir,
-            postgres,
             shutdown: Some(tx),
+            _database: database,
+            _dir: dir,
         }
     }
 
@@ -182,15 +199,6 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
-        }
-        if let Some((admin, name)) = self.postgres.take() {
-            // Drop is not async: clean up on a thread with its own runtime.
-            let _ = std::thread::spawn(move || {
-                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                    let _ = runtime.block_on(folio_storage::admin::drop_postgres_database(&admin, &name));
-                }
-            })
-            .join();
         }
     }
 }

@@ -1,0 +1,184 @@
+//! The `folio` binary as an operator runs it: exit codes, one-line errors, the effect on the site.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::fresh_database;
+
+fn folio(database_url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_folio"))
+        .args(args)
+        .env("FOLIO__DATABASE__URL", database_url)
+        .env("FOLIO__LOG__LEVEL", "warn")
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test]
+async fn post_new_from_toml_and_yaml_front_matter_then_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _pg) = fresh_database(&dir).await;
+    let toml = write(
+        dir.path(),
+        "hello.md",
+        "+++\ntitle = \"Hello, World\"\ndate = 2024-05-01T09:00:00Z\ncategories = [\"News\"]\ntags = [\"first\"]\n+++\n\nMy **first** post.\n",
+    );
+    let created = folio(&url, &["post", "new", "--file", &toml]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert!(stdout(&created).contains("/2024/05/01/hello-world/"), "{}", stdout(&created));
+
+    let yaml = write(dir.path(), "about.md", "---\ntitle: About\ntype: page\nstatus: published\n---\nWho we are.\n");
+    let page = folio(&url, &["post", "new", "--file", &yaml]);
+    assert!(page.status.success(), "{}", stderr(&page));
+
+    let list = folio(&url, &["post", "list"]);
+    assert!(list.status.success());
+    let listed = stdout(&list);
+    assert!(listed.contains("Hello, World") && listed.contains("/about/"), "{listed}");
+
+    let store = folio_storage::Store::connect(&url).await.unwrap();
+    let post = store.published_post("hello-world").await.unwrap().expect("post exists");
+    assert!(post.summary.html.contains("<strong>first</strong>"));
+    assert_eq!(post.summary.categories[0].name, "News");
+    assert_eq!(post.summary.author.role, folio_domain::Role::Admin, "first post gets a first admin");
+}
+
+#[tokio::test]
+async fn post_new_refuses_bad_files_with_a_clear_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _pg) = fresh_database(&dir).await;
+    let cases = [
+        ("nodate.md", "---\ntitle: X\ndate: next tuesday\n---\nx\n", "RFC 3339"),
+        ("noheader.md", "Just text\n", "front-matter header"),
+        ("notitle.md", "+++\ntags = [\"a\"]\n+++\nx\n", "title"),
+        ("unknown.md", "+++\ntitle = \"x\"\ncolour = \"red\"\n+++\nx\n", "colour"),
+    ];
+    for (name, text, expected) in cases {
+        let path = write(dir.path(), name, text);
+        let output = folio(&url, &["post", "new", "--file", &path]);
+        assert!(!output.status.success(), "{name} accepted");
+        let message = stderr(&output);
+        assert!(message.contains(expected), "{name}: {message}");
+        assert_eq!(message.trim().lines().count(), 1, "one line: {message}");
+    }
+    let first = write(dir.path(), "a.md", "+++\ntitle = \"Same\"\nslug = \"same\"\n+++\nx\n");
+    assert!(folio(&url, &["post", "new", "--file", &first]).status.success());
+    let again = folio(&url, &["post", "new", "--file", &first]);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("slug \"same\" already exists"), "{}", stderr(&again));
+    let missing = folio(&url, &["post", "new", "--file", "/nonexistent/post.md"]);
+    assert!(!missing.status.success() && stderr(&missing).contains("cannot read"));
+}
+
+#[test]
+fn config_errors_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "c.toml", "[site]\ntitel = \"typo\"\n");
+    let output = Command::new(env!("CARGO_BIN_EXE_folio")).args(["--config", &file, "config", "check"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("titel"), "{}", stderr(&output));
+
+    let output = Command::new(env!("CARGO_BIN_EXE_folio"))
+        .args(["config", "check"])
+        .env("FOLIO__SITE__POSTS_PER_PAGE", "0")
+        .output()
+        .unwrap();
+    assert!(stderr(&output).contains("site.posts_per_page"), "{}", stderr(&output));
+
+    let output = Command::new(env!("CARGO_BIN_EXE_folio"))
+        .args(["config", "check"])
+        .env("FOLIO__DATABASE__URL", "postgres://folio:hunter2@127.0.0.1/folio")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(stdout(&output).contains("postgres://folio:***@127.0.0.1/folio"));
+    assert!(!stdout(&output).contains("hunter2"));
+}
+
+#[test]
+fn unusable_database_stops_the_start_with_a_reason() {
+    let output = folio("mysql://nowhere/db", &["serve"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("database.url"), "{}", stderr(&output));
+
+    let output = folio("postgres://postgres@127.0.0.1:1/none", &["migrate"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("cannot open the database"), "{}", stderr(&output));
+
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file-not-dir");
+    std::fs::write(&blocker, "").unwrap();
+    let output = folio(&format!("sqlite://{}/sub/folio.db", blocker.display()), &["serve"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("data directory"), "{}", stderr(&output));
+}
+
+#[tokio::test]
+async fn migrate_status_lists_applied_migrations() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _pg) = fresh_database(&dir).await;
+    assert!(folio(&url, &["migrate"]).status.success());
+    let status = folio(&url, &["migrate", "status"]);
+    assert!(stdout(&status).contains("applied  m20261126_000001_blog_schema"), "{}", stdout(&status));
+}
+
+#[test]
+fn serve_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_folio"))
+        .arg("serve")
+        .env("FOLIO__DATABASE__URL", format!("sqlite://{}/data/folio.db", dir.path().display()))
+        .env("FOLIO__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("FOLIO__LOG__LEVEL", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(up, "server did not start");
+    assert!(dir.path().join("data/folio.db").exists(), "database created on first start");
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = exited.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("server ignored SIGTERM")
+    });
+    assert!(status.success(), "{status:?}");
+}
