@@ -20,11 +20,16 @@ struct Options {
 }
 
 fn parse_options(args: &[String]) -> anyhow::Result<Options> {
-    let mut options = Options { duration: 10, connections: 32 };
+    let mut options = Options {
+        duration: 10,
+        connections: 32,
+    };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut number = |name: &str| -> anyhow::Result<u32> {
-            let value = args.next().with_context(|| format!("{name} needs a number"))?;
+            let value = args
+                .next()
+                .with_context(|| format!("{name} needs a number"))?;
             match value.parse::<u32>() {
                 Ok(n) if n > 0 => Ok(n),
                 _ => bail!("{name} needs a positive whole number, not `{value}`"),
@@ -33,7 +38,9 @@ fn parse_options(args: &[String]) -> anyhow::Result<Options> {
         match arg.as_str() {
             "--duration" => options.duration = number("--duration")?,
             "--connections" => options.connections = number("--connections")?,
-            other => bail!("unknown option `{other}` for bench; usage: cargo xtask bench [--duration SECS] [--connections N]"),
+            other => bail!(
+                "unknown option `{other}` for bench; usage: cargo xtask bench [--duration SECS] [--connections N]"
+            ),
         }
     }
     Ok(options)
@@ -56,7 +63,14 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let bench_dir = root().join("target").join("bench");
     let (site, printed) = Site::create(
         &bench_dir.join("site"),
-        &["--posts", "1000", "--comments", "20000", "--big-post-comments", "200"],
+        &[
+            "--posts",
+            "1000",
+            "--comments",
+            "20000",
+            "--big-post-comments",
+            "200",
+        ],
     )?;
     let summary = printed
         .lines()
@@ -65,29 +79,46 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         .context("`folio demo` printed no JSON summary")?;
     let post_path = json_string_field(summary, "post_with_50_comments")
         .context("the demo summary names no post with 50 comments")?;
-    let search_term =
-        json_string_field(summary, "search_term").context("the demo summary names no search term")?;
+    let search_term = json_string_field(summary, "search_term")
+        .context("the demo summary names no search term")?;
 
     let folio = site.serve()?;
     let post_page = http::get(folio.addr, &post_path)?;
     if post_page.status != 200 {
-        bail!("GET {post_path} answered {}, expected 200", post_page.status);
+        bail!(
+            "GET {post_path} answered {}, expected 200",
+            post_page.status
+        );
     }
     let page_file = site.dir.join("post.html");
-    std::fs::write(&page_file, &post_page.body).with_context(|| format!("cannot write {}", page_file.display()))?;
+    std::fs::write(&page_file, &post_page.body)
+        .with_context(|| format!("cannot write {}", page_file.display()))?;
 
     let baseline_addr = free_address()?;
     let mut command = Command::new(release_binary());
-    command.arg("bench-baseline").arg("--bind").arg(baseline_addr.to_string()).arg("--file").arg(&page_file);
+    command
+        .arg("bench-baseline")
+        .arg("--bind")
+        .arg(baseline_addr.to_string())
+        .arg("--file")
+        .arg(&page_file);
     let mut baseline = Server::start("bench-baseline", command, baseline_addr, &site.dir)?;
     baseline.wait_until_ok("/", Duration::from_secs(30))?;
 
     let targets: [(&str, SocketAddr, String); 5] = [
-        ("baseline: the post page from memory", baseline.addr, "/".to_owned()),
+        (
+            "baseline: the post page from memory",
+            baseline.addr,
+            "/".to_owned(),
+        ),
         ("front page", folio.addr, "/".to_owned()),
         ("post with 50 comments", folio.addr, post_path.clone()),
         ("RSS feed", folio.addr, "/feed/".to_owned()),
-        ("search", folio.addr, format!("/search?q={}", query_encode(&search_term))),
+        (
+            "search",
+            folio.addr,
+            format!("/search?q={}", query_encode(&search_term)),
+        ),
     ];
     let mut results = Vec::with_capacity(targets.len());
     for (page, addr, path) in &targets {
@@ -95,7 +126,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         println!("wrk: {page} ({url})");
         wrk(&url, options.connections, WARM_UP_SECONDS, false)?;
         let output = wrk(&url, options.connections, options.duration, true)?;
-        results.push(parse_wrk(page, &output).with_context(|| format!("reading wrk's report for {url}"))?);
+        results.push(
+            parse_wrk(page, &output).with_context(|| format!("reading wrk's report for {url}"))?,
+        );
     }
     let peak_rss_mb = folio.peak_rss_kib()? as f64 / 1024.0;
     drop(baseline);
@@ -103,7 +136,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 
     let report = report(&options, &results, peak_rss_mb, post_page.body.len());
     let report_path = bench_dir.join("report.md");
-    std::fs::write(&report_path, &report).with_context(|| format!("cannot write {}", report_path.display()))?;
+    std::fs::write(&report_path, &report)
+        .with_context(|| format!("cannot write {}", report_path.display()))?;
     println!();
     print!("{report}");
     println!();
@@ -166,7 +200,12 @@ fn duration_ms(text: &str) -> Option<f64> {
     Some(value * scale)
 }
 
-fn report(options: &Options, results: &[Measurement], peak_rss_mb: f64, post_bytes: usize) -> String {
+fn report(
+    options: &Options,
+    results: &[Measurement],
+    peak_rss_mb: f64,
+    post_bytes: usize,
+) -> String {
     let baseline = results.first().map_or(0.0, |m| m.requests_per_second);
     let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let mut out = String::new();
@@ -181,14 +220,21 @@ fn report(options: &Options, results: &[Measurement], peak_rss_mb: f64, post_byt
     let _ = writeln!(out, "| page | req/s | p50 | p99 | vs baseline |");
     let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: |");
     for m in results {
-        let ratio = if baseline > 0.0 { m.requests_per_second / baseline * 100.0 } else { 0.0 };
+        let ratio = if baseline > 0.0 {
+            m.requests_per_second / baseline * 100.0
+        } else {
+            0.0
+        };
         let _ = writeln!(
             out,
             "| {} | {:.0} | {:.2} ms | {:.2} ms | {:.0}% |",
             m.page, m.requests_per_second, m.p50_ms, m.p99_ms, ratio
         );
     }
-    let _ = writeln!(out, "\nPeak RSS of `folio serve` (VmHWM): {peak_rss_mb:.1} MB");
+    let _ = writeln!(
+        out,
+        "\nPeak RSS of `folio serve` (VmHWM): {peak_rss_mb:.1} MB"
+    );
     out
 }
 
@@ -220,7 +266,9 @@ fn json_string_field(json: &str, key: &str) -> Option<String> {
 fn query_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
             b' ' => "+".to_owned(),
             other => format!("%{other:02X}"),
         })
@@ -257,15 +305,24 @@ Transfer/sec:    123.45MB
 
     #[test]
     fn error_responses_fail_the_run() {
-        let output = WRK.replace("Requests/sec", "  Non-2xx or 3xx responses: 12\nRequests/sec");
+        let output = WRK.replace(
+            "Requests/sec",
+            "  Non-2xx or 3xx responses: 12\nRequests/sec",
+        );
         assert!(parse_wrk("front page", &output).is_err());
     }
 
     #[test]
     fn reads_the_demo_summary() {
         let json = r#"{"posts":1000,"post_with_50_comments":"/2024/05/06/a-\"b\"/","post_with_200_comments":null,"search_term":"latency"}"#;
-        assert_eq!(json_string_field(json, "post_with_50_comments").as_deref(), Some("/2024/05/06/a-\"b\"/"));
+        assert_eq!(
+            json_string_field(json, "post_with_50_comments").as_deref(),
+            Some("/2024/05/06/a-\"b\"/")
+        );
         assert_eq!(json_string_field(json, "post_with_200_comments"), None);
-        assert_eq!(json_string_field(json, "search_term").as_deref(), Some("latency"));
+        assert_eq!(
+            json_string_field(json, "search_term").as_deref(),
+            Some("latency")
+        );
     }
 }

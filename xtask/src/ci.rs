@@ -11,7 +11,11 @@ const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 pub fn run() -> anyhow::Result<()> {
     step("versions");
-    for args in [&["--version"][..], &["fmt", "--version"], &["clippy", "--version"]] {
+    for args in [
+        &["--version"][..],
+        &["fmt", "--version"],
+        &["clippy", "--version"],
+    ] {
         cargo(args)?;
     }
     run_command(Command::new("rustc").arg("--version"))?;
@@ -19,7 +23,14 @@ pub fn run() -> anyhow::Result<()> {
     step("cargo fmt --all --check");
     cargo(&["fmt", "--all", "--check"])?;
     step("cargo clippy --workspace --all-targets -- -D warnings");
-    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     step("cargo test --workspace (SQLite)");
     cargo(&["test", "--workspace"])?;
 
@@ -40,7 +51,10 @@ fn cargo(args: &[&str]) -> anyhow::Result<()> {
 
 fn ci_cargo(args: &[&str]) -> Command {
     let mut command = cargo_command();
-    command.args(args).env("CARGO_TERM_COLOR", "never").env("CARGO_INCREMENTAL", "0");
+    command
+        .args(args)
+        .env("CARGO_TERM_COLOR", "never")
+        .env("CARGO_INCREMENTAL", "0");
     command
 }
 
@@ -57,12 +71,25 @@ fn ensure_postgres() -> anyhow::Result<()> {
         return Ok(());
     }
     let mut versions: Vec<String> = std::fs::read_dir("/etc/postgresql")
-        .context("PostgreSQL is not running and /etc/postgresql does not exist; install PostgreSQL")?
+        .context(
+            "PostgreSQL is not running and /etc/postgresql does not exist; install PostgreSQL",
+        )?
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
         .collect();
-    versions.sort_by_key(|v| v.split('.').map(|p| p.parse::<u32>().unwrap_or(0)).collect::<Vec<_>>());
-    let version = versions.last().context("no cluster under /etc/postgresql")?;
-    run_command(Command::new("pg_ctlcluster").args(["--skip-systemctl-redirect", version, "main", "start"]))?;
+    versions.sort_by_key(|v| {
+        v.split('.')
+            .map(|p| p.parse::<u32>().unwrap_or(0))
+            .collect::<Vec<_>>()
+    });
+    let version = versions
+        .last()
+        .context("no cluster under /etc/postgresql")?;
+    run_command(Command::new("pg_ctlcluster").args([
+        "--skip-systemctl-redirect",
+        version,
+        "main",
+        "start",
+    ]))?;
     let deadline = Instant::now() + Duration::from_secs(30);
     while !postgres_ready() {
         if Instant::now() > deadline {

@@ -30,7 +30,9 @@ pub fn get(addr: SocketAddr, path: &str) -> anyhow::Result<Response> {
     );
     stream.write_all(request.as_bytes())?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).with_context(|| format!("reading the response to GET {path}"))?;
+    stream
+        .read_to_end(&mut raw)
+        .with_context(|| format!("reading the response to GET {path}"))?;
     parse(&raw).with_context(|| format!("GET {path}"))
 }
 
@@ -51,7 +53,11 @@ fn parse(raw: &[u8]) -> anyhow::Result<Response> {
         let lower = line.to_ascii_lowercase();
         lower.starts_with("transfer-encoding:") && lower.contains("chunked")
     });
-    let body = if chunked { dechunk(body)? } else { body.to_vec() };
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_vec()
+    };
     Ok(Response { status, body })
 }
 
@@ -63,7 +69,8 @@ fn dechunk(mut data: &[u8]) -> anyhow::Result<Vec<u8>> {
         };
         let size_text = String::from_utf8_lossy(&data[..end]);
         let size_hex = size_text.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_hex, 16).with_context(|| format!("bad chunk size `{size_hex}`"))?;
+        let size = usize::from_str_radix(size_hex, 16)
+            .with_context(|| format!("bad chunk size `{size_hex}`"))?;
         data = &data[end + 2..];
         if size == 0 {
             return Ok(out);

@@ -71,7 +71,8 @@ fn run(args: &[String]) -> anyhow::Result<()> {
                 bail!("post-new needs a Markdown file: cargo xtask post-new POST.md");
             };
             let file = absolute(Path::new(file))?;
-            let mut args: Vec<OsString> = vec!["post".into(), "new".into(), "--file".into(), file.into()];
+            let mut args: Vec<OsString> =
+                vec!["post".into(), "new".into(), "--file".into(), file.into()];
             args.extend(extra.iter().map(OsString::from));
             cargo_run_folio(&args)
         }
@@ -94,9 +95,15 @@ fn demo(args: &[String]) -> anyhow::Result<()> {
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--data" => data = Some(PathBuf::from(args.next().context("--data needs a directory")?)),
+            "--data" => {
+                data = Some(PathBuf::from(
+                    args.next().context("--data needs a directory")?,
+                ))
+            }
             "--" => passthrough.extend(args.by_ref().map(OsString::from)),
-            other => bail!("unknown option `{other}` for demo; usage: cargo xtask demo [--data DIR] [-- DEMO-ARGS]"),
+            other => bail!(
+                "unknown option `{other}` for demo; usage: cargo xtask demo [--data DIR] [-- DEMO-ARGS]"
+            ),
         }
     }
     let custom = data.is_some();
@@ -108,8 +115,12 @@ fn demo(args: &[String]) -> anyhow::Result<()> {
     let mut demo_args: Vec<OsString> = vec!["demo".into()];
     demo_args.extend(passthrough);
     let mut command = cargo_command();
-    command.args(["run", "--release", "-p", "folio-server", "--"]).args(&demo_args);
-    command.current_dir(root()).env("FOLIO__DATABASE__URL", &url);
+    command
+        .args(["run", "--release", "-p", "folio-server", "--"])
+        .args(&demo_args);
+    command
+        .current_dir(root())
+        .env("FOLIO__DATABASE__URL", &url);
     run_command(&mut command)?;
 
     println!();
@@ -132,7 +143,10 @@ fn folio<const N: usize>(fixed: [&str; N], extra: &[String]) -> anyhow::Result<(
 
 fn cargo_run_folio(args: &[OsString]) -> anyhow::Result<()> {
     let mut command = cargo_command();
-    command.args(["run", "--release", "-p", "folio-server", "--"]).args(args).current_dir(root());
+    command
+        .args(["run", "--release", "-p", "folio-server", "--"])
+        .args(args)
+        .current_dir(root());
     run_command(&mut command)
 }
 
@@ -161,7 +175,9 @@ pub(crate) fn build_release() -> anyhow::Result<()> {
 /// Runs a command with inherited stdio; a non-zero exit is an error naming the command.
 pub(crate) fn run_command(command: &mut Command) -> anyhow::Result<()> {
     let shown = describe(command);
-    let status = command.status().with_context(|| format!("could not start `{shown}`"))?;
+    let status = command
+        .status()
+        .with_context(|| format!("could not start `{shown}`"))?;
     if !status.success() {
         bail!("`{shown}` failed ({status})");
     }
@@ -179,7 +195,8 @@ pub(crate) fn command_output(command: &mut Command) -> anyhow::Result<String> {
     if !output.status.success() {
         bail!("`{shown}` failed ({})", output.status);
     }
-    String::from_utf8(output.stdout).with_context(|| format!("`{shown}` printed something that is not UTF-8"))
+    String::from_utf8(output.stdout)
+        .with_context(|| format!("`{shown}` printed something that is not UTF-8"))
 }
 
 pub(crate) fn describe(command: &Command) -> String {
@@ -202,7 +219,9 @@ pub(crate) fn sqlite_url(file: &Path) -> String {
 /// Looks a program up on `PATH`, as a shell would.
 pub(crate) fn on_path(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|candidate| candidate.is_file())
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
 }
 
 /// Installs a Debian package, refreshing the package lists only when the first try fails.
@@ -218,8 +237,12 @@ pub(crate) fn apt_install(package: &str) -> anyhow::Result<()> {
     if install().is_ok_and(|status| status.success()) {
         return Ok(());
     }
-    run_command(Command::new("apt-get").args(["update", "-q"]).stdin(std::process::Stdio::null()))
-        .with_context(|| format!("installing {package} failed, and so did apt-get update"))?;
+    run_command(
+        Command::new("apt-get")
+            .args(["update", "-q"])
+            .stdin(std::process::Stdio::null()),
+    )
+    .with_context(|| format!("installing {package} failed, and so did apt-get update"))?;
     let status = install().context("could not start apt-get")?;
     if !status.success() {
         bail!("`apt-get install -y {package}` failed ({status}); install {package} and retry");

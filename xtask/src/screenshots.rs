@@ -30,26 +30,40 @@ pub fn run() -> anyhow::Result<()> {
     let post = first_post_link(&front.text()).context("the front page links to no post")?;
 
     let out_dir = root().join("docs").join("screenshots");
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
     let mut profile = 0;
     for (name, path) in [("front", "/"), ("post", post.as_str())] {
         for (device, width, height) in SIZES {
             profile += 1;
             let file = out_dir.join(format!("{name}-{device}.png"));
             let url = format!("http://{}{path}", server.addr);
-            screenshot(&url, &file, width, height, &site.dir.join(format!("chromium-profile-{profile}")))?;
+            screenshot(
+                &url,
+                &file,
+                width,
+                height,
+                &site.dir.join(format!("chromium-profile-{profile}")),
+            )?;
             println!("{} ({width}x{height}, {url})", file.display());
         }
     }
     Ok(())
 }
 
-fn screenshot(url: &str, file: &Path, width: u32, height: u32, profile: &Path) -> anyhow::Result<()> {
+fn screenshot(
+    url: &str,
+    file: &Path,
+    width: u32,
+    height: u32,
+    profile: &Path,
+) -> anyhow::Result<()> {
     if file.exists() {
         std::fs::remove_file(file).with_context(|| format!("cannot replace {}", file.display()))?;
     }
     let log = profile.with_extension("log");
-    let log_file = std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
+    let log_file =
+        std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
     let mut child = Command::new(CHROMIUM)
         .args([
             "--headless",
@@ -80,12 +94,18 @@ fn screenshot(url: &str, file: &Path, width: u32, height: u32, profile: &Path) -
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            bail!("chromium took over 90 s on {url}; its log is {}", log.display());
+            bail!(
+                "chromium took over 90 s on {url}; its log is {}",
+                log.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(200));
     };
     if !status.success() || !file.exists() {
-        bail!("chromium made no screenshot of {url} ({status}); its log is {}", log.display());
+        bail!(
+            "chromium made no screenshot of {url} ({status}); its log is {}",
+            log.display()
+        );
     }
     Ok(())
 }
@@ -117,6 +137,9 @@ mod tests {
     fn finds_the_first_post_link() {
         let html = r#"<a href="/about/">About</a><a href="/2025/01/14/sales-isnt-adversarial/#comments">3</a>
             <a href="/2025/01/14/sales-isnt-adversarial/">Sales</a><a href="/2024/12/01/other/">Other</a>"#;
-        assert_eq!(first_post_link(html).as_deref(), Some("/2025/01/14/sales-isnt-adversarial/"));
+        assert_eq!(
+            first_post_link(html).as_deref(),
+            Some("/2025/01/14/sales-isnt-adversarial/")
+        );
     }
 }

@@ -21,10 +21,14 @@ impl Site {
     /// site and what `folio demo` printed.
     pub fn create(dir: &Path, demo_args: &[&str]) -> anyhow::Result<(Site, String)> {
         if dir.exists() {
-            std::fs::remove_dir_all(dir).with_context(|| format!("cannot empty {}", dir.display()))?;
+            std::fs::remove_dir_all(dir)
+                .with_context(|| format!("cannot empty {}", dir.display()))?;
         }
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let site = Site { dir: dir.to_path_buf(), database_url: sqlite_url(&dir.join("folio.db")) };
+        let site = Site {
+            dir: dir.to_path_buf(),
+            database_url: sqlite_url(&dir.join("folio.db")),
+        };
         println!("Creating sample content in {} ...", dir.display());
         let started = Instant::now();
         let printed = command_output(
@@ -65,11 +69,18 @@ pub struct Server {
 impl Server {
     /// Spawns `command` with stdin from /dev/null and its output in `{dir}/{name}.{out,err}`,
     /// so no pipe can keep us waiting.
-    pub fn start(name: &str, mut command: Command, addr: SocketAddr, dir: &Path) -> anyhow::Result<Server> {
+    pub fn start(
+        name: &str,
+        mut command: Command,
+        addr: SocketAddr,
+        dir: &Path,
+    ) -> anyhow::Result<Server> {
         let stdout_path = dir.join(format!("{name}.out"));
         let stderr_path = dir.join(format!("{name}.err"));
-        let stdout = File::create(&stdout_path).with_context(|| format!("cannot create {}", stdout_path.display()))?;
-        let stderr = File::create(&stderr_path).with_context(|| format!("cannot create {}", stderr_path.display()))?;
+        let stdout = File::create(&stdout_path)
+            .with_context(|| format!("cannot create {}", stdout_path.display()))?;
+        let stderr = File::create(&stderr_path)
+            .with_context(|| format!("cannot create {}", stderr_path.display()))?;
         let shown = crate::describe(&command);
         let child = command
             .stdin(Stdio::null())
@@ -77,22 +88,40 @@ impl Server {
             .stderr(stderr)
             .spawn()
             .with_context(|| format!("could not start `{shown}`"))?;
-        Ok(Server { name: name.to_owned(), child, addr, stderr_path })
+        Ok(Server {
+            name: name.to_owned(),
+            child,
+            addr,
+            stderr_path,
+        })
     }
 
     pub fn wait_until_ok(&mut self, path: &str, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait()? {
-                bail!("{} exited ({status}) before it was ready: {}", self.name, self.last_error_line());
+                bail!(
+                    "{} exited ({status}) before it was ready: {}",
+                    self.name,
+                    self.last_error_line()
+                );
             }
             match http::get(self.addr, path) {
                 Ok(response) if response.status == 200 => return Ok(()),
                 Ok(response) if Instant::now() > deadline => {
-                    bail!("{} answered {} to GET {path} for {}s", self.name, response.status, timeout.as_secs())
+                    bail!(
+                        "{} answered {} to GET {path} for {}s",
+                        self.name,
+                        response.status,
+                        timeout.as_secs()
+                    )
                 }
                 Err(error) if Instant::now() > deadline => {
-                    bail!("{} was not ready after {}s: {error:#}", self.name, timeout.as_secs())
+                    bail!(
+                        "{} was not ready after {}s: {error:#}",
+                        self.name,
+                        timeout.as_secs()
+                    )
                 }
                 _ => std::thread::sleep(Duration::from_millis(200)),
             }
@@ -106,7 +135,8 @@ impl Server {
     /// The most memory the process has held so far (`VmHWM`), in KiB.
     pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
         let path = format!("/proc/{}/status", self.pid());
-        let status = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+        let status =
+            std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
         status
             .lines()
             .find_map(|line| line.strip_prefix("VmHWM:"))
@@ -117,7 +147,12 @@ impl Server {
     fn last_error_line(&self) -> String {
         std::fs::read_to_string(&self.stderr_path)
             .ok()
-            .and_then(|text| text.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_owned))
+            .and_then(|text| {
+                text.lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .map(str::to_owned)
+            })
             .unwrap_or_else(|| format!("nothing on stderr ({})", self.stderr_path.display()))
     }
 }
@@ -132,6 +167,7 @@ impl Drop for Server {
 
 /// A loopback address nothing listens on right now.
 pub fn free_address() -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("cannot find a free port on 127.0.0.1")?;
+    let listener =
+        TcpListener::bind("127.0.0.1:0").context("cannot find a free port on 127.0.0.1")?;
     Ok(listener.local_addr()?)
 }

@@ -60,7 +60,9 @@ pub fn build_thread(comments: Vec<Comment>, max_depth: u32) -> Vec<CommentNode> 
     let known: std::collections::HashSet<i64> = comments.iter().map(|c| c.id).collect();
     let mut children_of: HashMap<Option<i64>, Vec<Comment>> = HashMap::new();
     for comment in comments {
-        let parent = comment.parent_id.filter(|p| known.contains(p) && *p != comment.id);
+        let parent = comment
+            .parent_id
+            .filter(|p| known.contains(p) && *p != comment.id);
         children_of.entry(parent).or_default().push(comment);
     }
     let roots = children_of.remove(&None).unwrap_or_default();
@@ -88,7 +90,11 @@ fn attach(
     } else {
         flatten_at(direct, max_depth, children_of)
     };
-    CommentNode { comment, depth, children }
+    CommentNode {
+        comment,
+        depth,
+        children,
+    }
 }
 
 /// Puts `comments` and all their descendants side by side at one level, in time order.
@@ -106,7 +112,11 @@ fn flatten_at(
     flattened.sort_by_key(|c| (c.created_at, c.id));
     flattened
         .into_iter()
-        .map(|comment| CommentNode { comment, depth, children: Vec::new() })
+        .map(|comment| CommentNode {
+            comment,
+            depth,
+            children: Vec::new(),
+        })
         .collect()
 }
 
@@ -132,7 +142,15 @@ mod tests {
 
     #[test]
     fn replies_nest_under_their_parents() {
-        let thread = build_thread(vec![comment(1, None), comment(2, Some(1)), comment(3, None), comment(4, Some(2))], 5);
+        let thread = build_thread(
+            vec![
+                comment(1, None),
+                comment(2, Some(1)),
+                comment(3, None),
+                comment(4, Some(2)),
+            ],
+            5,
+        );
         assert_eq!(thread.len(), 2);
         assert_eq!(thread[0].children[0].comment.id, 2);
         assert_eq!(thread[0].children[0].children[0].comment.id, 4);
@@ -141,11 +159,25 @@ mod tests {
 
     #[test]
     fn replies_past_max_depth_stay_at_the_deepest_level() {
-        let chain = || vec![comment(1, None), comment(2, Some(1)), comment(3, Some(2)), comment(4, Some(3))];
+        let chain = || {
+            vec![
+                comment(1, None),
+                comment(2, Some(1)),
+                comment(3, Some(2)),
+                comment(4, Some(3)),
+            ]
+        };
         let thread = build_thread(chain(), 2);
-        let level2: Vec<(i64, u32)> = thread[0].children.iter().map(|n| (n.comment.id, n.depth)).collect();
+        let level2: Vec<(i64, u32)> = thread[0]
+            .children
+            .iter()
+            .map(|n| (n.comment.id, n.depth))
+            .collect();
         assert_eq!(level2, vec![(2, 2), (3, 2), (4, 2)]);
-        let flat: Vec<i64> = build_thread(chain(), 1).iter().map(|n| n.comment.id).collect();
+        let flat: Vec<i64> = build_thread(chain(), 1)
+            .iter()
+            .map(|n| n.comment.id)
+            .collect();
         assert_eq!(flat, vec![1, 2, 3, 4]);
     }
 

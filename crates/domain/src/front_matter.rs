@@ -21,12 +21,17 @@ pub struct PostFile {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FrontMatterError {
-    #[error("the file must start with a front-matter header: `+++` (TOML) or `---` (YAML) on the first line")]
+    #[error(
+        "the file must start with a front-matter header: `+++` (TOML) or `---` (YAML) on the first line"
+    )]
     Missing,
     #[error("the front-matter header opened with `{0}` is never closed by a matching line")]
     Unclosed(&'static str),
     #[error("the front-matter header is not valid {format}: {message}")]
-    Syntax { format: &'static str, message: String },
+    Syntax {
+        format: &'static str,
+        message: String,
+    },
     #[error("front matter needs a `title`")]
     MissingTitle,
     #[error("`date` must be an RFC 3339 date-time such as 2024-05-01T09:00:00Z, got {0:?}")]
@@ -82,14 +87,20 @@ pub fn parse_post_file(text: &str) -> Result<PostFile, FrontMatterError> {
     }
     let (end, body_start) = header_end.ok_or(FrontMatterError::Unclosed(fence))?;
     let header_text = &after_open[..end];
-    let body = after_open[body_start..].trim_start_matches(['\n', '\r']).to_owned();
+    let body = after_open[body_start..]
+        .trim_start_matches(['\n', '\r'])
+        .to_owned();
 
     let header: Header = if format == "TOML" {
-        toml::from_str(header_text)
-            .map_err(|e| FrontMatterError::Syntax { format, message: e.message().to_owned() })?
+        toml::from_str(header_text).map_err(|e| FrontMatterError::Syntax {
+            format,
+            message: e.message().to_owned(),
+        })?
     } else {
-        serde_norway::from_str(header_text)
-            .map_err(|e| FrontMatterError::Syntax { format, message: e.to_string() })?
+        serde_norway::from_str(header_text).map_err(|e| FrontMatterError::Syntax {
+            format,
+            message: e.to_string(),
+        })?
     };
 
     let title = header
@@ -105,7 +116,9 @@ pub fn parse_post_file(text: &str) -> Result<PostFile, FrontMatterError> {
     };
     let kind = match header.kind.as_deref() {
         None => PostKind::Post,
-        Some(raw) => PostKind::parse(raw).ok_or_else(|| FrontMatterError::BadKind(raw.to_owned()))?,
+        Some(raw) => {
+            PostKind::parse(raw).ok_or_else(|| FrontMatterError::BadKind(raw.to_owned()))?
+        }
     };
     let slug = header.slug.as_deref().map(Slug::parse).transpose()?;
     Ok(PostFile {
@@ -159,13 +172,25 @@ mod tests {
     #[test]
     fn bad_input_is_named() {
         assert_eq!(parse_post_file("no header"), Err(FrontMatterError::Missing));
-        assert_eq!(parse_post_file("+++\ntitle = \"x\"\n"), Err(FrontMatterError::Unclosed("+++")));
+        assert_eq!(
+            parse_post_file("+++\ntitle = \"x\"\n"),
+            Err(FrontMatterError::Unclosed("+++"))
+        );
         assert_eq!(
             parse_post_file("---\ntitle: x\ndate: yesterday\n---\n"),
             Err(FrontMatterError::BadDate("yesterday".into()))
         );
-        assert!(matches!(parse_post_file("---\ntitle: x\nstatus: maybe\n---\n"), Err(FrontMatterError::BadStatus(_))));
-        assert!(matches!(parse_post_file("+++\ntitle = \n+++\n"), Err(FrontMatterError::Syntax { .. })));
-        assert_eq!(parse_post_file("+++\n+++\nbody"), Err(FrontMatterError::MissingTitle));
+        assert!(matches!(
+            parse_post_file("---\ntitle: x\nstatus: maybe\n---\n"),
+            Err(FrontMatterError::BadStatus(_))
+        ));
+        assert!(matches!(
+            parse_post_file("+++\ntitle = \n+++\n"),
+            Err(FrontMatterError::Syntax { .. })
+        ));
+        assert_eq!(
+            parse_post_file("+++\n+++\nbody"),
+            Err(FrontMatterError::MissingTitle)
+        );
     }
 }

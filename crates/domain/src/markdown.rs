@@ -30,7 +30,10 @@ pub fn render_post(source: &str) -> RenderedPost {
     let plain_text = plain_text_of(&events);
     let mut unsafe_html = String::with_capacity(source.len() * 3 / 2);
     html::push_html(&mut unsafe_html, with_captioned_images(events).into_iter());
-    RenderedPost { html: POST_SANITIZER.clean(&unsafe_html).to_string(), plain_text }
+    RenderedPost {
+        html: POST_SANITIZER.clean(&unsafe_html).to_string(),
+        plain_text,
+    }
 }
 
 /// The first words of a text, ending with an ellipsis when anything was cut, as WordPress's
@@ -50,10 +53,8 @@ fn plain_text_of(events: &[Event<'_>]) -> String {
     for event in events {
         match event {
             Event::Text(t) | Event::Code(t) => text.push_str(t),
-            Event::SoftBreak | Event::HardBreak | Event::End(_) => {
-                if !text.ends_with(' ') {
-                    text.push(' ');
-                }
+            Event::SoftBreak | Event::HardBreak | Event::End(_) if !text.ends_with(' ') => {
+                text.push(' ')
             }
             _ => {}
         }
@@ -79,8 +80,13 @@ fn with_captioned_images(events: Vec<Event<'_>>) -> Vec<Event<'_>> {
 }
 
 fn captioned_figure(events: &[Event<'_>]) -> Option<(String, usize)> {
-    let [Event::Start(Tag::Paragraph), Event::Start(Tag::Image { dest_url, title, .. }), rest @ ..] =
-        events
+    let [
+        Event::Start(Tag::Paragraph),
+        Event::Start(Tag::Image {
+            dest_url, title, ..
+        }),
+        rest @ ..,
+    ] = events
     else {
         return None;
     };
@@ -116,7 +122,9 @@ fn escape_attribute(raw: &str) -> String {
 }
 
 fn escape_text(raw: &str) -> String {
-    raw.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    raw.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 static POST_SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
@@ -140,16 +148,15 @@ static POST_SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     builder.add_tag_attribute_values("input", "type", ["checkbox"]);
     builder.add_allowed_classes("li", ["task-list-item"]);
     builder.add_generic_attributes(["title"]);
-    builder
-        .attribute_filter(|element, attribute, value| match (element, attribute) {
-            // Only alignment survives in table cells; nothing else rides in on a style.
-            ("th" | "td", "style") => value
-                .strip_prefix("text-align: ")
-                .filter(|a| matches!(*a, "left" | "center" | "right"))
-                .map(|_| value.into()),
-            ("input", "type") => (value == "checkbox").then(|| value.into()),
-            _ => Some(value.into()),
-        });
+    builder.attribute_filter(|element, attribute, value| match (element, attribute) {
+        // Only alignment survives in table cells; nothing else rides in on a style.
+        ("th" | "td", "style") => value
+            .strip_prefix("text-align: ")
+            .filter(|a| matches!(*a, "left" | "center" | "right"))
+            .map(|_| value.into()),
+        ("input", "type") => (value == "checkbox").then(|| value.into()),
+        _ => Some(value.into()),
+    });
     builder
 });
 
@@ -170,7 +177,18 @@ static COMMENT_SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(||
     let mut builder = ammonia::Builder::empty();
     builder
         .add_tags([
-            "p", "br", "a", "em", "strong", "del", "code", "pre", "blockquote", "ul", "ol", "li",
+            "p",
+            "br",
+            "a",
+            "em",
+            "strong",
+            "del",
+            "code",
+            "pre",
+            "blockquote",
+            "ul",
+            "ol",
+            "li",
         ])
         .add_tag_attributes("a", ["href"])
         .url_schemes(HashSet::from(["http", "https", "mailto"]))
@@ -199,7 +217,10 @@ mod tests {
     fn image_with_title_gets_a_caption() {
         let html = render_post("![A cat](/media/cat.jpg \"Our cat, 2019\")\n").html;
         assert!(html.contains("<figure class=\"wp-caption\">"), "{html}");
-        assert!(html.contains("<figcaption class=\"wp-caption-text\">Our cat, 2019</figcaption>"), "{html}");
+        assert!(
+            html.contains("<figcaption class=\"wp-caption-text\">Our cat, 2019</figcaption>"),
+            "{html}"
+        );
         assert!(html.contains("alt=\"A cat\""), "{html}");
         let plain = render_post("![A cat](/media/cat.jpg)\n").html;
         assert!(!plain.contains("figure"), "{plain}");
@@ -225,14 +246,22 @@ mod tests {
 
     #[test]
     fn comments_lose_html_and_images_and_links_get_ugc() {
-        let html = render_comment("<b>hi</b> ![x](http://e/x.png) [site](https://e.org) <script>x</script>");
-        assert!(!html.contains("<b>") && !html.contains("<img") && !html.contains("<script"), "{html}");
+        let html = render_comment(
+            "<b>hi</b> ![x](http://e/x.png) [site](https://e.org) <script>x</script>",
+        );
+        assert!(
+            !html.contains("<b>") && !html.contains("<img") && !html.contains("<script"),
+            "{html}"
+        );
         assert!(html.contains("rel=\"nofollow ugc noopener\""), "{html}");
     }
 
     #[test]
     fn excerpt_cuts_at_fifty_five_words() {
-        let text = (0..100).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+        let text = (0..100)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
         let ex = excerpt(&text);
         assert!(ex.ends_with("w54 […]"), "{ex}");
         assert_eq!(excerpt("short text"), "short text");

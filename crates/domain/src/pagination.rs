@@ -37,7 +37,9 @@ pub struct Paginated<T> {
 impl<T> Paginated<T> {
     pub fn total_pages(&self) -> u32 {
         let per_page = u64::from(self.per_page.max(1));
-        u32::try_from(self.total.div_ceil(per_page)).unwrap_or(u32::MAX).max(1)
+        u32::try_from(self.total.div_ceil(per_page))
+            .unwrap_or(u32::MAX)
+            .max(1)
     }
 
     pub fn has_next(&self) -> bool {
@@ -68,11 +70,21 @@ mod tests {
 
     #[test]
     fn pager_counts_pages() {
-        let p = Paginated::<()> { items: vec![], page: PageNumber::FIRST, per_page: 10, total: 21 };
+        let p = Paginated::<()> {
+            items: vec![],
+            page: PageNumber::FIRST,
+            per_page: 10,
+            total: 21,
+        };
         assert_eq!(p.total_pages(), 3);
         assert!(p.has_next());
         assert!(!p.has_previous());
-        let empty = Paginated::<()> { items: vec![], page: PageNumber::FIRST, per_page: 10, total: 0 };
+        let empty = Paginated::<()> {
+            items: vec![],
+            page: PageNumber::FIRST,
+            per_page: 10,
+            total: 0,
+        };
         assert!(!empty.is_past_the_end());
     }
 }

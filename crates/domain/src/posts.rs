@@ -73,7 +73,11 @@ pub struct PostSummary {
 impl PostSummary {
     /// WordPress's default permalink: `/YYYY/MM/DD/slug/` for posts, `/slug/` for pages.
     pub fn path(&self) -> String {
-        permalink(self.kind, &self.slug, self.published_at.unwrap_or(self.updated_at))
+        permalink(
+            self.kind,
+            &self.slug,
+            self.published_at.unwrap_or(self.updated_at),
+        )
     }
 }
 
@@ -116,6 +120,9 @@ mod tests {
             permalink(PostKind::Post, &slug, datetime!(2024-03-05 10:00 UTC)),
             "/2024/03/05/hello-world/"
         );
-        assert_eq!(permalink(PostKind::Page, &slug, datetime!(2024-03-05 10:00 UTC)), "/hello-world/");
+        assert_eq!(
+            permalink(PostKind::Page, &slug, datetime!(2024-03-05 10:00 UTC)),
+            "/hello-world/"
+        );
     }
 }

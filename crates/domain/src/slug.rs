@@ -116,7 +116,10 @@ mod tests {
             Slug::from_title("Sales Isn't Adversarial!", "x").as_str(),
             "sales-isnt-adversarial"
         );
-        assert_eq!(Slug::from_title("  Crème brûlée -- 2024 ", "x").as_str(), "creme-brulee-2024");
+        assert_eq!(
+            Slug::from_title("  Crème brûlée -- 2024 ", "x").as_str(),
+            "creme-brulee-2024"
+        );
         assert_eq!(Slug::from_title("日本語", "post-7").as_str(), "post-7");
     }
 

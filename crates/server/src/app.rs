@@ -24,11 +24,19 @@ impl App {
     pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         let store = open_store(settings).await?;
         if settings.database.migrate_on_start {
-            store.migrate_up().await.context("applying database migrations")?;
+            store
+                .migrate_up()
+                .await
+                .context("applying database migrations")?;
         }
         let listener = TcpListener::bind(settings.bind_address())
             .await
-            .with_context(|| format!("cannot listen on {} (config key server.bind)", settings.server.bind))?;
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (config key server.bind)",
+                    settings.server.bind
+                )
+            })?;
         Ok(Self::from_parts(listener, store, settings))
     }
 
@@ -53,15 +61,22 @@ impl App {
     }
 
     /// Serves until `shutdown` resolves; requests in flight then get the grace period to finish.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
         let signal = async move {
             shutdown.await;
             let _ = stopping_tx.send(true);
         };
         let grace = self.shutdown_grace;
-        let server = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(signal);
+        let server = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal);
         let mut stopping = stopping_rx;
         let deadline = async move {
             let _ = stopping.wait_for(|stopping| *stopping).await;
@@ -77,12 +92,14 @@ impl App {
 }
 
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    Store::connect(&settings.database.url).await.with_context(|| {
-        format!(
-            "cannot open the database {} (config key database.url)",
-            folio_storage::redact_password(&settings.database.url)
-        )
-    })
+    Store::connect(&settings.database.url)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {} (config key database.url)",
+                folio_storage::redact_password(&settings.database.url)
+            )
+        })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -13,7 +13,11 @@ use crate::config::Settings;
 use crate::demo::{self, DemoOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "folio", version, about = "A self-hosted blog: one binary, SQLite or PostgreSQL.")]
+#[command(
+    name = "folio",
+    version,
+    about = "A self-hosted blog: one binary, SQLite or PostgreSQL."
+)]
 pub struct Cli {
     /// A TOML file whose keys override the built-in defaults (see config/default.toml).
     #[arg(long, global = true, value_name = "FILE")]
@@ -103,9 +107,23 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             eprintln!("configuration is valid");
             Ok(())
         }
-        Command::Demo { posts, comments, big_post_comments, seed } => {
+        Command::Demo {
+            posts,
+            comments,
+            big_post_comments,
+            seed,
+        } => {
             let store = migrated_store(&settings).await?;
-            let summary = demo::fill(&store, &DemoOptions { posts, comments, big_post_comments, seed }).await?;
+            let summary = demo::fill(
+                &store,
+                &DemoOptions {
+                    posts,
+                    comments,
+                    big_post_comments,
+                    seed,
+                },
+            )
+            .await?;
             println!("{}", summary.to_json());
             Ok(())
         }
@@ -123,7 +141,10 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
 
 async fn migrated_store(settings: &Settings) -> anyhow::Result<Store> {
     let store = open_store(settings).await?;
-    store.migrate_up().await.context("applying database migrations")?;
+    store
+        .migrate_up()
+        .await
+        .context("applying database migrations")?;
     Ok(store)
 }
 
@@ -135,12 +156,23 @@ async fn migrate(settings: &Settings, direction: MigrateDirection) -> anyhow::Re
             println!("database is up to date");
         }
         MigrateDirection::Down => {
-            store.migrate_down(1).await.context("rolling back the last migration")?;
+            store
+                .migrate_down(1)
+                .await
+                .context("rolling back the last migration")?;
             println!("rolled back one migration");
         }
         MigrateDirection::Status => {
             for migration in store.migration_status().await? {
-                println!("{:<8} {}", if migration.applied { "applied" } else { "pending" }, migration.name);
+                println!(
+                    "{:<8} {}",
+                    if migration.applied {
+                        "applied"
+                    } else {
+                        "pending"
+                    },
+                    migration.name
+                );
             }
         }
     }
@@ -148,14 +180,17 @@ async fn migrate(settings: &Settings, direction: MigrateDirection) -> anyhow::Re
 }
 
 async fn post_new(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let parsed = parse_post_file(&text).with_context(|| format!("{}", file.display()))?;
     let store = migrated_store(settings).await?;
     let author = match &parsed.author {
-        Some(key) => store
-            .find_user(key)
-            .await?
-            .with_context(|| format!("{}: `author` {key:?} matches no user (folio user list shows them)", file.display()))?,
+        Some(key) => store.find_user(key).await?.with_context(|| {
+            format!(
+                "{}: `author` {key:?} matches no user (folio user list shows them)",
+                file.display()
+            )
+        })?,
         None => default_author(&store).await?,
     };
     let created = store
@@ -175,11 +210,20 @@ async fn post_new(settings: &Settings, file: &std::path::Path) -> anyhow::Result
         .await;
     let post = match created {
         Err(StorageError::DuplicateSlug { kind, slug }) => {
-            bail!("{}: a {kind} with the slug {slug:?} already exists; set another `slug` in the header", file.display())
+            bail!(
+                "{}: a {kind} with the slug {slug:?} already exists; set another `slug` in the header",
+                file.display()
+            )
         }
         other => other?,
     };
-    println!("{}\t{}\t{}{}", post.summary.id, post.summary.status.as_str(), settings.site.base_url, post.summary.path());
+    println!(
+        "{}\t{}\t{}{}",
+        post.summary.id,
+        post.summary.status.as_str(),
+        settings.site.base_url,
+        post.summary.path()
+    );
     Ok(())
 }
 
@@ -187,7 +231,11 @@ async fn post_new(settings: &Settings, file: &std::path::Path) -> anyhow::Result
 /// first use so that a new site needs no other step.
 async fn default_author(store: &Store) -> anyhow::Result<folio_domain::User> {
     let users = store.list_users().await?;
-    if let Some(user) = users.iter().find(|u| u.role == Role::Admin).or_else(|| users.iter().find(|u| u.role >= Role::Author)) {
+    if let Some(user) = users
+        .iter()
+        .find(|u| u.role == Role::Admin)
+        .or_else(|| users.iter().find(|u| u.role >= Role::Author))
+    {
         return Ok(user.clone());
     }
     let user = store
@@ -210,8 +258,19 @@ async fn post_list(settings: &Settings) -> anyhow::Result<()> {
         eprintln!("no posts yet: add one with `folio post new --file POST.md`");
     }
     for row in rows {
-        let date = row.published_at.map(|d| d.date().to_string()).unwrap_or_else(|| "-".to_owned());
-        println!("{}\t{}\t{}\t{}\t{}\t{}", row.id, row.kind.as_str(), row.status.as_str(), date, row.path, row.title);
+        let date = row
+            .published_at
+            .map(|d| d.date().to_string())
+            .unwrap_or_else(|| "-".to_owned());
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            row.id,
+            row.kind.as_str(),
+            row.status.as_str(),
+            date,
+            row.path,
+            row.title
+        );
     }
     Ok(())
 }
@@ -219,14 +278,22 @@ async fn post_list(settings: &Settings) -> anyhow::Result<()> {
 async fn user_list(settings: &Settings) -> anyhow::Result<()> {
     let store = migrated_store(settings).await?;
     for user in store.list_users().await? {
-        println!("{}\t{}\t{}\t{}", user.id, user.role.as_str(), user.slug, user.display_name);
+        println!(
+            "{}\t{}\t{}\t{}",
+            user.id,
+            user.role.as_str(),
+            user.slug,
+            user.display_name
+        );
     }
     Ok(())
 }
 
 async fn bench_baseline(bind: &str, file: &std::path::Path) -> anyhow::Result<()> {
     let body = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
     axum::serve(listener, folio_web::baseline_router(body.into()))
         .with_graceful_shutdown(shutdown_signal())
         .await

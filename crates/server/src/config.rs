@@ -101,7 +101,10 @@ impl Settings {
         let mut figment = Figment::from(Toml::string(DEFAULT_CONFIG));
         if let Some(path) = file {
             if !path.is_file() {
-                return Err(ConfigError(format!("config file {} does not exist or is not a file", path.display())));
+                return Err(ConfigError(format!(
+                    "config file {} does not exist or is not a file",
+                    path.display()
+                )));
             }
             figment = figment.merge(Toml::file(path));
         }
@@ -115,10 +118,20 @@ impl Settings {
     fn validated(mut self) -> Result<Self, ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError(format!("config key {key}: {why}")));
         let base = self.site.base_url.trim().trim_end_matches('/').to_owned();
-        let host_part = base.strip_prefix("https://").or_else(|| base.strip_prefix("http://"));
+        let host_part = base
+            .strip_prefix("https://")
+            .or_else(|| base.strip_prefix("http://"));
         match host_part {
             Some(rest) if !rest.is_empty() && !rest.contains(char::is_whitespace) => {}
-            _ => return bad("site.base_url", &format!("must be an absolute http:// or https:// URL, got {:?}", self.site.base_url)),
+            _ => {
+                return bad(
+                    "site.base_url",
+                    &format!(
+                        "must be an absolute http:// or https:// URL, got {:?}",
+                        self.site.base_url
+                    ),
+                );
+            }
         }
         self.site.base_url = base;
         if self.site.title.trim().is_empty() {
@@ -131,13 +144,22 @@ impl Settings {
             return bad("site.feed_items", "must be between 1 and 100");
         }
         if self.server.bind.parse::<SocketAddr>().is_err() {
-            return bad("server.bind", &format!("must be an address and port such as 127.0.0.1:8080, got {:?}", self.server.bind));
+            return bad(
+                "server.bind",
+                &format!(
+                    "must be an address and port such as 127.0.0.1:8080, got {:?}",
+                    self.server.bind
+                ),
+            );
         }
         if self.server.request_timeout_seconds == 0 {
             return bad("server.request_timeout_seconds", "must be at least 1");
         }
         let url = &self.database.url;
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             return bad("database.url", "must start with sqlite:// or postgres://");
         }
         if !(1..=10).contains(&self.comments.max_depth) {
@@ -147,13 +169,19 @@ impl Settings {
             return bad("cache.poll_milliseconds", "must be at least 50");
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            return bad("log.level", &format!("is not a level or filter: {:?}", self.log.level));
+            return bad(
+                "log.level",
+                &format!("is not a level or filter: {:?}", self.log.level),
+            );
         }
         Ok(self)
     }
 
     pub fn bind_address(&self) -> SocketAddr {
-        self.server.bind.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+        self.server
+            .bind
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
     }
 
     pub fn web(&self) -> folio_web::WebSettings {
@@ -182,7 +210,8 @@ impl Settings {
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database.url = folio_storage::redact_password(&shown.database.url);
-        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot print the configuration: {e}\n"))
+        toml::to_string_pretty(&shown)
+            .unwrap_or_else(|e| format!("# cannot print the configuration: {e}\n"))
     }
 }
 
@@ -204,7 +233,11 @@ impl fmt::Debug for DatabaseSection {
 fn describe(error: &figment::Error) -> String {
     let key = error.path.join(".");
     let kind = error.kind.to_string();
-    if key.is_empty() { format!("configuration: {kind}") } else { format!("config key {key}: {kind}") }
+    if key.is_empty() {
+        format!("configuration: {kind}")
+    } else {
+        format!("config key {key}: {kind}")
+    }
 }
 
 #[cfg(test)]
@@ -213,7 +246,8 @@ mod tests {
 
     #[test]
     fn defaults_load_and_are_valid() {
-        let settings = Settings::load_with_env(None, Env::prefixed("FOLIO_TEST_NEVER_SET__")).unwrap();
+        let settings =
+            Settings::load_with_env(None, Env::prefixed("FOLIO_TEST_NEVER_SET__")).unwrap();
         assert_eq!(settings.server.bind, "127.0.0.1:8080");
         assert_eq!(settings.database.url, "sqlite://data/folio.db");
     }
@@ -223,7 +257,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "[site]\ntitel = \"typo\"\n").unwrap();
-        let error = Settings::load_with_env(Some(&path), Env::prefixed("FOLIO_TEST_NEVER_SET__")).unwrap_err();
+        let error = Settings::load_with_env(Some(&path), Env::prefixed("FOLIO_TEST_NEVER_SET__"))
+            .unwrap_err();
         assert!(error.0.contains("titel"), "{}", error.0);
     }
 
@@ -232,16 +267,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "[server]\nbind = \"localhost\"\n").unwrap();
-        let error = Settings::load_with_env(Some(&path), Env::prefixed("FOLIO_TEST_NEVER_SET__")).unwrap_err();
+        let error = Settings::load_with_env(Some(&path), Env::prefixed("FOLIO_TEST_NEVER_SET__"))
+            .unwrap_err();
         assert!(error.0.contains("server.bind"), "{}", error.0);
         std::fs::write(&path, "[site]\nposts_per_page = \"ten\"\n").unwrap();
-        let error = Settings::load_with_env(Some(&path), Env::prefixed("FOLIO_TEST_NEVER_SET__")).unwrap_err();
+        let error = Settings::load_with_env(Some(&path), Env::prefixed("FOLIO_TEST_NEVER_SET__"))
+            .unwrap_err();
         assert!(error.0.contains("site.posts_per_page"), "{}", error.0);
     }
 
     #[test]
     fn secrets_are_hidden() {
-        let mut settings = Settings::load_with_env(None, Env::prefixed("FOLIO_TEST_NEVER_SET__")).unwrap();
+        let mut settings =
+            Settings::load_with_env(None, Env::prefixed("FOLIO_TEST_NEVER_SET__")).unwrap();
         settings.database.url = "postgres://folio:hunter2@db/folio".into();
         assert!(!settings.to_redacted_toml().contains("hunter2"));
         assert!(!format!("{settings:?}").contains("hunter2"));

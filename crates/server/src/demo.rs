@@ -31,7 +31,12 @@ pub struct DemoOptions {
 
 impl Default for DemoOptions {
     fn default() -> Self {
-        DemoOptions { posts: 48, comments: 400, big_post_comments: 0, seed: 42 }
+        DemoOptions {
+            posts: 48,
+            comments: 400,
+            big_post_comments: 0,
+            seed: 42,
+        }
     }
 }
 
@@ -140,7 +145,8 @@ pub async fn fill(store: &Store, options: &DemoOptions) -> anyhow::Result<DemoSu
                 categories: post_categories(&mut rng, topic),
                 tags: post_tags(&mut rng, topic),
                 // Like many WordPress sites, discussion closes on some old posts.
-                comments_open: now - plan.published_at < Duration::seconds(3 * YEAR_SECONDS) || rng.chance(0.5),
+                comments_open: now - plan.published_at < Duration::seconds(3 * YEAR_SECONDS)
+                    || rng.chance(0.5),
                 featured_image: None,
             })
             .await?;
@@ -157,7 +163,11 @@ pub async fn fill(store: &Store, options: &DemoOptions) -> anyhow::Result<DemoSu
         store.create_post(draft(&mut rng, author_ids[0])).await?;
     }
 
-    let commenters = Commenters { author_ids: &author_ids, author_names: &author_names, reader_ids: &reader_ids };
+    let commenters = Commenters {
+        author_ids: &author_ids,
+        author_names: &author_names,
+        reader_ids: &reader_ids,
+    };
     let mut thread = Thread::default();
     let mut budget = options.comments;
 
@@ -188,8 +198,13 @@ pub async fn fill(store: &Store, options: &DemoOptions) -> anyhow::Result<DemoSu
         }
     }
 
-    let others: Vec<usize> = (0..created.len()).filter(|i| !special.contains(i)).collect();
-    let weights: Vec<u32> = others.iter().map(|_| if rng.chance(0.15) { 8 } else { 1 }).collect();
+    let others: Vec<usize> = (0..created.len())
+        .filter(|i| !special.contains(i))
+        .collect();
+    let weights: Vec<u32> = others
+        .iter()
+        .map(|_| if rng.chance(0.15) { 8 } else { 1 })
+        .collect();
     let mut counts = vec![0usize; others.len()];
     if !others.is_empty() {
         let total: u32 = weights.iter().sum();
@@ -333,12 +348,48 @@ const AUTHORS: &[Person] = &[
 ];
 
 const READERS: &[Person] = &[
-    Person { name: "Priya Raman", email: "priya@example.net", avatar: Some("6b4f9e"), bio: "", role: Role::Reader },
-    Person { name: "Tomás Ferreira", email: "tomas@example.net", avatar: Some("3e7d4a"), bio: "", role: Role::Reader },
-    Person { name: "Hannah Okafor", email: "hannah@example.net", avatar: None, bio: "", role: Role::Reader },
-    Person { name: "Jonas Lindqvist", email: "jonas@example.net", avatar: Some("a0522d"), bio: "", role: Role::Reader },
-    Person { name: "Mei Chen", email: "mei@example.net", avatar: None, bio: "", role: Role::Reader },
-    Person { name: "Sam Whitaker", email: "sam@example.net", avatar: Some("4a6fa5"), bio: "", role: Role::Reader },
+    Person {
+        name: "Priya Raman",
+        email: "priya@example.net",
+        avatar: Some("6b4f9e"),
+        bio: "",
+        role: Role::Reader,
+    },
+    Person {
+        name: "Tomás Ferreira",
+        email: "tomas@example.net",
+        avatar: Some("3e7d4a"),
+        bio: "",
+        role: Role::Reader,
+    },
+    Person {
+        name: "Hannah Okafor",
+        email: "hannah@example.net",
+        avatar: None,
+        bio: "",
+        role: Role::Reader,
+    },
+    Person {
+        name: "Jonas Lindqvist",
+        email: "jonas@example.net",
+        avatar: Some("a0522d"),
+        bio: "",
+        role: Role::Reader,
+    },
+    Person {
+        name: "Mei Chen",
+        email: "mei@example.net",
+        avatar: None,
+        bio: "",
+        role: Role::Reader,
+    },
+    Person {
+        name: "Sam Whitaker",
+        email: "sam@example.net",
+        avatar: Some("4a6fa5"),
+        bio: "",
+        role: Role::Reader,
+    },
 ];
 
 /// Commenters without an account, as imported from an older blog.
@@ -355,7 +406,9 @@ fn new_user(person: &Person) -> NewUser {
         display_name: person.name.to_owned(),
         slug: None,
         email: Some(person.email.to_owned()),
-        avatar_url: person.avatar.map(|colour| avatar_data_uri(person.name, colour)),
+        avatar_url: person
+            .avatar
+            .map(|colour| avatar_data_uri(person.name, colour)),
         bio: person.bio.to_owned(),
         role: person.role,
     }
@@ -363,7 +416,11 @@ fn new_user(person: &Person) -> NewUser {
 
 /// A round badge with the person's initials: nothing outside the site is reachable from a demo.
 fn avatar_data_uri(name: &str, colour: &str) -> String {
-    let initials: String = name.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect();
+    let initials: String = name
+        .split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .take(2)
+        .collect();
     format!(
         "data:image/svg+xml,%3Csvg%20xmlns='http://www.w3.org/2000/svg'%20viewBox='0%200%2048%2048'%3E\
          %3Crect%20width='48'%20height='48'%20fill='%23{colour}'/%3E\
@@ -374,7 +431,11 @@ fn avatar_data_uri(name: &str, colour: &str) -> String {
 
 /// Topics lean towards one author each, as on a real team blog.
 fn pick_author(rng: &mut Rng, topic: usize) -> usize {
-    if rng.chance(0.2) { rng.index(AUTHORS.len()) } else { TOPICS[topic].author }
+    if rng.chance(0.2) {
+        rng.index(AUTHORS.len())
+    } else {
+        TOPICS[topic].author
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -445,7 +506,13 @@ const TOPICS: &[Topic] = &[
     Topic {
         category: "Engineering > Databases",
         author: 0,
-        tags: &["PostgreSQL", "SQLite", "Performance", "Migrations", "Backups"],
+        tags: &[
+            "PostgreSQL",
+            "SQLite",
+            "Performance",
+            "Migrations",
+            "Backups",
+        ],
         subjects: &[
             "PostgreSQL",
             "SQLite",
@@ -561,7 +628,10 @@ const TOPICS: &[Topic] = &[
                  <label for=\"comment\">Comment</label>\n  <textarea id=\"comment\" name=\"comment\" required></textarea>\n  \
                  <button type=\"submit\">Post Comment</button>\n</form>",
             ),
-            ("http", "HTTP/1.1 200 OK\nContent-Type: text/html; charset=utf-8\nCache-Control: public, max-age=60\nETag: \"v42\""),
+            (
+                "http",
+                "HTTP/1.1 200 OK\nContent-Type: text/html; charset=utf-8\nCache-Control: public, max-age=60\nETag: \"v42\"",
+            ),
         ],
         lines: &[
             "The page got faster when we removed things, not when we added a framework.",
@@ -671,7 +741,10 @@ const TOPICS: &[Topic] = &[
                 "## 1.4.0 — 2025-03-02\n\n### Fixed\n- Replies to held comments no longer vanish.\n\n### Changed\n\
                  - Feeds include the full post by default.",
             ),
-            ("text", "Problem:   what hurts, for whom, how often\nProposal:  the smallest change that helps\nRisks:     what we give up\nDecision:  who decides, and by when"),
+            (
+                "text",
+                "Problem:   what hurts, for whom, how often\nProposal:  the smallest change that helps\nRisks:     what we give up\nDecision:  who decides, and by when",
+            ),
         ],
         lines: &[
             "The first draft is for finding out what you think; the second is for the reader.",
@@ -705,7 +778,10 @@ const TOPICS: &[Topic] = &[
                 "# Every note from this week, newest first\nfind ~/notes -name '*.md' -mtime -7 -print0 \\\n  \
                  | xargs -0 ls -t | head -20",
             ),
-            ("bash", "alias today='$EDITOR ~/notes/$(date +%F).md'\nalias week='grep -h \"^- \\[ \\]\" ~/notes/*.md'"),
+            (
+                "bash",
+                "alias today='$EDITOR ~/notes/$(date +%F).md'\nalias week='grep -h \"^- \\[ \\]\" ~/notes/*.md'",
+            ),
         ],
         lines: &[
             "A folder of plain-text files has outlived every note-taking app I have tried.",
@@ -866,7 +942,9 @@ fn plan_posts(rng: &mut Rng, count: usize, now: OffsetDateTime) -> Vec<PostPlan>
     while plans.len() < count {
         let topic = rng.index(TOPICS.len());
         let subject = rng.index(TOPICS[topic].subjects.len());
-        let mut title = rng.pick_str(TITLE_TEMPLATES).replace("{S}", &title_case(TOPICS[topic].subjects[subject]));
+        let mut title = rng
+            .pick_str(TITLE_TEMPLATES)
+            .replace("{S}", &title_case(TOPICS[topic].subjects[subject]));
         attempts += 1;
         if attempts > 20 * count {
             // Every combination is taken (only with thousands of posts): number the sequels.
@@ -878,14 +956,28 @@ fn plan_posts(rng: &mut Rng, count: usize, now: OffsetDateTime) -> Vec<PostPlan>
     }
 
     let newest_age = 40 * HOUR + rng.below(8 * 3600) as i64;
-    let gap = if count > 1 { (HISTORY_SECONDS - newest_age) / (count as i64 - 1) } else { 0 };
+    let gap = if count > 1 {
+        (HISTORY_SECONDS - newest_age) / (count as i64 - 1)
+    } else {
+        0
+    };
     plans
         .into_iter()
         .enumerate()
         .map(|(i, (title, topic, subject, body))| {
-            let jitter = if i == 0 || gap < 4 { 0 } else { rng.below((gap / 2) as u64) as i64 - gap / 4 };
+            let jitter = if i == 0 || gap < 4 {
+                0
+            } else {
+                rng.below((gap / 2) as u64) as i64 - gap / 4
+            };
             let age = newest_age + gap * i as i64 + jitter;
-            PostPlan { title, topic, subject, body, published_at: now - Duration::seconds(age) }
+            PostPlan {
+                title,
+                topic,
+                subject,
+                body,
+                published_at: now - Duration::seconds(age),
+            }
         })
         .collect()
 }
@@ -900,7 +992,10 @@ fn title_case(phrase: &str) -> String {
                 return word.to_owned();
             }
             // Capitalise each part of a hyphenated word: "take-home" -> "Take-Home".
-            word.split('-').map(capitalize).collect::<Vec<_>>().join("-")
+            word.split('-')
+                .map(capitalize)
+                .collect::<Vec<_>>()
+                .join("-")
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -928,9 +1023,16 @@ fn post_categories(rng: &mut Rng, topic: &Topic) -> Vec<String> {
 fn post_tags(rng: &mut Rng, topic: &Topic) -> Vec<String> {
     let mut tags: Vec<&str> = topic.tags.to_vec();
     rng.shuffle(&mut tags);
-    let mut chosen: Vec<String> = tags.iter().take(rng.between(1, 3)).map(|t| (*t).to_owned()).collect();
+    let mut chosen: Vec<String> = tags
+        .iter()
+        .take(rng.between(1, 3))
+        .map(|t| (*t).to_owned())
+        .collect();
     if rng.chance(0.25) {
-        chosen.push(rng.pick_str(&["Lessons learned", "Opinion", "Case study"]).to_owned());
+        chosen.push(
+            rng.pick_str(&["Lessons learned", "Opinion", "Case study"])
+                .to_owned(),
+        );
     }
     chosen
 }
@@ -939,9 +1041,14 @@ fn draft(rng: &mut Rng, author_id: i64) -> NewPost {
     let topic = rng.pick(TOPICS);
     NewPost {
         kind: PostKind::Post,
-        title: format!("Half-Finished Thoughts on {}", title_case(rng.pick_str(topic.subjects))),
+        title: format!(
+            "Half-Finished Thoughts on {}",
+            title_case(rng.pick_str(topic.subjects))
+        ),
         slug: None,
-        source: "Notes for a post that is not ready yet.\n\n- outline\n- examples\n- a better ending\n".to_owned(),
+        source:
+            "Notes for a post that is not ready yet.\n\n- outline\n- examples\n- a better ending\n"
+                .to_owned(),
         status: PostStatus::Draft,
         published_at: None,
         author_id,
@@ -1036,7 +1143,12 @@ const HEADINGS: &[&str] = &[
     "The first attempt",
 ];
 
-const CLOSING_HEADINGS: &[&str] = &["Wrapping up", "Takeaways", "Where this leaves us", "What's next"];
+const CLOSING_HEADINGS: &[&str] = &[
+    "Wrapping up",
+    "Takeaways",
+    "Where this leaves us",
+    "What's next",
+];
 
 const LIST_ITEMS: &[&str] = &[
     "Write down what you expect from {s} before changing anything.",
@@ -1057,14 +1169,35 @@ const LIST_ITEMS: &[&str] = &[
 ];
 
 const QUOTES: &[(&str, &str)] = &[
-    ("Simplicity is prerequisite for reliability.", "Edsger W. Dijkstra"),
+    (
+        "Simplicity is prerequisite for reliability.",
+        "Edsger W. Dijkstra",
+    ),
     ("Make it work, make it right, make it fast.", "Kent Beck"),
-    ("Plans are worthless, but planning is everything.", "Dwight D. Eisenhower"),
-    ("Writing is nature's way of letting you know how sloppy your thinking is.", "Dick Guindon"),
-    ("If you can't explain it simply, you don't understand it well enough.", "attributed to Albert Einstein"),
-    ("The most dangerous phrase in the language is \"we've always done it this way.\"", "Grace Hopper"),
-    ("Programs must be written for people to read, and only incidentally for machines to execute.", "Harold Abelson"),
-    ("We didn't need more features. We needed the ones we had to work on Monday morning.", "a customer, in a support ticket"),
+    (
+        "Plans are worthless, but planning is everything.",
+        "Dwight D. Eisenhower",
+    ),
+    (
+        "Writing is nature's way of letting you know how sloppy your thinking is.",
+        "Dick Guindon",
+    ),
+    (
+        "If you can't explain it simply, you don't understand it well enough.",
+        "attributed to Albert Einstein",
+    ),
+    (
+        "The most dangerous phrase in the language is \"we've always done it this way.\"",
+        "Grace Hopper",
+    ),
+    (
+        "Programs must be written for people to read, and only incidentally for machines to execute.",
+        "Harold Abelson",
+    ),
+    (
+        "We didn't need more features. We needed the ones we had to work on Monday morning.",
+        "a customer, in a support ticket",
+    ),
     ("Hope is not a strategy.", "an old operations saying"),
 ];
 
@@ -1086,7 +1219,9 @@ const TABLE_ROWS: &[&str] = &[
 ];
 
 fn fill_subject(template: &str, subject: &str) -> String {
-    template.replace("{S}", &capitalize(subject)).replace("{s}", subject)
+    template
+        .replace("{S}", &capitalize(subject))
+        .replace("{s}", subject)
 }
 
 /// The sentences of one post: none twice, and now and then a line only its topic would have.
@@ -1099,7 +1234,12 @@ struct Prose {
 
 impl Prose {
     fn new(topic: &Topic, subject: &'static str) -> Self {
-        Prose { subject, topic_lines: topic.lines, used: HashSet::new(), used_lines: HashSet::new() }
+        Prose {
+            subject,
+            topic_lines: topic.lines,
+            used: HashSet::new(),
+            used_lines: HashSet::new(),
+        }
     }
 
     fn sentence(&mut self, rng: &mut Rng) -> String {
@@ -1156,8 +1296,11 @@ fn post_body(rng: &mut Rng, topic: &Topic, subject_index: usize) -> String {
     push(&mut md, prose.paragraph(rng, 3, 5));
     let mut items: Vec<&str> = LIST_ITEMS.to_vec();
     rng.shuffle(&mut items);
-    let list: Vec<String> =
-        items.iter().take(rng.between(3, 5)).map(|item| format!("- {}", fill_subject(item, subject))).collect();
+    let list: Vec<String> = items
+        .iter()
+        .take(rng.between(3, 5))
+        .map(|item| format!("- {}", fill_subject(item, subject)))
+        .collect();
     push(&mut md, list.join("\n"));
     push(&mut md, prose.paragraph(rng, 2, 4));
 
@@ -1405,8 +1548,18 @@ const NEWEST_CONVERSATION: &[Scripted] = &[
         "Thanks! The \"what happens if you do nothing\" question alone has changed how I run these.",
         true,
     ),
-    (None, Who::Guest(1), "Sharing this with our whole team. Thank you for writing it.", true),
-    (None, Who::Guest(2), "Do you have any book recommendations on this?", false),
+    (
+        None,
+        Who::Guest(1),
+        "Sharing this with our whole team. Thank you for writing it.",
+        true,
+    ),
+    (
+        None,
+        Who::Guest(2),
+        "Do you have any book recommendations on this?",
+        false,
+    ),
 ];
 
 struct PlannedComment {
@@ -1430,16 +1583,28 @@ impl Thread {
         let base = self.comments.len();
         let available = (now - post.published_at).whole_seconds().max(2);
         for (i, &(parent, who, text, approved)) in script.iter().enumerate() {
-            let who = if who == POST_AUTHOR { Who::Author(post.author) } else { who };
+            let who = if who == POST_AUTHOR {
+                Who::Author(post.author)
+            } else {
+                who
+            };
             let (parent, depth, created_at) = match parent {
                 Some(p) => {
                     let up = &self.comments[base + p];
                     let left = (now - up.created_at).whole_seconds();
-                    (Some(base + p), up.depth + 1, up.created_at + Duration::seconds((left / 4).clamp(1, 3 * HOUR)))
+                    (
+                        Some(base + p),
+                        up.depth + 1,
+                        up.created_at + Duration::seconds((left / 4).clamp(1, 3 * HOUR)),
+                    )
                 }
                 None => {
                     let offset = (available / 3) * i64::try_from(i + 1).unwrap_or(1) / 12;
-                    (None, 1, post.published_at + Duration::seconds(offset.max(1)))
+                    (
+                        None,
+                        1,
+                        post.published_at + Duration::seconds(offset.max(1)),
+                    )
                 }
             };
             self.comments.push(PlannedComment {
@@ -1448,7 +1613,11 @@ impl Thread {
                 depth,
                 who,
                 source: text.to_owned(),
-                status: if approved { CommentStatus::Approved } else { CommentStatus::Pending },
+                status: if approved {
+                    CommentStatus::Approved
+                } else {
+                    CommentStatus::Pending
+                },
                 created_at,
             });
         }
@@ -1467,8 +1636,11 @@ impl Thread {
         let available = (now - post.published_at).whole_seconds() - 6 * HOUR;
         let window = available.clamp(600, 21 * DAY);
         for k in 0..count {
-            let recent: Vec<usize> =
-                (base..base + k).rev().take(8).filter(|&i| self.comments[i].depth < MAX_DEPTH).collect();
+            let recent: Vec<usize> = (base..base + k)
+                .rev()
+                .take(8)
+                .filter(|&i| self.comments[i].depth < MAX_DEPTH)
+                .collect();
             let parent = (!recent.is_empty() && rng.chance(0.45)).then(|| *rng.pick(&recent));
             let (depth, created_at, who) = match parent {
                 Some(p) => {
@@ -1485,12 +1657,18 @@ impl Thread {
                 }
                 None => {
                     let offset = 300 + rng.early_seconds(window);
-                    (1, post.published_at + Duration::seconds(offset), reader_or_guest(rng, None))
+                    (
+                        1,
+                        post.published_at + Duration::seconds(offset),
+                        reader_or_guest(rng, None),
+                    )
                 }
             };
             let template = match parent {
                 None => rng.pick_str(TOP_LEVEL),
-                Some(p) if self.comments[p].source.trim_end().ends_with('?') => rng.pick_str(ANSWERS),
+                Some(p) if self.comments[p].source.trim_end().ends_with('?') => {
+                    rng.pick_str(ANSWERS)
+                }
                 Some(_) => rng.pick_str(RESPONSES),
             };
             self.comments.push(PlannedComment {
@@ -1507,9 +1685,16 @@ impl Thread {
             return;
         }
         // A few comments still wait for moderation: mostly guests', never one with replies.
-        let parents: HashSet<usize> = self.comments[base..].iter().filter_map(|c| c.parent).collect();
+        let parents: HashSet<usize> = self.comments[base..]
+            .iter()
+            .filter_map(|c| c.parent)
+            .collect();
         for i in base..self.comments.len() {
-            let p = if matches!(self.comments[i].who, Who::Guest(_)) { 0.08 } else { 0.01 };
+            let p = if matches!(self.comments[i].who, Who::Guest(_)) {
+                0.08
+            } else {
+                0.01
+            };
             if !parents.contains(&i) && rng.chance(p) {
                 self.comments[i].status = CommentStatus::Pending;
             }
@@ -1520,15 +1705,20 @@ impl Thread {
     async fn insert(self, store: &Store, commenters: &Commenters<'_>) -> anyhow::Result<usize> {
         let mut ids: Vec<Option<i64>> = vec![None; self.comments.len()];
         for depth in 1..=MAX_DEPTH {
-            let level: Vec<usize> = (0..self.comments.len()).filter(|&i| self.comments[i].depth == depth).collect();
+            let level: Vec<usize> = (0..self.comments.len())
+                .filter(|&i| self.comments[i].depth == depth)
+                .collect();
             for chunk in level.chunks(COMMENT_BATCH) {
                 let mut batch = Vec::with_capacity(chunk.len());
                 for &i in chunk {
                     let planned = &self.comments[i];
-                    let parent_id = match planned.parent {
-                        Some(p) => Some(ids[p].ok_or_else(|| anyhow::anyhow!("demo comment {i} has no parent id"))?),
-                        None => None,
-                    };
+                    let parent_id =
+                        match planned.parent {
+                            Some(p) => Some(ids[p].ok_or_else(|| {
+                                anyhow::anyhow!("demo comment {i} has no parent id")
+                            })?),
+                            None => None,
+                        };
                     let (author_id, author_name, author_url) = identity(planned.who, commenters);
                     batch.push(NewComment {
                         post_id: planned.post_id,
@@ -1569,9 +1759,17 @@ fn identity(who: Who, commenters: &Commenters<'_>) -> (Option<i64>, String, Opti
     match who {
         Who::Author(i) => {
             let i = i.min(commenters.author_ids.len() - 1);
-            (Some(commenters.author_ids[i]), commenters.author_names[i].clone(), None)
+            (
+                Some(commenters.author_ids[i]),
+                commenters.author_names[i].clone(),
+                None,
+            )
         }
-        Who::Reader(i) => (Some(commenters.reader_ids[i]), READERS[i].name.to_owned(), None),
+        Who::Reader(i) => (
+            Some(commenters.reader_ids[i]),
+            READERS[i].name.to_owned(),
+            None,
+        ),
         Who::Guest(i) => (None, GUESTS[i].0.to_owned(), GUESTS[i].1.map(str::to_owned)),
     }
 }
@@ -1601,8 +1799,16 @@ mod tests {
         let plans = plan_posts(&mut Rng::new(7), 1000, now);
         let titles: HashSet<&str> = plans.iter().map(|p| p.title.as_str()).collect();
         assert_eq!(titles.len(), 1000);
-        assert!(plans.iter().all(|p| p.published_at < now - Duration::days(1)));
-        assert!(plans.windows(2).all(|w| w[0].published_at > w[1].published_at));
+        assert!(
+            plans
+                .iter()
+                .all(|p| p.published_at < now - Duration::days(1))
+        );
+        assert!(
+            plans
+                .windows(2)
+                .all(|w| w[0].published_at > w[1].published_at)
+        );
         assert_eq!(title_case("take-home exercises"), "Take-Home Exercises");
     }
 }

@@ -43,22 +43,41 @@ async fn post_new_from_toml_and_yaml_front_matter_then_list() {
     );
     let created = folio(&url, &["post", "new", "--file", &toml]);
     assert!(created.status.success(), "{}", stderr(&created));
-    assert!(stdout(&created).contains("/2024/05/01/hello-world/"), "{}", stdout(&created));
+    assert!(
+        stdout(&created).contains("/2024/05/01/hello-world/"),
+        "{}",
+        stdout(&created)
+    );
 
-    let yaml = write(dir.path(), "about.md", "---\ntitle: About\ntype: page\nstatus: published\n---\nWho we are.\n");
+    let yaml = write(
+        dir.path(),
+        "about.md",
+        "---\ntitle: About\ntype: page\nstatus: published\n---\nWho we are.\n",
+    );
     let page = folio(&url, &["post", "new", "--file", &yaml]);
     assert!(page.status.success(), "{}", stderr(&page));
 
     let list = folio(&url, &["post", "list"]);
     assert!(list.status.success());
     let listed = stdout(&list);
-    assert!(listed.contains("Hello, World") && listed.contains("/about/"), "{listed}");
+    assert!(
+        listed.contains("Hello, World") && listed.contains("/about/"),
+        "{listed}"
+    );
 
     let store = folio_storage::Store::connect(&url).await.unwrap();
-    let post = store.published_post("hello-world").await.unwrap().expect("post exists");
+    let post = store
+        .published_post("hello-world")
+        .await
+        .unwrap()
+        .expect("post exists");
     assert!(post.summary.html.contains("<strong>first</strong>"));
     assert_eq!(post.summary.categories[0].name, "News");
-    assert_eq!(post.summary.author.role, folio_domain::Role::Admin, "first post gets a first admin");
+    assert_eq!(
+        post.summary.author.role,
+        folio_domain::Role::Admin,
+        "first post gets a first admin"
+    );
 }
 
 #[tokio::test]
@@ -66,10 +85,18 @@ async fn post_new_refuses_bad_files_with_a_clear_reason() {
     let dir = tempfile::tempdir().unwrap();
     let (url, _pg) = fresh_database(&dir).await;
     let cases = [
-        ("nodate.md", "---\ntitle: X\ndate: next tuesday\n---\nx\n", "RFC 3339"),
+        (
+            "nodate.md",
+            "---\ntitle: X\ndate: next tuesday\n---\nx\n",
+            "RFC 3339",
+        ),
         ("noheader.md", "Just text\n", "front-matter header"),
         ("notitle.md", "+++\ntags = [\"a\"]\n+++\nx\n", "title"),
-        ("unknown.md", "+++\ntitle = \"x\"\ncolour = \"red\"\n+++\nx\n", "colour"),
+        (
+            "unknown.md",
+            "+++\ntitle = \"x\"\ncolour = \"red\"\n+++\nx\n",
+            "colour",
+        ),
     ];
     for (name, text, expected) in cases {
         let path = write(dir.path(), name, text);
@@ -79,11 +106,23 @@ async fn post_new_refuses_bad_files_with_a_clear_reason() {
         assert!(message.contains(expected), "{name}: {message}");
         assert_eq!(message.trim().lines().count(), 1, "one line: {message}");
     }
-    let first = write(dir.path(), "a.md", "+++\ntitle = \"Same\"\nslug = \"same\"\n+++\nx\n");
-    assert!(folio(&url, &["post", "new", "--file", &first]).status.success());
+    let first = write(
+        dir.path(),
+        "a.md",
+        "+++\ntitle = \"Same\"\nslug = \"same\"\n+++\nx\n",
+    );
+    assert!(
+        folio(&url, &["post", "new", "--file", &first])
+            .status
+            .success()
+    );
     let again = folio(&url, &["post", "new", "--file", &first]);
     assert!(!again.status.success());
-    assert!(stderr(&again).contains("slug \"same\" already exists"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("slug \"same\" already exists"),
+        "{}",
+        stderr(&again)
+    );
     let missing = folio(&url, &["post", "new", "--file", "/nonexistent/post.md"]);
     assert!(!missing.status.success() && stderr(&missing).contains("cannot read"));
 }
@@ -92,7 +131,10 @@ async fn post_new_refuses_bad_files_with_a_clear_reason() {
 fn config_errors_name_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "c.toml", "[site]\ntitel = \"typo\"\n");
-    let output = Command::new(env!("CARGO_BIN_EXE_folio")).args(["--config", &file, "config", "check"]).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_folio"))
+        .args(["--config", &file, "config", "check"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("titel"), "{}", stderr(&output));
 
@@ -101,11 +143,18 @@ fn config_errors_name_the_key() {
         .env("FOLIO__SITE__POSTS_PER_PAGE", "0")
         .output()
         .unwrap();
-    assert!(stderr(&output).contains("site.posts_per_page"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("site.posts_per_page"),
+        "{}",
+        stderr(&output)
+    );
 
     let output = Command::new(env!("CARGO_BIN_EXE_folio"))
         .args(["config", "check"])
-        .env("FOLIO__DATABASE__URL", "postgres://folio:hunter2@127.0.0.1/folio")
+        .env(
+            "FOLIO__DATABASE__URL",
+            "postgres://folio:hunter2@127.0.0.1/folio",
+        )
         .output()
         .unwrap();
     assert!(output.status.success());
@@ -117,18 +166,33 @@ fn config_errors_name_the_key() {
 fn unusable_database_stops_the_start_with_a_reason() {
     let output = folio("mysql://nowhere/db", &["serve"]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("database.url"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("database.url"),
+        "{}",
+        stderr(&output)
+    );
 
     let output = folio("postgres://postgres@127.0.0.1:1/none", &["migrate"]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("cannot open the database"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cannot open the database"),
+        "{}",
+        stderr(&output)
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("file-not-dir");
     std::fs::write(&blocker, "").unwrap();
-    let output = folio(&format!("sqlite://{}/sub/folio.db", blocker.display()), &["serve"]);
+    let output = folio(
+        &format!("sqlite://{}/sub/folio.db", blocker.display()),
+        &["serve"],
+    );
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("data directory"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("data directory"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[tokio::test]
@@ -137,7 +201,11 @@ async fn migrate_status_lists_applied_migrations() {
     let (url, _pg) = fresh_database(&dir).await;
     assert!(folio(&url, &["migrate"]).status.success());
     let status = folio(&url, &["migrate", "status"]);
-    assert!(stdout(&status).contains("applied  m20261126_000001_blog_schema"), "{}", stdout(&status));
+    assert!(
+        stdout(&status).contains("applied  m20261126_000001_blog_schema"),
+        "{}",
+        stdout(&status)
+    );
 }
 
 #[test]
@@ -148,7 +216,10 @@ fn serve_stops_cleanly_on_sigterm() {
     drop(listener);
     let mut child = Command::new(env!("CARGO_BIN_EXE_folio"))
         .arg("serve")
-        .env("FOLIO__DATABASE__URL", format!("sqlite://{}/data/folio.db", dir.path().display()))
+        .env(
+            "FOLIO__DATABASE__URL",
+            format!("sqlite://{}/data/folio.db", dir.path().display()),
+        )
         .env("FOLIO__SERVER__BIND", format!("127.0.0.1:{port}"))
         .env("FOLIO__LOG__LEVEL", "warn")
         .stdin(std::process::Stdio::null())
@@ -165,8 +236,14 @@ fn serve_stops_cleanly_on_sigterm() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(up, "server did not start");
-    assert!(dir.path().join("data/folio.db").exists(), "database created on first start");
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(
+        dir.path().join("data/folio.db").exists(),
+        "database created on first start"
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let mut exited = None;
     for _ in 0..100 {

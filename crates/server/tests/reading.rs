@@ -20,64 +20,175 @@ async fn front_page_lists_newest_posts_with_pager() {
     let app = TestApp::spawn().await;
     let alice = app.author("Alice Writer").await;
     for i in 0..12 {
-        app.post(&alice, &format!("Numbered post {i:02}"), "Some *words*.", days_ago(30 - i)).await;
+        app.post(
+            &alice,
+            &format!("Numbered post {i:02}"),
+            "Some *words*.",
+            days_ago(30 - i),
+        )
+        .await;
     }
     let first = app.page("/").await;
     assert!(first.contains("Numbered post 11"), "newest first");
     assert!(!first.contains("Numbered post 01"), "ten per page");
-    assert!(first.contains("class=\"next page-numbers\" href=\"/page/2/\""), "{first}");
+    assert!(
+        first.contains("class=\"next page-numbers\" href=\"/page/2/\""),
+        "{first}"
+    );
     assert!(first.contains("by <span class=\"author vcard\"><a class=\"url fn n\" href=\"/author/alice-writer/\">Alice Writer</a>"));
     let second = app.page("/page/2/").await;
     assert!(second.contains("Numbered post 01") && second.contains("Numbered post 00"));
     assert!(second.contains("<span aria-current=\"page\" class=\"page-numbers current\">2</span>"));
-    for bad in ["/page/0/", "/page/-1/", "/page/999999/", "/page/abc/", "/page/3/", "/page/99999999999999999999/"] {
+    for bad in [
+        "/page/0/",
+        "/page/-1/",
+        "/page/999999/",
+        "/page/abc/",
+        "/page/3/",
+        "/page/99999999999999999999/",
+    ] {
         let response = app.get(bad).await;
         assert_eq!(response.status(), 404, "{bad}");
         let body = response.text().await.unwrap();
-        assert!(body.contains("Nothing here") && body.contains("class=\"site-title\""), "{bad} in layout: {body}");
+        assert!(
+            body.contains("Nothing here") && body.contains("class=\"site-title\""),
+            "{bad} in layout: {body}"
+        );
     }
-    assert_eq!(app.get("/page/2").await.status(), 301, "missing slash redirects");
+    assert_eq!(
+        app.get("/page/2").await.status(),
+        301,
+        "missing slash redirects"
+    );
 }
 
 #[tokio::test]
 async fn post_page_is_shaped_like_a_wordpress_post() {
     let app = TestApp::spawn().await;
     let alice = app.author("Alice").await;
-    let older = app.post(&alice, "An Older Post", "Before.", at(2024, 3, 1)).await;
+    let older = app
+        .post(&alice, "An Older Post", "Before.", at(2024, 3, 1))
+        .await;
     let body = "Intro paragraph.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n~~old~~ new[^n]\n\n[^n]: A note.\n\n- [x] done\n\n![A cat](/media/cat.jpg \"The cat, 2019\")\n\n```rust\nlet x = \"<b>\";\n```\n";
-    let post = app.post_in(&alice, "Sales Isn't Adversarial", body, at(2024, 3, 5), &["Business > Sales"], &["selling", "trust"]).await;
-    let newer = app.post(&alice, "A Newer Post", "After.", at(2024, 3, 9)).await;
-    let first = app.comment(post.summary.id, None, "Bob", "Great *post*.", CommentStatus::Approved).await;
-    let reply = app.comment(post.summary.id, Some(first), "Carol", "I agree with Bob.", CommentStatus::Approved).await;
-    app.comment(post.summary.id, Some(reply), "Dave", "Me too.", CommentStatus::Approved).await;
-    app.comment(post.summary.id, None, "Spammer", "Buy pills", CommentStatus::Spam).await;
-    app.comment(post.summary.id, None, "Held", "Not yet shown", CommentStatus::Pending).await;
+    let post = app
+        .post_in(
+            &alice,
+            "Sales Isn't Adversarial",
+            body,
+            at(2024, 3, 5),
+            &["Business > Sales"],
+            &["selling", "trust"],
+        )
+        .await;
+    let newer = app
+        .post(&alice, "A Newer Post", "After.", at(2024, 3, 9))
+        .await;
+    let first = app
+        .comment(
+            post.summary.id,
+            None,
+            "Bob",
+            "Great *post*.",
+            CommentStatus::Approved,
+        )
+        .await;
+    let reply = app
+        .comment(
+            post.summary.id,
+            Some(first),
+            "Carol",
+            "I agree with Bob.",
+            CommentStatus::Approved,
+        )
+        .await;
+    app.comment(
+        post.summary.id,
+        Some(reply),
+        "Dave",
+        "Me too.",
+        CommentStatus::Approved,
+    )
+    .await;
+    app.comment(
+        post.summary.id,
+        None,
+        "Spammer",
+        "Buy pills",
+        CommentStatus::Spam,
+    )
+    .await;
+    app.comment(
+        post.summary.id,
+        None,
+        "Held",
+        "Not yet shown",
+        CommentStatus::Pending,
+    )
+    .await;
 
     let path = "/2024/03/05/sales-isnt-adversarial/";
     assert_eq!(post.summary.path(), path);
     let html = app.page(path).await;
-    assert!(html.contains("<h1 class=\"entry-title\">Sales Isn&#39;t Adversarial</h1>") || html.contains("<h1 class=\"entry-title\">Sales Isn&#x27;t Adversarial</h1>"), "{html}");
-    assert!(html.contains("datetime=\"2024-03-05T10:00:00Z\">March 5, 2024</time>"), "{html}");
-    assert!(html.contains("<a href=\"/category/sales/\" rel=\"category tag\">Sales</a>"), "{html}");
+    assert!(
+        html.contains("<h1 class=\"entry-title\">Sales Isn&#39;t Adversarial</h1>")
+            || html.contains("<h1 class=\"entry-title\">Sales Isn&#x27;t Adversarial</h1>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("datetime=\"2024-03-05T10:00:00Z\">March 5, 2024</time>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<a href=\"/category/sales/\" rel=\"category tag\">Sales</a>"),
+        "{html}"
+    );
     assert!(html.contains("<a href=\"/tag/selling/\" rel=\"tag\">selling</a>"));
-    assert!(html.contains("<table>") && html.contains("<del>old</del>") && html.contains("footnote-definition"));
+    assert!(
+        html.contains("<table>")
+            && html.contains("<del>old</del>")
+            && html.contains("footnote-definition")
+    );
     assert!(html.contains("<figcaption class=\"wp-caption-text\">The cat, 2019</figcaption>"));
     assert!(html.contains("class=\"language-rust\"") && html.contains("&lt;b&gt;"));
-    assert!(html.contains(&format!("<a href=\"{}\" rel=\"prev\">", older.summary.path())), "{html}");
-    assert!(html.contains(&format!("<a href=\"{}\" rel=\"next\">", newer.summary.path())), "{html}");
-    assert!(html.contains("3 thoughts on “Sales Isn"), "only approved comments count: {html}");
+    assert!(
+        html.contains(&format!(
+            "<a href=\"{}\" rel=\"prev\">",
+            older.summary.path()
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(
+            "<a href=\"{}\" rel=\"next\">",
+            newer.summary.path()
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains("3 thoughts on “Sales Isn"),
+        "only approved comments count: {html}"
+    );
     assert!(!html.contains("Buy pills") && !html.contains("Not yet shown"));
     assert!(html.contains("<ol class=\"comment-list\">"));
     // Carol's reply sits inside Bob's comment, Dave's inside Carol's.
     let bob_at = html.find(&format!("<li id=\"comment-{first}\"")).unwrap();
     let carol_at = html.find(&format!("<li id=\"comment-{reply}\"")).unwrap();
     let children_at = html[bob_at..].find("<ol class=\"children\">").unwrap() + bob_at;
-    assert!(bob_at < children_at && children_at < carol_at, "reply nested under its parent");
+    assert!(
+        bob_at < children_at && children_at < carol_at,
+        "reply nested under its parent"
+    );
     assert!(html.contains("class=\"comment-reply-link\" href=\"?replytocom="));
-    assert!(html.contains(&format!("<link rel=\"canonical\" href=\"{}{path}\">", app.address)));
+    assert!(html.contains(&format!(
+        "<link rel=\"canonical\" href=\"{}{path}\">",
+        app.address
+    )));
     assert!(html.contains("<meta property=\"og:type\" content=\"article\">"));
     assert!(html.contains("<meta name=\"twitter:card\""));
-    assert!(html.contains(&format!("href=\"{}{path}feed/\"", app.address)), "comments feed link");
+    assert!(
+        html.contains(&format!("href=\"{}{path}feed/\"", app.address)),
+        "comments feed link"
+    );
     assert!(html.contains("<a class=\"skip-link screen-reader-text\" href=\"#content\">"));
 }
 
@@ -123,16 +234,40 @@ async fn pages_and_archives() {
         })
         .await
         .unwrap();
-    app.post_in(&alice, "Rust Tips", "x", at(2024, 1, 10), &["Engineering > Rust"], &["tips"]).await;
-    app.post_in(&bob, "Team Notes", "x", at(2024, 2, 11), &["Engineering"], &["team"]).await;
-    app.post_in(&bob, "Holiday", "x", at(2023, 12, 24), &["Life"], &["tips"]).await;
+    app.post_in(
+        &alice,
+        "Rust Tips",
+        "x",
+        at(2024, 1, 10),
+        &["Engineering > Rust"],
+        &["tips"],
+    )
+    .await;
+    app.post_in(
+        &bob,
+        "Team Notes",
+        "x",
+        at(2024, 2, 11),
+        &["Engineering"],
+        &["team"],
+    )
+    .await;
+    app.post_in(&bob, "Holiday", "x", at(2023, 12, 24), &["Life"], &["tips"])
+        .await;
 
     let about = app.page("/about/").await;
     assert!(about.contains("Who we are."));
-    assert!(app.page("/").await.contains("<li class=\"menu-item\"><a href=\"/about/\">About</a></li>"));
+    assert!(
+        app.page("/")
+            .await
+            .contains("<li class=\"menu-item\"><a href=\"/about/\">About</a></li>")
+    );
 
     let engineering = app.main_of("/category/engineering/").await;
-    assert!(engineering.contains("Rust Tips") && engineering.contains("Team Notes"), "child category included");
+    assert!(
+        engineering.contains("Rust Tips") && engineering.contains("Team Notes"),
+        "child category included"
+    );
     assert!(!engineering.contains("Holiday"));
     assert!(engineering.contains("Category: Engineering"));
     let nested = app.main_of("/category/engineering/rust/").await;
@@ -140,17 +275,38 @@ async fn pages_and_archives() {
     let tips = app.main_of("/tag/tips/").await;
     assert!(tips.contains("Rust Tips") && tips.contains("Holiday") && !tips.contains("Team Notes"));
     let by_bob = app.main_of("/author/bob/").await;
-    assert!(by_bob.contains("Team Notes") && !by_bob.contains("Rust Tips") && by_bob.contains("Bob writes here."));
+    assert!(
+        by_bob.contains("Team Notes")
+            && !by_bob.contains("Rust Tips")
+            && by_bob.contains("Bob writes here.")
+    );
     let year = app.main_of("/2024/").await;
     assert!(year.contains("Rust Tips") && year.contains("Team Notes") && !year.contains("Holiday"));
     let month = app.main_of("/2024/02/").await;
-    assert!(month.contains("Team Notes") && !month.contains("Rust Tips") && month.contains("Month: February 2024"));
+    assert!(
+        month.contains("Team Notes")
+            && !month.contains("Rust Tips")
+            && month.contains("Month: February 2024")
+    );
     let day = app.page("/2023/12/24/").await;
     assert!(day.contains("Holiday"));
     let sidebar = app.page("/").await;
-    assert!(sidebar.contains("<a href=\"/2024/02/\">February 2024</a>&nbsp;(1)"), "{sidebar}");
+    assert!(
+        sidebar.contains("<a href=\"/2024/02/\">February 2024</a>&nbsp;(1)"),
+        "{sidebar}"
+    );
 
-    for missing in ["/category/nope/", "/tag/nope/", "/author/nobody/", "/1999/", "/2024/13/", "/2024/02/30/", "/no-such-page/", "/category/engineering/page/2/", "/wp-login.php"] {
+    for missing in [
+        "/category/nope/",
+        "/tag/nope/",
+        "/author/nobody/",
+        "/1999/",
+        "/2024/13/",
+        "/2024/02/30/",
+        "/no-such-page/",
+        "/category/engineering/page/2/",
+        "/wp-login.php",
+    ] {
         assert_eq!(app.get(missing).await.status(), 404, "{missing}");
     }
 }
@@ -159,10 +315,28 @@ async fn pages_and_archives() {
 async fn search_ranks_highlights_and_survives_any_input() {
     let app = TestApp::spawn().await;
     let alice = app.author("Alice").await;
-    app.post(&alice, "PostgreSQL Migration Story", "We moved our database to PostgreSQL and it was fine.", days_ago(3)).await;
-    app.post(&alice, "Gardening", "Tomatoes `<need>` sun & water. Nothing about databases here.", days_ago(2)).await;
+    app.post(
+        &alice,
+        "PostgreSQL Migration Story",
+        "We moved our database to PostgreSQL and it was fine.",
+        days_ago(3),
+    )
+    .await;
+    app.post(
+        &alice,
+        "Gardening",
+        "Tomatoes `<need>` sun & water. Nothing about databases here.",
+        days_ago(2),
+    )
+    .await;
     for i in 0..12 {
-        app.post(&alice, &format!("Tomato diary {i}"), "More tomatoes today.", days_ago(40 + i)).await;
+        app.post(
+            &alice,
+            &format!("Tomato diary {i}"),
+            "More tomatoes today.",
+            days_ago(40 + i),
+        )
+        .await;
     }
     let html = app.main_of("/search?q=postgresql").await;
     assert!(html.contains("PostgreSQL Migration Story"), "{html}");
@@ -170,10 +344,24 @@ async fn search_ranks_highlights_and_survives_any_input() {
     assert!(html.contains("1 post found."));
     assert!(!html.contains("Gardening"));
     let escaped = app.main_of("/search?q=sun+water").await;
-    assert!(escaped.contains("<mark>sun</mark> &amp; <mark>water</mark>"), "snippet escaped: {escaped}");
-    assert!(!escaped.contains("<need>"), "no markup from the post leaks into a snippet: {escaped}");
-    assert!(app.page("/search?q=tomatoes").await.contains("13 posts found."));
-    assert!(app.page("/search?q=tomatoes&page=2").await.contains("Tomato diary"));
+    assert!(
+        escaped.contains("<mark>sun</mark> &amp; <mark>water</mark>"),
+        "snippet escaped: {escaped}"
+    );
+    assert!(
+        !escaped.contains("<need>"),
+        "no markup from the post leaks into a snippet: {escaped}"
+    );
+    assert!(
+        app.page("/search?q=tomatoes")
+            .await
+            .contains("13 posts found.")
+    );
+    assert!(
+        app.page("/search?q=tomatoes&page=2")
+            .await
+            .contains("Tomato diary")
+    );
     assert_eq!(app.get("/search?q=tomatoes&page=3").await.status(), 404);
     assert_eq!(app.get("/search?q=tomatoes&page=0").await.status(), 404);
     assert_eq!(app.get("/search?q=tomatoes&page=x").await.status(), 404);
@@ -183,11 +371,35 @@ async fn search_ranks_highlights_and_survives_any_input() {
 
     let junk = "x".repeat(2048);
     let nasty = [
-        "\"", "\"unbalanced", "*", "NEAR(", "NEAR(a b", "-", "-postgresql", "((((", "a OR", "AND", "title:x", "^x",
-        "'; DROP TABLE posts; --", "%", "\\", "\u{0}", "😀", "a:b:c", "{}", junk.as_str(),
+        "\"",
+        "\"unbalanced",
+        "*",
+        "NEAR(",
+        "NEAR(a b",
+        "-",
+        "-postgresql",
+        "((((",
+        "a OR",
+        "AND",
+        "title:x",
+        "^x",
+        "'; DROP TABLE posts; --",
+        "%",
+        "\\",
+        "\u{0}",
+        "😀",
+        "a:b:c",
+        "{}",
+        junk.as_str(),
     ];
     for query in nasty {
-        let response = app.client.get(app.url("/search")).query(&[("q", query)]).send().await.unwrap();
+        let response = app
+            .client
+            .get(app.url("/search"))
+            .query(&[("q", query)])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200, "query {query:?}");
     }
     assert!(app.page("/search").await.contains("Type a few words"));
@@ -197,20 +409,56 @@ async fn search_ranks_highlights_and_survives_any_input() {
 async fn feeds_parse_and_use_absolute_links() {
     let app = TestApp::spawn().await;
     let alice = app.author("Alice").await;
-    let post = app.post_in(&alice, "Feed Me & You", "Body with <em>html</em> and **bold**.", days_ago(2), &["News"], &["feeds"]).await;
+    let post = app
+        .post_in(
+            &alice,
+            "Feed Me & You",
+            "Body with <em>html</em> and **bold**.",
+            days_ago(2),
+            &["News"],
+            &["feeds"],
+        )
+        .await;
     app.post(&alice, "Second", "two", days_ago(1)).await;
-    app.comment(post.summary.id, None, "Bob", "First comment", CommentStatus::Approved).await;
-    app.comment(post.summary.id, None, "Eve", "Spam comment", CommentStatus::Spam).await;
+    app.comment(
+        post.summary.id,
+        None,
+        "Bob",
+        "First comment",
+        CommentStatus::Approved,
+    )
+    .await;
+    app.comment(
+        post.summary.id,
+        None,
+        "Eve",
+        "Spam comment",
+        CommentStatus::Spam,
+    )
+    .await;
 
     let response = app.get("/feed/").await;
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/rss+xml"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/rss+xml")
+    );
     let channel = rss::Channel::read_from(response.bytes().await.unwrap().as_ref()).unwrap();
     assert_eq!(channel.title, "Test Blog");
     assert_eq!(channel.items.len(), 2);
     assert_eq!(channel.items[0].title.as_deref(), Some("Second"));
     let item = &channel.items[1];
-    assert_eq!(item.link.as_deref(), Some(format!("{}{}", app.address, post.summary.path()).as_str()));
-    assert!(item.content.as_deref().unwrap().contains("<strong>bold</strong>"));
+    assert_eq!(
+        item.link.as_deref(),
+        Some(format!("{}{}", app.address, post.summary.path()).as_str())
+    );
+    assert!(
+        item.content
+            .as_deref()
+            .unwrap()
+            .contains("<strong>bold</strong>")
+    );
     assert!(item.pub_date.is_some());
 
     let atom_bytes = app.get("/feed/atom/").await.bytes().await.unwrap();
@@ -223,7 +471,13 @@ async fn feeds_parse_and_use_absolute_links() {
     assert_eq!(comments.status(), 200);
     let channel = rss::Channel::read_from(comments.bytes().await.unwrap().as_ref()).unwrap();
     assert_eq!(channel.items.len(), 1, "approved comments only");
-    assert!(channel.items[0].link.as_deref().unwrap().starts_with(&format!("{}{}#comment-", app.address, post.summary.path())));
+    assert!(
+        channel.items[0]
+            .link
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("{}{}#comment-", app.address, post.summary.path()))
+    );
 }
 
 #[tokio::test]
@@ -232,7 +486,14 @@ async fn sitemap_and_robots() {
     let alice = app.author("Alice").await;
     let post = app.post(&alice, "Mapped", "x", days_ago(1)).await;
     let sitemap = app.page("/sitemap.xml").await;
-    assert!(sitemap.contains(&format!("<loc>{}{}</loc>", app.address, post.summary.path())), "{sitemap}");
+    assert!(
+        sitemap.contains(&format!(
+            "<loc>{}{}</loc>",
+            app.address,
+            post.summary.path()
+        )),
+        "{sitemap}"
+    );
     let robots = app.page("/robots.txt").await;
     assert!(robots.contains(&format!("Sitemap: {}/sitemap.xml", app.address)));
 }
@@ -241,27 +502,60 @@ async fn sitemap_and_robots() {
 async fn validators_answer_304_and_responses_compress() {
     let app = TestApp::spawn().await;
     let alice = app.author("Alice").await;
-    let post = app.post(&alice, "Cacheable", &"A long paragraph. ".repeat(200), days_ago(1)).await;
+    let post = app
+        .post(
+            &alice,
+            "Cacheable",
+            &"A long paragraph. ".repeat(200),
+            days_ago(1),
+        )
+        .await;
     let path = post.summary.path();
     let first = app.get(&path).await;
     let etag = first.headers()["etag"].clone();
     let last_modified = first.headers()["last-modified"].clone();
-    let again = app.client.get(app.url(&path)).header("if-none-match", etag.clone()).send().await.unwrap();
+    let again = app
+        .client
+        .get(app.url(&path))
+        .header("if-none-match", etag.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 304);
     assert!(again.bytes().await.unwrap().is_empty());
-    let since = app.client.get(app.url(&path)).header("if-modified-since", last_modified).send().await.unwrap();
+    let since = app
+        .client
+        .get(app.url(&path))
+        .header("if-modified-since", last_modified)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(since.status(), 304);
-    let other = app.client.get(app.url(&path)).header("if-none-match", "\"nope\"").send().await.unwrap();
+    let other = app
+        .client
+        .get(app.url(&path))
+        .header("if-none-match", "\"nope\"")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(other.status(), 200);
 
     for encoding in ["gzip", "br"] {
-        let response = app.client.get(app.url(&path)).header("accept-encoding", encoding).send().await.unwrap();
+        let response = app
+            .client
+            .get(app.url(&path))
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.headers()["content-encoding"], encoding);
         let bytes = response.bytes().await.unwrap();
         if encoding == "gzip" {
             use std::io::Read as _;
             let mut text = String::new();
-            flate2::read::GzDecoder::new(bytes.as_ref()).read_to_string(&mut text).unwrap();
+            flate2::read::GzDecoder::new(bytes.as_ref())
+                .read_to_string(&mut text)
+                .unwrap();
             assert!(text.contains("Cacheable"));
         }
     }
@@ -275,7 +569,9 @@ async fn a_new_comment_shows_up_even_after_the_page_was_cached() {
     let path = post.summary.path();
     assert!(!app.page(&path).await.contains("Fresh comment"));
     // Written by another connection, as another server process or the CLI would.
-    let other = folio_storage::Store::connect(&app.database_url).await.unwrap();
+    let other = folio_storage::Store::connect(&app.database_url)
+        .await
+        .unwrap();
     other
         .create_comment(folio_storage::NewComment {
             post_id: post.summary.id,
@@ -308,10 +604,18 @@ async fn operations_endpoints() {
     app.page("/").await;
     let metrics = app.page("/metrics").await;
     assert!(metrics.contains("http_requests_total"), "{metrics}");
-    assert!(metrics.contains("http_request_duration_seconds_bucket"), "{metrics}");
+    assert!(
+        metrics.contains("http_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
     let response = app.get("/static/style.css").await;
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert!(
+        response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
     assert!(response.headers().contains_key("x-request-id"));
     assert!(app.get("/").await.headers().contains_key("x-request-id"));
 }

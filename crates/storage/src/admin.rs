@@ -8,22 +8,35 @@ use crate::{Result, StorageError};
 fn checked_name(name: &str) -> Result<&str> {
     let ok = !name.is_empty()
         && name.len() <= 63
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         && name.as_bytes()[0].is_ascii_lowercase();
-    if ok { Ok(name) } else { Err(StorageError::UnsupportedUrl(format!("database name {name:?}"))) }
+    if ok {
+        Ok(name)
+    } else {
+        Err(StorageError::UnsupportedUrl(format!(
+            "database name {name:?}"
+        )))
+    }
 }
 
 /// `admin_url` points at any database of the server (such as `postgres`).
 pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<()> {
     let db = Database::connect(admin_url).await?;
-    db.execute_unprepared(&format!("CREATE DATABASE {}", checked_name(name)?)).await?;
+    db.execute_unprepared(&format!("CREATE DATABASE {}", checked_name(name)?))
+        .await?;
     db.close().await?;
     Ok(())
 }
 
 pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<()> {
     let db = Database::connect(admin_url).await?;
-    db.execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", checked_name(name)?)).await?;
+    db.execute_unprepared(&format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        checked_name(name)?
+    ))
+    .await?;
     db.close().await?;
     Ok(())
 }

@@ -2,7 +2,10 @@ use std::collections::HashMap;
 
 use folio_domain::markdown::render_comment;
 use folio_domain::{Comment, CommentStatus};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
+};
 use time::OffsetDateTime;
 
 use crate::entities::{comments, users};
@@ -25,7 +28,9 @@ pub struct NewComment {
 impl Store {
     pub async fn create_comment(&self, new: NewComment) -> Result<Comment> {
         let mut created = self.create_comments(vec![new]).await?;
-        created.pop().ok_or_else(|| StorageError::unexpected("comments", "id", "vanished after insert"))
+        created
+            .pop()
+            .ok_or_else(|| StorageError::unexpected("comments", "id", "vanished after insert"))
     }
 
     /// Writes many comments in one transaction (imports, sample content). A comment's parent
@@ -109,8 +114,9 @@ impl Store {
                     author_url: row.author_url,
                     author_avatar: author.and_then(|a| a.avatar_url.clone()),
                     html: row.html,
-                    status: CommentStatus::parse(&row.status)
-                        .ok_or_else(|| StorageError::unexpected("comments", "status", &row.status))?,
+                    status: CommentStatus::parse(&row.status).ok_or_else(|| {
+                        StorageError::unexpected("comments", "status", &row.status)
+                    })?,
                     created_at: row.created_at,
                 })
             })

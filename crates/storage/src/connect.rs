@@ -24,7 +24,11 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Self> {
         let (backend, url) = if let Some(path) = sqlite_path(url) {
             prepare_sqlite_directory(path)?;
-            let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
+            let url = if url.contains('?') {
+                url.to_owned()
+            } else {
+                format!("{url}?mode=rwc")
+            };
             (Backend::Sqlite, url)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Backend::Postgres, url.to_owned())
@@ -74,11 +78,17 @@ impl Store {
     }
 
     pub async fn migration_status(&self) -> Result<Vec<MigrationState>> {
-        let applied: Vec<String> =
-            Migrator::get_applied_migrations(&self.db).await?.iter().map(|m| m.name().to_owned()).collect();
+        let applied: Vec<String> = Migrator::get_applied_migrations(&self.db)
+            .await?
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
         Ok(Migrator::migrations()
             .iter()
-            .map(|m| MigrationState { name: m.name().to_owned(), applied: applied.iter().any(|a| a == m.name()) })
+            .map(|m| MigrationState {
+                name: m.name().to_owned(),
+                applied: applied.iter().any(|a| a == m.name()),
+            })
             .collect())
     }
 
@@ -89,7 +99,9 @@ impl Store {
 }
 
 fn sqlite_path(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     Some(rest.split('?').next().unwrap_or(rest))
 }
 
@@ -97,10 +109,16 @@ fn prepare_sqlite_directory(path: &str) -> Result<()> {
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
-    let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) else {
+    let Some(dir) = Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    else {
         return Ok(());
     };
-    let failed = |source| StorageError::DataDirectory { path: dir.display().to_string(), source };
+    let failed = |source| StorageError::DataDirectory {
+        path: dir.display().to_string(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(failed)?;
     // Fail now with the folder's name rather than later with SQLite's "unable to open".
     let probe = dir.join(".folio-write-test");
@@ -129,7 +147,13 @@ mod tests {
 
     #[test]
     fn passwords_are_hidden() {
-        assert_eq!(redact_password("postgres://u:secret@h/db"), "postgres://u:***@h/db");
-        assert_eq!(redact_password("sqlite://data/folio.db"), "sqlite://data/folio.db");
+        assert_eq!(
+            redact_password("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(
+            redact_password("sqlite://data/folio.db"),
+            "sqlite://data/folio.db"
+        );
     }
 }

@@ -16,12 +16,22 @@ pub enum StorageError {
     DuplicateSlug { kind: &'static str, slug: String },
     #[error("no user matches {0:?}")]
     UnknownUser(String),
-    #[error("the database holds a value this version does not understand: {table}.{column} = {value:?}")]
-    UnexpectedValue { table: &'static str, column: &'static str, value: String },
+    #[error(
+        "the database holds a value this version does not understand: {table}.{column} = {value:?}"
+    )]
+    UnexpectedValue {
+        table: &'static str,
+        column: &'static str,
+        value: String,
+    },
 }
 
 impl StorageError {
     pub(crate) fn unexpected(table: &'static str, column: &'static str, value: &str) -> Self {
-        StorageError::UnexpectedValue { table, column, value: value.to_owned() }
+        StorageError::UnexpectedValue {
+            table,
+            column,
+            value: value.to_owned(),
+        }
     }
 }

@@ -2,10 +2,12 @@ use std::collections::HashMap;
 
 use folio_domain::markdown::{excerpt, render_post};
 use folio_domain::posts::permalink;
-use folio_domain::{PageNumber, Paginated, Post, PostKind, PostStatus, PostSummary, Slug, Taxonomy, Term, User};
+use folio_domain::{
+    PageNumber, Paginated, Post, PostKind, PostStatus, PostSummary, Slug, Taxonomy, Term, User,
+};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use time::OffsetDateTime;
 
@@ -42,7 +44,10 @@ pub enum PostFilter {
     Terms(Vec<i64>),
     Author(i64),
     /// `from` inclusive, `until` exclusive.
-    Published { from: OffsetDateTime, until: OffsetDateTime },
+    Published {
+        from: OffsetDateTime,
+        until: OffsetDateTime,
+    },
 }
 
 pub type PostListing = Paginated<PostSummary>;
@@ -77,7 +82,10 @@ impl Store {
         let slug = match &new.slug {
             Some(given) => {
                 if slug_taken(&txn, new.kind, given).await? {
-                    return Err(StorageError::DuplicateSlug { kind: new.kind.as_str(), slug: given.to_string() });
+                    return Err(StorageError::DuplicateSlug {
+                        kind: new.kind.as_str(),
+                        slug: given.to_string(),
+                    });
                 }
                 given.clone()
             }
@@ -128,21 +136,33 @@ impl Store {
         term_ids.sort_unstable();
         term_ids.dedup();
         if !term_ids.is_empty() {
-            post_terms::Entity::insert_many(
-                term_ids.iter().map(|&term_id| post_terms::ActiveModel { post_id: Set(row.id), term_id: Set(term_id) }),
-            )
+            post_terms::Entity::insert_many(term_ids.iter().map(|&term_id| {
+                post_terms::ActiveModel {
+                    post_id: Set(row.id),
+                    term_id: Set(term_id),
+                }
+            }))
             .exec(&txn)
             .await?;
         }
         bump_content_version(&txn).await?;
         txn.commit().await?;
         let mut posts = self.posts_from_rows(vec![row]).await?;
-        posts.pop().ok_or_else(|| StorageError::unexpected("posts", "id", "vanished after insert"))
+        posts
+            .pop()
+            .ok_or_else(|| StorageError::unexpected("posts", "id", "vanished after insert"))
     }
 
     /// One page of published posts, newest first.
-    pub async fn published_posts(&self, filter: &PostFilter, page: PageNumber, per_page: u32) -> Result<PostListing> {
-        let query = posts::Entity::find().filter(visible(PostKind::Post)).filter(filter_condition(filter));
+    pub async fn published_posts(
+        &self,
+        filter: &PostFilter,
+        page: PageNumber,
+        per_page: u32,
+    ) -> Result<PostListing> {
+        let query = posts::Entity::find()
+            .filter(visible(PostKind::Post))
+            .filter(filter_condition(filter));
         let total = query.clone().count(&self.db).await?;
         let rows = query
             .order_by_desc(posts::Column::PublishedAt)
@@ -152,7 +172,12 @@ impl Store {
             .all(&self.db)
             .await?;
         let items = self.summaries(rows).await?;
-        Ok(Paginated { items, page, per_page, total })
+        Ok(Paginated {
+            items,
+            page,
+            per_page,
+            total,
+        })
     }
 
     /// A published post by its slug. The caller compares the date in the URL with the post's
@@ -193,12 +218,16 @@ impl Store {
         let Some(at) = post.published_at else {
             return Ok(Adjacent::default());
         };
-        let earlier = Condition::any()
-            .add(posts::Column::PublishedAt.lt(at))
-            .add(Condition::all().add(posts::Column::PublishedAt.eq(at)).add(posts::Column::Id.lt(post.id)));
-        let later = Condition::any()
-            .add(posts::Column::PublishedAt.gt(at))
-            .add(Condition::all().add(posts::Column::PublishedAt.eq(at)).add(posts::Column::Id.gt(post.id)));
+        let earlier = Condition::any().add(posts::Column::PublishedAt.lt(at)).add(
+            Condition::all()
+                .add(posts::Column::PublishedAt.eq(at))
+                .add(posts::Column::Id.lt(post.id)),
+        );
+        let later = Condition::any().add(posts::Column::PublishedAt.gt(at)).add(
+            Condition::all()
+                .add(posts::Column::PublishedAt.eq(at))
+                .add(posts::Column::Id.gt(post.id)),
+        );
         let previous = posts::Entity::find()
             .filter(visible(PostKind::Post))
             .filter(earlier)
@@ -213,7 +242,10 @@ impl Store {
             .order_by_asc(posts::Column::Id)
             .one(&self.db)
             .await?;
-        Ok(Adjacent { previous: previous.map(link_of).transpose()?, next: next.map(link_of).transpose()? })
+        Ok(Adjacent {
+            previous: previous.map(link_of).transpose()?,
+            next: next.map(link_of).transpose()?,
+        })
     }
 
     /// The newest published posts, as links.
@@ -266,16 +298,26 @@ impl Store {
     }
 
     pub async fn count_published_posts(&self) -> Result<u64> {
-        Ok(posts::Entity::find().filter(visible(PostKind::Post)).count(&self.db).await?)
+        Ok(posts::Entity::find()
+            .filter(visible(PostKind::Post))
+            .count(&self.db)
+            .await?)
     }
 
     pub(crate) async fn posts_from_rows(&self, rows: Vec<posts::Model>) -> Result<Vec<Post>> {
-        let extras: Vec<(String, bool)> = rows.iter().map(|r| (r.source.clone(), r.comments_open)).collect();
+        let extras: Vec<(String, bool)> = rows
+            .iter()
+            .map(|r| (r.source.clone(), r.comments_open))
+            .collect();
         let summaries = self.summaries(rows).await?;
         Ok(summaries
             .into_iter()
             .zip(extras)
-            .map(|(summary, (source, comments_open))| Post { summary, source, comments_open })
+            .map(|(summary, (source, comments_open))| Post {
+                summary,
+                source,
+                comments_open,
+            })
             .collect())
     }
 
@@ -311,10 +353,9 @@ impl Store {
             .collect();
         rows.into_iter()
             .map(|row| {
-                let author = authors
-                    .get(&row.author_id)
-                    .cloned()
-                    .ok_or_else(|| StorageError::unexpected("posts", "author_id", &row.author_id.to_string()))?;
+                let author = authors.get(&row.author_id).cloned().ok_or_else(|| {
+                    StorageError::unexpected("posts", "author_id", &row.author_id.to_string())
+                })?;
                 let (categories, tags): (Vec<Term>, Vec<Term>) = terms_by_post
                     .get(&row.id)
                     .cloned()
@@ -326,7 +367,8 @@ impl Store {
                     kind: parse_kind(&row.kind)?,
                     slug: parse_slug(&row.slug)?,
                     status: parse_status(&row.status)?,
-                    comment_count: u64::try_from(counts.get(&row.id).copied().unwrap_or(0)).unwrap_or(0),
+                    comment_count: u64::try_from(counts.get(&row.id).copied().unwrap_or(0))
+                        .unwrap_or(0),
                     title: row.title,
                     excerpt: row.excerpt,
                     html: row.html,
@@ -364,7 +406,7 @@ impl Store {
             }
         }
         for terms in by_post.values_mut() {
-            terms.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+            terms.sort_by_key(|t| t.name.to_lowercase());
         }
         Ok(by_post)
     }
@@ -408,18 +450,28 @@ async fn slug_taken<C: ConnectionTrait>(db: &C, kind: PostKind, slug: &Slug) -> 
 
 async fn free_slug<C: ConnectionTrait>(db: &C, kind: PostKind, base: &Slug) -> Result<Slug> {
     for n in 1..10_000 {
-        let candidate = if n == 1 { base.clone() } else { numbered(base, n) };
+        let candidate = if n == 1 {
+            base.clone()
+        } else {
+            numbered(base, n)
+        };
         if !slug_taken(db, kind, &candidate).await? {
             return Ok(candidate);
         }
     }
-    Err(StorageError::DuplicateSlug { kind: kind.as_str(), slug: base.to_string() })
+    Err(StorageError::DuplicateSlug {
+        kind: kind.as_str(),
+        slug: base.to_string(),
+    })
 }
 
 fn link_of(row: posts::Model) -> Result<PostLink> {
     let kind = parse_kind(&row.kind)?;
     let slug = parse_slug(&row.slug)?;
-    Ok(PostLink { path: permalink(kind, &slug, row.published_at.unwrap_or(row.created_at)), title: row.title })
+    Ok(PostLink {
+        path: permalink(kind, &slug, row.published_at.unwrap_or(row.created_at)),
+        title: row.title,
+    })
 }
 
 fn parse_kind(raw: &str) -> Result<PostKind> {

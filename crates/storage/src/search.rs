@@ -20,8 +20,18 @@ pub struct SearchHit {
 }
 
 impl Store {
-    pub async fn search(&self, query: &str, page: PageNumber, per_page: u32) -> Result<Paginated<SearchHit>> {
-        let empty = Paginated { items: Vec::new(), page, per_page, total: 0 };
+    pub async fn search(
+        &self,
+        query: &str,
+        page: PageNumber,
+        per_page: u32,
+    ) -> Result<Paginated<SearchHit>> {
+        let empty = Paginated {
+            items: Vec::new(),
+            page,
+            per_page,
+            total: 0,
+        };
         let Some(engine_query) = self.engine_query(query) else {
             return Ok(empty);
         };
@@ -67,7 +77,12 @@ impl Store {
             .query_all_raw(Statement::from_sql_and_values(
                 self.db_backend(),
                 page_sql,
-                [engine_query.into(), visible_until, i64::from(per_page).into(), offset.into()],
+                [
+                    engine_query.into(),
+                    visible_until,
+                    i64::from(per_page).into(),
+                    offset.into(),
+                ],
             ))
             .await?;
         let mut ranked = Vec::with_capacity(rows.len());
@@ -82,12 +97,20 @@ impl Store {
             .into_iter()
             .filter_map(|(id, snippet)| {
                 let at = posts.iter().position(|p| p.id == id)?;
-                Some(SearchHit { post: posts.swap_remove(at), snippet_html: highlight(&snippet) })
+                Some(SearchHit {
+                    post: posts.swap_remove(at),
+                    snippet_html: highlight(&snippet),
+                })
             })
             .collect::<Vec<_>>();
         let mut sorted = items;
         sorted.sort_by_key(|hit| ids.iter().position(|id| *id == hit.post.id));
-        Ok(Paginated { items: sorted, page, per_page, total })
+        Ok(Paginated {
+            items: sorted,
+            page,
+            per_page,
+            total,
+        })
     }
 
     /// FTS5 gets only double-quoted words (its operators lose their meaning inside quotes);
@@ -98,7 +121,11 @@ impl Store {
             return None;
         }
         Some(match self.backend {
-            Backend::Sqlite => words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(" "),
+            Backend::Sqlite => words
+                .iter()
+                .map(|w| format!("\"{w}\""))
+                .collect::<Vec<_>>()
+                .join(" "),
             Backend::Postgres => words.join(" "),
         })
     }
@@ -135,13 +162,19 @@ mod tests {
 
     #[test]
     fn operators_become_plain_words() {
-        assert_eq!(search_words("NEAR(foo* -bar \"baz"), vec!["NEAR", "foo", "bar", "baz"]);
+        assert_eq!(
+            search_words("NEAR(foo* -bar \"baz"),
+            vec!["NEAR", "foo", "bar", "baz"]
+        );
         assert!(search_words("*** ((( ---").is_empty());
         assert_eq!(search_words(&"x ".repeat(1000)).len(), MAX_TERMS);
     }
 
     #[test]
     fn snippets_are_escaped_before_marking() {
-        assert_eq!(highlight("a <b> \u{E000}word\u{E001}"), "a &lt;b&gt; <mark>word</mark>");
+        assert_eq!(
+            highlight("a <b> \u{E000}word\u{E001}"),
+            "a &lt;b&gt; <mark>word</mark>"
+        );
     }
 }

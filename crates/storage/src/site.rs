@@ -26,7 +26,10 @@ impl Store {
     pub async fn content_version(&self) -> Result<i64> {
         let row = self
             .db
-            .query_one_raw(Statement::from_string(self.db_backend(), "SELECT content_version FROM site_state WHERE id = 1"))
+            .query_one_raw(Statement::from_string(
+                self.db_backend(),
+                "SELECT content_version FROM site_state WHERE id = 1",
+            ))
             .await?;
         Ok(match row {
             Some(row) => row.try_get("", "content_version")?,
@@ -51,7 +54,11 @@ impl Store {
         );
         let rows = self
             .db
-            .query_all_raw(Statement::from_sql_and_values(self.db_backend(), sql, [crate::now().into()]))
+            .query_all_raw(Statement::from_sql_and_values(
+                self.db_backend(),
+                sql,
+                [crate::now().into()],
+            ))
             .await?;
         let mut months = Vec::with_capacity(rows.len());
         for row in rows {
@@ -59,7 +66,11 @@ impl Store {
             let n: i64 = row.try_get("", "n")?;
             let (year, month) = key.split_once('-').unwrap_or((&key, "0"));
             if let (Ok(year), Ok(month)) = (year.parse(), month.parse()) {
-                months.push(MonthCount { year, month, count: u64::try_from(n).unwrap_or(0) });
+                months.push(MonthCount {
+                    year,
+                    month,
+                    count: u64::try_from(n).unwrap_or(0),
+                });
             }
         }
         Ok(months)
@@ -75,7 +86,9 @@ impl Store {
                 .all(&self.db)
                 .await?;
             for row in rows {
-                let Ok(slug) = folio_domain::Slug::parse(&row.slug) else { continue };
+                let Ok(slug) = folio_domain::Slug::parse(&row.slug) else {
+                    continue;
+                };
                 let published = row.published_at.unwrap_or(row.created_at);
                 entries.push(SitemapEntry {
                     path: permalink(kind, &slug, published),
@@ -88,6 +101,9 @@ impl Store {
 }
 
 pub(crate) async fn bump_content_version<C: ConnectionTrait>(db: &C) -> Result<()> {
-    db.execute_unprepared("UPDATE site_state SET content_version = content_version + 1 WHERE id = 1").await?;
+    db.execute_unprepared(
+        "UPDATE site_state SET content_version = content_version + 1 WHERE id = 1",
+    )
+    .await?;
     Ok(())
 }

@@ -2,7 +2,8 @@ use std::collections::HashMap;
 
 use folio_domain::{Slug, Taxonomy, Term};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    Statement,
 };
 
 use crate::entities::terms;
@@ -46,8 +47,11 @@ impl Store {
         let mut i = 0;
         while i < ids.len() {
             let current = ids[i];
-            let children: Vec<i64> =
-                all.iter().filter(|t| t.parent_id == Some(current) && !ids.contains(&t.id)).map(|t| t.id).collect();
+            let children: Vec<i64> = all
+                .iter()
+                .filter(|t| t.parent_id == Some(current) && !ids.contains(&t.id))
+                .map(|t| t.id)
+                .collect();
             ids.extend(children);
             i += 1;
         }
@@ -79,7 +83,10 @@ impl Store {
         all.into_iter()
             .map(|row| {
                 let count = counts.get(&row.id).copied().unwrap_or(0);
-                Ok(CategoryCount { term: term_from_row(row)?, count })
+                Ok(CategoryCount {
+                    term: term_from_row(row)?,
+                    count,
+                })
             })
             .collect()
     }
@@ -119,7 +126,8 @@ pub(crate) fn term_from_row(row: terms::Model) -> Result<Term> {
         id: row.id,
         taxonomy: Taxonomy::parse(&row.taxonomy)
             .ok_or_else(|| StorageError::unexpected("terms", "taxonomy", &row.taxonomy))?,
-        slug: Slug::parse(&row.slug).map_err(|_| StorageError::unexpected("terms", "slug", &row.slug))?,
+        slug: Slug::parse(&row.slug)
+            .map_err(|_| StorageError::unexpected("terms", "slug", &row.slug))?,
         name: row.name,
         parent_id: row.parent_id,
         description: row.description,

@@ -18,7 +18,9 @@ impl Store {
     /// Creates a user; the slug (for `/author/{slug}/`) comes from the name when not given and
     /// gets a number appended when taken.
     pub async fn create_user(&self, new: NewUser) -> Result<User> {
-        let base = new.slug.unwrap_or_else(|| Slug::from_title(&new.display_name, "author"));
+        let base = new
+            .slug
+            .unwrap_or_else(|| Slug::from_title(&new.display_name, "author"));
         let slug = self.free_user_slug(&base).await?;
         let model = users::ActiveModel {
             slug: Set(slug.as_str().to_owned()),
@@ -37,7 +39,11 @@ impl Store {
 
     async fn free_user_slug(&self, base: &Slug) -> Result<Slug> {
         for n in 1..1000 {
-            let candidate = if n == 1 { base.clone() } else { numbered(base, n) };
+            let candidate = if n == 1 {
+                base.clone()
+            } else {
+                numbered(base, n)
+            };
             let taken = users::Entity::find()
                 .filter(users::Column::Slug.eq(candidate.as_str()))
                 .one(&self.db)
@@ -47,7 +53,10 @@ impl Store {
                 return Ok(candidate);
             }
         }
-        Err(StorageError::DuplicateSlug { kind: "user", slug: base.to_string() })
+        Err(StorageError::DuplicateSlug {
+            kind: "user",
+            slug: base.to_string(),
+        })
     }
 
     pub async fn user_by_slug(&self, slug: &str) -> Result<Option<User>> {
@@ -61,10 +70,10 @@ impl Store {
 
     /// Finds a user by id, email or author slug, as the CLI's USER argument allows.
     pub async fn find_user(&self, key: &str) -> Result<Option<User>> {
-        if let Ok(id) = key.parse::<i64>() {
-            if let Some(user) = users::Entity::find_by_id(id).one(&self.db).await? {
-                return user_from_row(user).map(Some);
-            }
+        if let Ok(id) = key.parse::<i64>()
+            && let Some(user) = users::Entity::find_by_id(id).one(&self.db).await?
+        {
+            return user_from_row(user).map(Some);
         }
         let by_email_or_slug = users::Entity::find()
             .filter(
@@ -96,8 +105,10 @@ pub(crate) fn numbered(base: &Slug, n: u32) -> Slug {
 pub(crate) fn user_from_row(row: users::Model) -> Result<User> {
     Ok(User {
         id: row.id,
-        slug: Slug::parse(&row.slug).map_err(|_| StorageError::unexpected("users", "slug", &row.slug))?,
-        role: Role::parse(&row.role).ok_or_else(|| StorageError::unexpected("users", "role", &row.role))?,
+        slug: Slug::parse(&row.slug)
+            .map_err(|_| StorageError::unexpected("users", "slug", &row.slug))?,
+        role: Role::parse(&row.role)
+            .ok_or_else(|| StorageError::unexpected("users", "role", &row.role))?,
         display_name: row.display_name,
         email: row.email,
         avatar_url: row.avatar_url,

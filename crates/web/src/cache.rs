@@ -77,10 +77,10 @@ impl PageCache {
 
     fn observe_version(&self, version: i64) {
         let previous = self.version.swap(version, Ordering::SeqCst);
-        if previous != version {
-            if let Some(pages) = &self.pages {
-                pages.invalidate_all();
-            }
+        if previous != version
+            && let Some(pages) = &self.pages
+        {
+            pages.invalidate_all();
         }
     }
 
@@ -97,7 +97,11 @@ impl PageCache {
 }
 
 /// Serves cached pages, stores fresh ones, and answers conditional requests with 304.
-pub(crate) async fn page_cache(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn page_cache(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let method = request.method().clone();
     if method != Method::GET && method != Method::HEAD {
         return next.run(request).await;
@@ -109,10 +113,15 @@ pub(crate) async fn page_cache(State(state): State<AppState>, request: Request, 
     let conditions = Conditions::of(request.headers());
     let version = cache.current_version();
 
-    if shareable && version != i64::MIN {
-        if let Some(hit) = cache.pages.as_ref().and_then(|p| p.get(&key)).filter(|hit| hit.version == version) {
-            return conditions.answer(hit.headers.clone(), hit.etag.clone(), hit.body.clone());
-        }
+    if shareable
+        && version != i64::MIN
+        && let Some(hit) = cache
+            .pages
+            .as_ref()
+            .and_then(|p| p.get(&key))
+            .filter(|hit| hit.version == version)
+    {
+        return conditions.answer(hit.headers.clone(), hit.etag.clone(), hit.body.clone());
     }
 
     let response = next.run(request).await;
@@ -128,13 +137,17 @@ pub(crate) async fn page_cache(State(state): State<AppState>, request: Request, 
         }
     };
     let etag = etag_of(&body);
-    if shareable && version != i64::MIN {
-        if let Some(pages) = &cache.pages {
-            pages.insert(
-                key,
-                Arc::new(CachedPage { version, headers: parts.headers.clone(), body: body.clone(), etag: etag.clone() }),
-            );
-        }
+    if shareable
+        && version != i64::MIN
+        && let Some(pages) = &cache.pages
+    {
+        let page = CachedPage {
+            version,
+            headers: parts.headers.clone(),
+            body: body.clone(),
+            etag: etag.clone(),
+        };
+        pages.insert(key, Arc::new(page));
     }
     conditions.answer(parts.headers, etag, body)
 }
@@ -143,7 +156,9 @@ fn is_html_or_xml(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("text/html") || ct.contains("xml") || ct.starts_with("text/plain"))
+        .is_some_and(|ct| {
+            ct.starts_with("text/html") || ct.contains("xml") || ct.starts_with("text/plain")
+        })
 }
 
 fn etag_of(body: &[u8]) -> HeaderValue {
@@ -172,10 +187,9 @@ impl Conditions {
     fn answer(&self, mut headers: HeaderMap, etag: HeaderValue, body: Bytes) -> Response {
         let not_modified = match (&self.if_none_match, self.if_modified_since) {
             // RFC 9110: If-None-Match wins over If-Modified-Since when both are sent.
-            (Some(candidates), _) => candidates
-                .to_str()
-                .ok()
-                .is_some_and(|c| c.trim() == "*" || c.split(',').any(|tag| weak_eq(tag.trim(), &etag))),
+            (Some(candidates), _) => candidates.to_str().ok().is_some_and(|c| {
+                c.trim() == "*" || c.split(',').any(|tag| weak_eq(tag.trim(), &etag))
+            }),
             (None, Some(since)) => headers
                 .get(header::LAST_MODIFIED)
                 .and_then(|v| v.to_str().ok())
@@ -184,7 +198,10 @@ impl Conditions {
             (None, None) => false,
         };
         headers.insert(header::ETAG, etag);
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=0, must-revalidate"));
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=0, must-revalidate"),
+        );
         if not_modified {
             headers.remove(header::CONTENT_LENGTH);
             headers.remove(header::CONTENT_TYPE);

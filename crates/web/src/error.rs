@@ -61,12 +61,17 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 
 /// Turns bare 404 and 500 answers into pages in the site's layout. The sidebar is left out
 /// of error pages so that they render even when the database is what failed.
-pub(crate) async fn error_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn error_pages(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     let status = response.status();
     let wanted = response.extensions().get::<ErrorPageWanted>().is_some()
-        || (status == StatusCode::NOT_FOUND && response.headers().get(header::CONTENT_TYPE).is_none());
+        || (status == StatusCode::NOT_FOUND
+            && response.headers().get(header::CONTENT_TYPE).is_none());
     if !wanted {
         return response;
     }
@@ -82,9 +87,18 @@ pub(crate) async fn error_pages(State(state): State<AppState>, request: Request,
         )
     };
     let mut layout = Layout::bare(&state, heading, &path);
-    layout.body_class = if status == StatusCode::NOT_FOUND { "error404" } else { "error500" };
+    layout.body_class = if status == StatusCode::NOT_FOUND {
+        "error404"
+    } else {
+        "error500"
+    };
     layout.noindex = true;
-    let page = ErrorPage { layout, status: status.as_u16(), heading, message };
+    let page = ErrorPage {
+        layout,
+        status: status.as_u16(),
+        heading,
+        message,
+    };
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(_) => (status, message).into_response(),

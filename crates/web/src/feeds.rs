@@ -18,18 +18,26 @@ use crate::views::iso;
 pub async fn rss(State(state): State<AppState>) -> Result<Response, AppError> {
     let site = state.site();
     let posts = latest_posts(&state).await?;
-    let items = posts.iter().map(|post| rss_item(&site.base_url, post)).collect();
+    let items = posts
+        .iter()
+        .map(|post| rss_item(&site.base_url, post))
+        .collect();
     let channel = rss::Channel {
         title: site.title.clone(),
         link: format!("{}/", site.base_url),
         description: site.tagline.clone(),
         language: Some(site.language.clone()),
-        last_build_date: posts.first().map(|p| rfc2822(p.updated_at.max(p.published_at.unwrap_or(p.updated_at)))),
+        last_build_date: posts
+            .first()
+            .map(|p| rfc2822(p.updated_at.max(p.published_at.unwrap_or(p.updated_at)))),
         generator: Some("Folio".to_owned()),
         items,
         ..Default::default()
     };
-    Ok(xml("application/rss+xml; charset=utf-8", channel.to_string()))
+    Ok(xml(
+        "application/rss+xml; charset=utf-8",
+        channel.to_string(),
+    ))
 }
 
 pub async fn atom(State(state): State<AppState>) -> Result<Response, AppError> {
@@ -55,12 +63,20 @@ pub async fn atom(State(state): State<AppState>) -> Result<Response, AppError> {
                     uri: Some(format!("{}/author/{}/", site.base_url, post.author.slug)),
                     ..Default::default()
                 }],
-                links: vec![atom::Link { href: url, rel: "alternate".to_owned(), mime_type: Some("text/html".to_owned()), ..Default::default() }],
+                links: vec![atom::Link {
+                    href: url,
+                    rel: "alternate".to_owned(),
+                    mime_type: Some("text/html".to_owned()),
+                    ..Default::default()
+                }],
                 categories: post
                     .categories
                     .iter()
                     .chain(&post.tags)
-                    .map(|t| atom::Category { term: t.name.clone(), ..Default::default() })
+                    .map(|t| atom::Category {
+                        term: t.name.clone(),
+                        ..Default::default()
+                    })
                     .collect(),
                 summary: Some(atom::Text::plain(post.excerpt.clone())),
                 content: Some(atom::Content {
@@ -78,7 +94,12 @@ pub async fn atom(State(state): State<AppState>) -> Result<Response, AppError> {
         updated: fixed(updated),
         subtitle: (!site.tagline.is_empty()).then(|| atom::Text::plain(site.tagline.clone())),
         links: vec![
-            atom::Link { href: format!("{}/", site.base_url), rel: "alternate".to_owned(), mime_type: Some("text/html".to_owned()), ..Default::default() },
+            atom::Link {
+                href: format!("{}/", site.base_url),
+                rel: "alternate".to_owned(),
+                mime_type: Some("text/html".to_owned()),
+                ..Default::default()
+            },
             atom::Link {
                 href: format!("{}/feed/atom/", site.base_url),
                 rel: "self".to_owned(),
@@ -86,7 +107,10 @@ pub async fn atom(State(state): State<AppState>) -> Result<Response, AppError> {
                 ..Default::default()
             },
         ],
-        generator: Some(atom::Generator { value: "Folio".to_owned(), ..Default::default() }),
+        generator: Some(atom::Generator {
+            value: "Folio".to_owned(),
+            ..Default::default()
+        }),
         lang: Some(site.language.clone()),
         entries,
         ..Default::default()
@@ -95,14 +119,25 @@ pub async fn atom(State(state): State<AppState>) -> Result<Response, AppError> {
 }
 
 /// `/YYYY/MM/DD/slug/feed/`: the newest approved comments on one post.
-pub async fn post_comments(state: &AppState, post_path: &str, slug: &str) -> Result<Response, AppError> {
+pub async fn post_comments(
+    state: &AppState,
+    post_path: &str,
+    slug: &str,
+) -> Result<Response, AppError> {
     let site = state.site();
-    let post = state.store().published_post(slug).await?.ok_or(AppError::NotFound)?;
+    let post = state
+        .store()
+        .published_post(slug)
+        .await?
+        .ok_or(AppError::NotFound)?;
     if post.summary.path() != post_path {
         return Err(AppError::NotFound);
     }
     let post_url = format!("{}{}", site.base_url, post_path);
-    let comments = state.store().latest_approved_comments(post.summary.id, u64::from(site.feed_items)).await?;
+    let comments = state
+        .store()
+        .latest_approved_comments(post.summary.id, u64::from(site.feed_items))
+        .await?;
     let items = comments
         .iter()
         .map(|comment| {
@@ -110,10 +145,16 @@ pub async fn post_comments(state: &AppState, post_path: &str, slug: &str) -> Res
             rss::Item {
                 title: Some(format!("By: {}", comment.author_name)),
                 link: Some(url.clone()),
-                guid: Some(rss::Guid { value: url, permalink: true }),
+                guid: Some(rss::Guid {
+                    value: url,
+                    permalink: true,
+                }),
                 pub_date: Some(rfc2822(comment.created_at)),
                 description: Some(comment.html.clone()),
-                dublin_core_ext: Some(DublinCoreExtension { creators: vec![comment.author_name.clone()], ..Default::default() }),
+                dublin_core_ext: Some(DublinCoreExtension {
+                    creators: vec![comment.author_name.clone()],
+                    ..Default::default()
+                }),
                 ..Default::default()
             }
         })
@@ -128,7 +169,10 @@ pub async fn post_comments(state: &AppState, post_path: &str, slug: &str) -> Res
         items,
         ..Default::default()
     };
-    Ok(xml("application/rss+xml; charset=utf-8", channel.to_string()))
+    Ok(xml(
+        "application/rss+xml; charset=utf-8",
+        channel.to_string(),
+    ))
 }
 
 pub async fn sitemap(State(state): State<AppState>) -> Result<Response, AppError> {
@@ -154,11 +198,21 @@ pub async fn robots(State(state): State<AppState>, _uri: Uri) -> Response {
         "User-agent: *\nDisallow: /admin/\nDisallow: /auth/\nDisallow: /search\n\nSitemap: {}/sitemap.xml\n",
         state.site().base_url
     );
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))], body).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 async fn latest_posts(state: &AppState) -> Result<Vec<PostSummary>, AppError> {
-    let listing = state.store().published_posts(&PostFilter::All, PageNumber::FIRST, state.site().feed_items).await?;
+    let listing = state
+        .store()
+        .published_posts(&PostFilter::All, PageNumber::FIRST, state.site().feed_items)
+        .await?;
     Ok(listing.items)
 }
 
@@ -167,7 +221,10 @@ fn rss_item(base_url: &str, post: &PostSummary) -> rss::Item {
     rss::Item {
         title: Some(post.title.clone()),
         link: Some(url.clone()),
-        guid: Some(rss::Guid { value: url.clone(), permalink: true }),
+        guid: Some(rss::Guid {
+            value: url.clone(),
+            permalink: true,
+        }),
         pub_date: Some(rfc2822(post.published_at.unwrap_or(post.updated_at))),
         description: Some(post.excerpt.clone()),
         content: Some(post.html.clone()),
@@ -176,9 +233,15 @@ fn rss_item(base_url: &str, post: &PostSummary) -> rss::Item {
             .categories
             .iter()
             .chain(&post.tags)
-            .map(|t| rss::Category { name: t.name.clone(), domain: None })
+            .map(|t| rss::Category {
+                name: t.name.clone(),
+                domain: None,
+            })
             .collect(),
-        dublin_core_ext: Some(DublinCoreExtension { creators: vec![post.author.display_name.clone()], ..Default::default() }),
+        dublin_core_ext: Some(DublinCoreExtension {
+            creators: vec![post.author.display_name.clone()],
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -192,9 +255,16 @@ fn fixed(at: OffsetDateTime) -> atom::FixedDateTime {
 }
 
 fn escape_xml(raw: &str) -> String {
-    raw.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    raw.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn xml(content_type: &'static str, body: String) -> Response {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response()
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
 }

@@ -58,7 +58,11 @@ impl Layout {
             tagline: site.tagline.clone(),
             language: site.language.clone(),
             base_url: site.base_url.clone(),
-            title: if title.is_empty() { site.title.clone() } else { format!("{title} – {}", site.title) },
+            title: if title.is_empty() {
+                site.title.clone()
+            } else {
+                format!("{title} – {}", site.title)
+            },
             description: site.tagline.clone(),
             canonical: format!("{}{}", site.base_url, path),
             body_class: "page",
@@ -78,8 +82,24 @@ impl Layout {
     pub async fn full(state: &AppState, title: &str, path: &str) -> Result<Self, AppError> {
         let store = state.store();
         let mut layout = Layout::bare(state, title, path);
-        layout.menu = store.page_links().await?.into_iter().map(|l| Link { title: l.title, path: l.path }).collect();
-        let recent = store.recent_post_links(5).await?.into_iter().map(|l| Link { title: l.title, path: l.path }).collect();
+        layout.menu = store
+            .page_links()
+            .await?
+            .into_iter()
+            .map(|l| Link {
+                title: l.title,
+                path: l.path,
+            })
+            .collect();
+        let recent = store
+            .recent_post_links(5)
+            .await?
+            .into_iter()
+            .map(|l| Link {
+                title: l.title,
+                path: l.path,
+            })
+            .collect();
         let categories = category_tree(store.categories_with_counts().await?);
         let archives = store
             .month_counts()
@@ -93,7 +113,11 @@ impl Layout {
                 count: m.count,
             })
             .collect();
-        layout.sidebar = Some(Sidebar { recent, categories, archives });
+        layout.sidebar = Some(Sidebar {
+            recent,
+            categories,
+            archives,
+        });
         Ok(layout)
     }
 }
@@ -103,9 +127,18 @@ impl Layout {
 fn category_tree(all: Vec<folio_storage::CategoryCount>) -> Vec<CategoryItem> {
     fn subtree_total(id: i64, all: &[folio_storage::CategoryCount]) -> u64 {
         let own = all.iter().find(|c| c.term.id == id).map_or(0, |c| c.count);
-        own + all.iter().filter(|c| c.term.parent_id == Some(id)).map(|c| subtree_total(c.term.id, all)).sum::<u64>()
+        own + all
+            .iter()
+            .filter(|c| c.term.parent_id == Some(id))
+            .map(|c| subtree_total(c.term.id, all))
+            .sum::<u64>()
     }
-    fn visit(parent: Option<i64>, depth: usize, all: &[folio_storage::CategoryCount], out: &mut Vec<CategoryItem>) {
+    fn visit(
+        parent: Option<i64>,
+        depth: usize,
+        all: &[folio_storage::CategoryCount],
+        out: &mut Vec<CategoryItem>,
+    ) {
         if depth > 8 {
             return;
         }
@@ -114,7 +147,10 @@ fn category_tree(all: Vec<folio_storage::CategoryCount>) -> Vec<CategoryItem> {
                 continue;
             }
             out.push(CategoryItem {
-                link: Link { title: c.term.name.clone(), path: c.term.path() },
+                link: Link {
+                    title: c.term.name.clone(),
+                    path: c.term.path(),
+                },
                 count: c.count,
                 depth,
             });

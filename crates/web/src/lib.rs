@@ -66,7 +66,13 @@ struct StateInner {
 impl AppState {
     pub fn new(store: Store, settings: &WebSettings) -> Self {
         let cache = PageCache::new(&settings.cache);
-        AppState { inner: Arc::new(StateInner { store, site: settings.site.clone(), cache }) }
+        AppState {
+            inner: Arc::new(StateInner {
+                store,
+                site: settings.site.clone(),
+                cache,
+            }),
+        }
     }
 
     pub fn store(&self) -> &Store {

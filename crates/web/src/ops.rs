@@ -37,7 +37,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 pub async fn metrics() -> Response {
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
         metrics_handle().render(),
     )
         .into_response()
@@ -55,7 +58,10 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
         ],
         body,
     )
@@ -67,7 +73,9 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 pub fn metrics_handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        const SECONDS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+        const SECONDS: &[f64] = &[
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ];
         let recorder = PrometheusBuilder::new()
             .set_buckets(SECONDS)
             .map(PrometheusBuilder::build_recorder)
@@ -93,7 +101,8 @@ pub(crate) async fn record_metrics(request: Request, next: Next) -> Response {
     let status = response.status().as_u16().to_string();
     let labels = [("route", route), ("method", method), ("status", status)];
     metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", &labels[..2])
+        .record(started.elapsed().as_secs_f64());
     response
 }
 
@@ -102,6 +111,14 @@ pub(crate) async fn record_metrics(request: Request, next: Next) -> Response {
 pub fn baseline_router(body: Bytes) -> Router {
     Router::new().fallback(get(move || {
         let body = body.clone();
-        async move { ([(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], body) }
+        async move {
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                )],
+                body,
+            )
+        }
     }))
 }

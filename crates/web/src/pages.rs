@@ -2,8 +2,8 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use folio_domain::{PageNumber, Paginated, Post, PostSummary, Taxonomy, build_thread};
 use folio_storage::PostFilter;
@@ -73,35 +73,74 @@ struct WelcomePage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum ContentPath {
     Home,
-    Post { year: i32, month: u8, day: u8, slug: String },
-    PostCommentsFeed { slug: String },
-    Page { slug: String },
-    Category { slug: String },
-    Tag { slug: String },
-    Author { slug: String },
-    Date { year: i32, month: Option<u8>, day: Option<u8> },
+    Post {
+        year: i32,
+        month: u8,
+        day: u8,
+        slug: String,
+    },
+    PostCommentsFeed {
+        slug: String,
+    },
+    Page {
+        slug: String,
+    },
+    Category {
+        slug: String,
+    },
+    Tag {
+        slug: String,
+    },
+    Author {
+        slug: String,
+    },
+    Date {
+        year: i32,
+        month: Option<u8>,
+        day: Option<u8>,
+    },
 }
 
 impl ContentPath {
     /// Splits `/…/page/N/` into the listing and its page number. `None` means no such page.
     fn parse(path: &str) -> Option<(ContentPath, PageNumber)> {
-        let mut segments: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+        let mut segments: Vec<&str> = path
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
         let mut page = PageNumber::FIRST;
         if segments.len() >= 2 && segments[segments.len() - 2] == "page" {
             page = PageNumber::parse(segments[segments.len() - 1])?;
             segments.truncate(segments.len() - 2);
         }
         let is_listing_page = page != PageNumber::FIRST;
-        let number = |s: &str, digits: usize| (s.len() == digits && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<i32>().ok()).flatten();
+        let number = |s: &str, digits: usize| {
+            (s.len() == digits && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse::<i32>().ok())
+                .flatten()
+        };
         let content = match segments.as_slice() {
             [] => ContentPath::Home,
-            ["category", .., last] => ContentPath::Category { slug: (*last).to_owned() },
-            ["tag", slug] => ContentPath::Tag { slug: (*slug).to_owned() },
-            ["author", slug] => ContentPath::Author { slug: (*slug).to_owned() },
-            [y] if number(y, 4).is_some() => ContentPath::Date { year: number(y, 4)?, month: None, day: None },
-            [y, m] if number(y, 4).is_some() => {
-                ContentPath::Date { year: number(y, 4)?, month: Some(u8::try_from(number(m, 2)?).ok()?), day: None }
-            }
+            ["category", .., last] => ContentPath::Category {
+                slug: (*last).to_owned(),
+            },
+            ["tag", slug] => ContentPath::Tag {
+                slug: (*slug).to_owned(),
+            },
+            ["author", slug] => ContentPath::Author {
+                slug: (*slug).to_owned(),
+            },
+            [y] if number(y, 4).is_some() => ContentPath::Date {
+                year: number(y, 4)?,
+                month: None,
+                day: None,
+            },
+            [y, m] if number(y, 4).is_some() => ContentPath::Date {
+                year: number(y, 4)?,
+                month: Some(u8::try_from(number(m, 2)?).ok()?),
+                day: None,
+            },
             [y, m, d] if number(y, 4).is_some() && number(d, 2).is_some() => ContentPath::Date {
                 year: number(y, 4)?,
                 month: Some(u8::try_from(number(m, 2)?).ok()?),
@@ -113,10 +152,19 @@ impl ContentPath {
                 day: u8::try_from(number(d, 2)?).ok()?,
                 slug: (*slug).to_owned(),
             },
-            [y, m, d, slug, "feed"] if !is_listing_page && number(y, 4).is_some() && number(m, 2).is_some() && number(d, 2).is_some() => {
-                ContentPath::PostCommentsFeed { slug: (*slug).to_owned() }
+            [y, m, d, slug, "feed"]
+                if !is_listing_page
+                    && number(y, 4).is_some()
+                    && number(m, 2).is_some()
+                    && number(d, 2).is_some() =>
+            {
+                ContentPath::PostCommentsFeed {
+                    slug: (*slug).to_owned(),
+                }
             }
-            [slug] if !is_listing_page => ContentPath::Page { slug: (*slug).to_owned() },
+            [slug] if !is_listing_page => ContentPath::Page {
+                slug: (*slug).to_owned(),
+            },
             _ => return None,
         };
         Some((content, page))
@@ -130,13 +178,19 @@ pub struct HomeQuery {
 
 /// Everything that is not a fixed route: the front page, posts, pages and archives, at the
 /// paths WordPress gives them.
-pub async fn content(State(state): State<AppState>, uri: Uri, Query(query): Query<HomeQuery>) -> Result<Response, AppError> {
+pub async fn content(
+    State(state): State<AppState>,
+    uri: Uri,
+    Query(query): Query<HomeQuery>,
+) -> Result<Response, AppError> {
     let path = uri.path();
-    if path == "/" {
-        if let Some(q) = query.s {
-            let target = format!("/search?q={}", form_urlencode(&q));
-            return Ok(moved_permanently(&target));
-        }
+    if path == "/"
+        && let Some(q) = query.s
+    {
+        return Ok(moved_permanently(&format!(
+            "/search?q={}",
+            form_urlencode(&q)
+        )));
     }
     let last_segment = path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
     if last_segment.contains('.') {
@@ -152,36 +206,66 @@ pub async fn content(State(state): State<AppState>, uri: Uri, Query(query): Quer
     let (content, page) = ContentPath::parse(path).ok_or(AppError::NotFound)?;
     match content {
         ContentPath::Home => home(&state, page).await,
-        ContentPath::Post { year, month, day, slug } => post(&state, path, (year, month, day), &slug).await,
+        ContentPath::Post {
+            year,
+            month,
+            day,
+            slug,
+        } => post(&state, path, (year, month, day), &slug).await,
         ContentPath::PostCommentsFeed { slug } => {
             let post_path = path.strip_suffix("feed/").unwrap_or(path);
             crate::feeds::post_comments(&state, post_path, &slug).await
         }
         ContentPath::Page { slug } => page_of_site(&state, &slug).await,
-        ContentPath::Category { slug } => term_archive(&state, Taxonomy::Category, &slug, page).await,
+        ContentPath::Category { slug } => {
+            term_archive(&state, Taxonomy::Category, &slug, page).await
+        }
         ContentPath::Tag { slug } => term_archive(&state, Taxonomy::Tag, &slug, page).await,
         ContentPath::Author { slug } => author_archive(&state, &slug, page).await,
-        ContentPath::Date { year, month, day } => date_archive(&state, year, month, day, page).await,
+        ContentPath::Date { year, month, day } => {
+            date_archive(&state, year, month, day, page).await
+        }
     }
 }
 
 async fn home(state: &AppState, page: PageNumber) -> Result<Response, AppError> {
     let site = state.site();
-    let list = state.store().published_posts(&PostFilter::All, page, site.posts_per_page).await?;
-    if list.total == 0 && page == PageNumber::FIRST && state.store().page_links().await?.is_empty() {
+    let list = state
+        .store()
+        .published_posts(&PostFilter::All, page, site.posts_per_page)
+        .await?;
+    if list.total == 0 && page == PageNumber::FIRST && state.store().page_links().await?.is_empty()
+    {
         let mut layout = Layout::bare(state, "", "/");
         layout.body_class = "home blog";
         return render(&WelcomePage { layout }, None);
     }
-    let path = if page == PageNumber::FIRST { "/".to_owned() } else { format!("/page/{}/", page.get()) };
-    let title = if page == PageNumber::FIRST { String::new() } else { format!("Page {}", page.get()) };
+    let path = if page == PageNumber::FIRST {
+        "/".to_owned()
+    } else {
+        format!("/page/{}/", page.get())
+    };
+    let title = if page == PageNumber::FIRST {
+        String::new()
+    } else {
+        format!("Page {}", page.get())
+    };
     let mut layout = Layout::full(state, &title, &path).await?;
     layout.body_class = "home blog";
     list_page(state, layout, None, String::new(), list, |n| paged("/", n))
 }
 
-async fn post(state: &AppState, requested: &str, _date: (i32, u8, u8), slug: &str) -> Result<Response, AppError> {
-    let post = state.store().published_post(slug).await?.ok_or(AppError::NotFound)?;
+async fn post(
+    state: &AppState,
+    requested: &str,
+    _date: (i32, u8, u8),
+    slug: &str,
+) -> Result<Response, AppError> {
+    let post = state
+        .store()
+        .published_post(slug)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let canonical = post.summary.path();
     if canonical != requested {
         // The date in the URL is wrong (or the post moved): send readers to the right one.
@@ -191,7 +275,11 @@ async fn post(state: &AppState, requested: &str, _date: (i32, u8, u8), slug: &st
 }
 
 async fn page_of_site(state: &AppState, slug: &str) -> Result<Response, AppError> {
-    let page = state.store().published_page(slug).await?.ok_or(AppError::NotFound)?;
+    let page = state
+        .store()
+        .published_page(slug)
+        .await?
+        .ok_or(AppError::NotFound)?;
     single(state, page).await
 }
 
@@ -203,26 +291,42 @@ async fn single(state: &AppState, post: Post) -> Result<Response, AppError> {
     layout.body_class = if view.is_page { "page" } else { "single" };
     layout.og_type = if view.is_page { "website" } else { "article" };
     layout.description = summary.excerpt.clone();
-    layout.og_image = summary.featured_image.as_ref().map(|i| absolute(&site.base_url, i));
+    layout.og_image = summary
+        .featured_image
+        .as_ref()
+        .map(|i| absolute(&site.base_url, i));
     if !view.is_page {
         layout.published_time = Some(view.date_iso.clone());
         layout.modified_time = Some(view.modified_iso.clone());
         layout.comments_feed = Some(format!("{}{}feed/", site.base_url, view.path));
     }
     let comments = state.store().approved_comments(summary.id).await?;
-    let last_modified = comments.iter().map(|c| c.created_at).fold(summary.updated_at, OffsetDateTime::max);
+    let last_modified = comments
+        .iter()
+        .map(|c| c.created_at)
+        .fold(summary.updated_at, OffsetDateTime::max);
     let thread = build_thread(comments, site.comment_max_depth);
     let mut thread_html = String::new();
     for (index, node) in thread.iter().enumerate() {
         render_comment_node(node, index, site.comment_max_depth, &mut thread_html)?;
     }
-    let adjacent = if view.is_page { Default::default() } else { state.store().adjacent_posts(summary).await? };
+    let adjacent = if view.is_page {
+        Default::default()
+    } else {
+        state.store().adjacent_posts(summary).await?
+    };
     let page = SinglePage {
         thoughts_heading: thoughts_heading(summary.comment_count, &summary.title),
         show_comments: !view.is_page || summary.comment_count > 0 || post.comments_open,
         comments_open: post.comments_open,
-        previous: adjacent.previous.map(|l| Link { title: l.title, path: l.path }),
-        next: adjacent.next.map(|l| Link { title: l.title, path: l.path }),
+        previous: adjacent.previous.map(|l| Link {
+            title: l.title,
+            path: l.path,
+        }),
+        next: adjacent.next.map(|l| Link {
+            title: l.title,
+            path: l.path,
+        }),
         post: view,
         layout,
         thread_html,
@@ -241,19 +345,33 @@ fn render_comment_node(
         render_comment_node(child, i, max_depth, &mut children_html)?;
     }
     let view = CommentView::new(node, index, max_depth);
-    let item = CommentItem { can_reply_here: view.can_reply, c: &view, children_html };
+    let item = CommentItem {
+        can_reply_here: view.can_reply,
+        c: &view,
+        children_html,
+    };
     item.render_into(out)?;
     Ok(())
 }
 
-async fn term_archive(state: &AppState, taxonomy: Taxonomy, slug: &str, page: PageNumber) -> Result<Response, AppError> {
+async fn term_archive(
+    state: &AppState,
+    taxonomy: Taxonomy,
+    slug: &str,
+    page: PageNumber,
+) -> Result<Response, AppError> {
     let store = state.store();
-    let term = store.term_by_slug(taxonomy, slug).await?.ok_or(AppError::NotFound)?;
+    let term = store
+        .term_by_slug(taxonomy, slug)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let filter = match taxonomy {
         Taxonomy::Category => PostFilter::Terms(store.category_and_descendants(term.id).await?),
         Taxonomy::Tag => PostFilter::Terms(vec![term.id]),
     };
-    let list = store.published_posts(&filter, page, state.site().posts_per_page).await?;
+    let list = store
+        .published_posts(&filter, page, state.site().posts_per_page)
+        .await?;
     let base = term.path();
     let (label, class) = match taxonomy {
         Taxonomy::Category => ("Category", "archive category"),
@@ -265,13 +383,30 @@ async fn term_archive(state: &AppState, taxonomy: Taxonomy, slug: &str, page: Pa
     if !term.description.is_empty() {
         layout.description = term.description.clone();
     }
-    list_page(state, layout, Some(heading), term.description.clone(), list, |n| paged(&base, n))
+    list_page(
+        state,
+        layout,
+        Some(heading),
+        term.description.clone(),
+        list,
+        |n| paged(&base, n),
+    )
 }
 
-async fn author_archive(state: &AppState, slug: &str, page: PageNumber) -> Result<Response, AppError> {
+async fn author_archive(
+    state: &AppState,
+    slug: &str,
+    page: PageNumber,
+) -> Result<Response, AppError> {
     let store = state.store();
     let author = store.user_by_slug(slug).await?.ok_or(AppError::NotFound)?;
-    let list = store.published_posts(&PostFilter::Author(author.id), page, state.site().posts_per_page).await?;
+    let list = store
+        .published_posts(
+            &PostFilter::Author(author.id),
+            page,
+            state.site().posts_per_page,
+        )
+        .await?;
     if list.total == 0 {
         // Readers who never wrote a post have no public archive.
         return Err(AppError::NotFound);
@@ -280,7 +415,14 @@ async fn author_archive(state: &AppState, slug: &str, page: PageNumber) -> Resul
     let heading = format!("Author: {}", author.display_name);
     let mut layout = Layout::full(state, &heading, &paged(&base, page.get())).await?;
     layout.body_class = "archive author";
-    list_page(state, layout, Some(heading), author.bio.clone(), list, |n| paged(&base, n))
+    list_page(
+        state,
+        layout,
+        Some(heading),
+        author.bio.clone(),
+        list,
+        |n| paged(&base, n),
+    )
 }
 
 async fn date_archive(
@@ -293,17 +435,27 @@ async fn date_archive(
     let (from, until, heading, base) = date_range(year, month, day).ok_or(AppError::NotFound)?;
     let list = state
         .store()
-        .published_posts(&PostFilter::Published { from, until }, page, state.site().posts_per_page)
+        .published_posts(
+            &PostFilter::Published { from, until },
+            page,
+            state.site().posts_per_page,
+        )
         .await?;
     if list.total == 0 {
         return Err(AppError::NotFound);
     }
     let mut layout = Layout::full(state, &heading, &paged(&base, page.get())).await?;
     layout.body_class = "archive date";
-    list_page(state, layout, Some(heading), String::new(), list, |n| paged(&base, n))
+    list_page(state, layout, Some(heading), String::new(), list, |n| {
+        paged(&base, n)
+    })
 }
 
-fn date_range(year: i32, month: Option<u8>, day: Option<u8>) -> Option<(OffsetDateTime, OffsetDateTime, String, String)> {
+fn date_range(
+    year: i32,
+    month: Option<u8>,
+    day: Option<u8>,
+) -> Option<(OffsetDateTime, OffsetDateTime, String, String)> {
     if !(1970..=9999).contains(&year) {
         return None;
     }
@@ -312,7 +464,12 @@ fn date_range(year: i32, month: Option<u8>, day: Option<u8>) -> Option<(OffsetDa
         (None, _) => {
             let from = Date::from_calendar_date(year, Month::January, 1).ok()?;
             let until = Date::from_calendar_date(year + 1, Month::January, 1).ok()?;
-            Some((at(from), at(until), format!("Year: {year}"), format!("/{year:04}/")))
+            Some((
+                at(from),
+                at(until),
+                format!("Year: {year}"),
+                format!("/{year:04}/"),
+            ))
         }
         (Some(m), None) => {
             let month = Month::try_from(m).ok()?;
@@ -322,12 +479,22 @@ fn date_range(year: i32, month: Option<u8>, day: Option<u8>) -> Option<(OffsetDa
             } else {
                 Date::from_calendar_date(year, month.next(), 1).ok()?
             };
-            Some((at(from), at(until), format!("Month: {} {year}", month_name(m)), format!("/{year:04}/{m:02}/")))
+            Some((
+                at(from),
+                at(until),
+                format!("Month: {} {year}", month_name(m)),
+                format!("/{year:04}/{m:02}/"),
+            ))
         }
         (Some(m), Some(d)) => {
             let from = Date::from_calendar_date(year, Month::try_from(m).ok()?, d).ok()?;
             let until = from.next_day()?;
-            Some((at(from), at(until), format!("Day: {}", human_date(at(from))), format!("/{year:04}/{m:02}/{d:02}/")))
+            Some((
+                at(from),
+                at(until),
+                format!("Day: {}", human_date(at(from))),
+                format!("/{year:04}/{m:02}/{d:02}/"),
+            ))
         }
     }
 }
@@ -343,7 +510,11 @@ fn list_page(
     if list.is_past_the_end() {
         return Err(AppError::NotFound);
     }
-    let last_modified = list.items.iter().map(|p| p.updated_at.max(p.published_at.unwrap_or(p.updated_at))).max();
+    let last_modified = list
+        .items
+        .iter()
+        .map(|p| p.updated_at.max(p.published_at.unwrap_or(p.updated_at)))
+        .max();
     let page = ListPage {
         pager: Pager::new(&list, page_path),
         posts: list.items.iter().map(PostView::new).collect(),
@@ -362,8 +533,17 @@ pub struct SearchQuery {
     page: Option<String>,
 }
 
-pub async fn search(State(state): State<AppState>, Query(params): Query<SearchQuery>) -> Result<Response, AppError> {
-    let query: String = params.q.unwrap_or_default().trim().chars().take(500).collect();
+pub async fn search(
+    State(state): State<AppState>,
+    Query(params): Query<SearchQuery>,
+) -> Result<Response, AppError> {
+    let query: String = params
+        .q
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(500)
+        .collect();
     let page = match params.page.as_deref() {
         None | Some("") => PageNumber::FIRST,
         Some(raw) => PageNumber::parse(raw).ok_or(AppError::NotFound)?,
@@ -374,7 +554,11 @@ pub async fn search(State(state): State<AppState>, Query(params): Query<SearchQu
         return Err(AppError::NotFound);
     }
     let encoded = form_urlencode(&query);
-    let title = if query.is_empty() { "Search".to_owned() } else { format!("Search Results for “{query}”") };
+    let title = if query.is_empty() {
+        "Search".to_owned()
+    } else {
+        format!("Search Results for “{query}”")
+    };
     let mut layout = Layout::full(&state, &title, &format!("/search?q={encoded}")).await?;
     layout.body_class = "search";
     layout.search_query = query.clone();
@@ -389,7 +573,10 @@ pub async fn search(State(state): State<AppState>, Query(params): Query<SearchQu
         hits: results
             .items
             .iter()
-            .map(|hit| HitView { post: PostView::new(&hit.post), snippet: hit.snippet_html.clone() })
+            .map(|hit| HitView {
+                post: PostView::new(&hit.post),
+                snippet: hit.snippet_html.clone(),
+            })
             .collect(),
         layout,
         query,
@@ -401,13 +588,21 @@ pub async fn search(State(state): State<AppState>, Query(params): Query<SearchQu
 /// 301, as WordPress answers for moved content, so that search engines move their links.
 pub(crate) fn moved_permanently(target: &str) -> Response {
     match HeaderValue::from_str(target) {
-        Ok(location) => (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, location)]).into_response(),
+        Ok(location) => (
+            StatusCode::MOVED_PERMANENTLY,
+            [(header::LOCATION, location)],
+        )
+            .into_response(),
         Err(_) => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
 fn paged(base: &str, n: u32) -> String {
-    if n <= 1 { base.to_owned() } else { format!("{base}page/{n}/") }
+    if n <= 1 {
+        base.to_owned()
+    } else {
+        format!("{base}page/{n}/")
+    }
 }
 
 pub(crate) fn absolute(base_url: &str, path_or_url: &str) -> String {
@@ -423,7 +618,9 @@ pub(crate) fn form_urlencode(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for byte in raw.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(char::from(byte)),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(byte))
+            }
             b' ' => out.push('+'),
             other => out.push_str(&format!("%{other:02X}")),
         }
@@ -431,13 +628,16 @@ pub(crate) fn form_urlencode(raw: &str) -> String {
     out
 }
 
-fn render(page: &impl Template, last_modified: Option<OffsetDateTime>) -> Result<Response, AppError> {
+fn render(
+    page: &impl Template,
+    last_modified: Option<OffsetDateTime>,
+) -> Result<Response, AppError> {
     let html = page.render()?;
     let mut headers = HeaderMap::new();
-    if let Some(at) = last_modified {
-        if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(at.into())) {
-            headers.insert(header::LAST_MODIFIED, value);
-        }
+    if let Some(at) = last_modified
+        && let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(at.into()))
+    {
+        headers.insert(header::LAST_MODIFIED, value);
     }
     Ok((headers, Html(html)).into_response())
 }
@@ -456,11 +656,45 @@ mod tests {
         assert_eq!(p("/page/abc/"), None);
         assert_eq!(
             p("/2024/03/05/hello/"),
-            Some((ContentPath::Post { year: 2024, month: 3, day: 5, slug: "hello".into() }, 1))
+            Some((
+                ContentPath::Post {
+                    year: 2024,
+                    month: 3,
+                    day: 5,
+                    slug: "hello".into()
+                },
+                1
+            ))
         );
-        assert_eq!(p("/category/news/local/page/2/"), Some((ContentPath::Category { slug: "local".into() }, 2)));
-        assert_eq!(p("/2024/"), Some((ContentPath::Date { year: 2024, month: None, day: None }, 1)));
-        assert_eq!(p("/about/"), Some((ContentPath::Page { slug: "about".into() }, 1)));
+        assert_eq!(
+            p("/category/news/local/page/2/"),
+            Some((
+                ContentPath::Category {
+                    slug: "local".into()
+                },
+                2
+            ))
+        );
+        assert_eq!(
+            p("/2024/"),
+            Some((
+                ContentPath::Date {
+                    year: 2024,
+                    month: None,
+                    day: None
+                },
+                1
+            ))
+        );
+        assert_eq!(
+            p("/about/"),
+            Some((
+                ContentPath::Page {
+                    slug: "about".into()
+                },
+                1
+            ))
+        );
         assert_eq!(p("/about/page/2/"), None);
         assert_eq!(p("/a/b/c/d/e/f/"), None);
     }

@@ -55,11 +55,17 @@ impl PostView {
 }
 
 pub fn author_link(user: &User) -> Link {
-    Link { title: user.display_name.clone(), path: format!("/author/{}/", user.slug) }
+    Link {
+        title: user.display_name.clone(),
+        path: format!("/author/{}/", user.slug),
+    }
 }
 
 pub fn term_link(term: &Term) -> Link {
-    Link { title: term.name.clone(), path: term.path() }
+    Link {
+        title: term.name.clone(),
+        path: term.path(),
+    }
 }
 
 pub fn comments_label(count: u64) -> String {
@@ -83,23 +89,41 @@ pub fn iso(at: OffsetDateTime) -> String {
 }
 
 pub fn human_date(at: OffsetDateTime) -> String {
-    at.format(format_description!("[month repr:long] [day padding:none], [year]")).unwrap_or_default()
+    at.format(format_description!(
+        "[month repr:long] [day padding:none], [year]"
+    ))
+    .unwrap_or_default()
 }
 
 pub fn human_date_time(at: OffsetDateTime) -> String {
     let date = human_date(at);
     let time = at
-        .format(format_description!("[hour repr:12 padding:none]:[minute] [period case:lower]"))
+        .format(format_description!(
+            "[hour repr:12 padding:none]:[minute] [period case:lower]"
+        ))
         .unwrap_or_default();
     format!("{date} at {time}")
 }
 
 pub fn month_name(month: u8) -> &'static str {
     const NAMES: [&str; 12] = [
-        "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-        "November", "December",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ];
-    NAMES.get(usize::from(month).wrapping_sub(1)).copied().unwrap_or("")
+    NAMES
+        .get(usize::from(month).wrapping_sub(1))
+        .copied()
+        .unwrap_or("")
 }
 
 /// One comment of a thread, with its replies already rendered below it.
@@ -124,10 +148,20 @@ impl CommentView {
         CommentView {
             id: comment.id,
             depth: node.depth,
-            parity: if index % 2 == 0 { "even" } else { "odd" },
+            parity: if index.is_multiple_of(2) {
+                "even"
+            } else {
+                "odd"
+            },
             author_name: comment.author_name.clone(),
-            author_url: comment.author_url.clone().filter(|u| u.starts_with("https://") || u.starts_with("http://")),
-            avatar_url: comment.author_avatar.clone().unwrap_or_else(|| default_avatar(&comment.author_name)),
+            author_url: comment
+                .author_url
+                .clone()
+                .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+            avatar_url: comment
+                .author_avatar
+                .clone()
+                .unwrap_or_else(|| default_avatar(&comment.author_name)),
             date_iso: iso(comment.created_at),
             date_human: human_date_time(comment.created_at),
             html: comment.html.clone(),
@@ -140,10 +174,17 @@ impl CommentView {
 /// A generated avatar (initial on a colour picked from the name), as an inline SVG data URI,
 /// so that no third-party avatar service learns who reads what.
 pub fn default_avatar(name: &str) -> String {
-    const COLOURS: [&str; 8] = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#b07aa1", "#9c755f", "#6b6ecf"];
-    let hash = name.bytes().fold(5381u32, |h, b| h.wrapping_mul(33) ^ u32::from(b));
+    const COLOURS: [&str; 8] = [
+        "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#b07aa1", "#9c755f", "#6b6ecf",
+    ];
+    let hash = name
+        .bytes()
+        .fold(5381u32, |h, b| h.wrapping_mul(33) ^ u32::from(b));
     let colour = COLOURS[(hash as usize) % COLOURS.len()];
-    let initial = name.chars().find(|c| c.is_alphanumeric()).map_or('?', |c| c.to_uppercase().next().unwrap_or(c));
+    let initial = name
+        .chars()
+        .find(|c| c.is_alphanumeric())
+        .map_or('?', |c| c.to_uppercase().next().unwrap_or(c));
     let initial = match initial {
         '<' | '>' | '&' | '"' | '\'' | '#' | '%' => '?',
         c => c,
@@ -186,7 +227,11 @@ impl Pager {
                 if last_shown + 1 < n {
                     pages.push(PagerItem::Dots);
                 }
-                pages.push(if n == current { PagerItem::Current(n) } else { PagerItem::Link(n, page_path(n)) });
+                pages.push(if n == current {
+                    PagerItem::Current(n)
+                } else {
+                    PagerItem::Link(n, page_path(n))
+                });
                 last_shown = n;
             }
         }
@@ -205,7 +250,12 @@ mod tests {
 
     #[test]
     fn pager_elides_far_pages() {
-        let list = Paginated::<()> { items: vec![], page: PageNumber::new(10).unwrap(), per_page: 10, total: 200 };
+        let list = Paginated::<()> {
+            items: vec![],
+            page: PageNumber::new(10).unwrap(),
+            per_page: 10,
+            total: 200,
+        };
         let pager = Pager::new(&list, |n| format!("/page/{n}/")).unwrap();
         let shape: Vec<String> = pager
             .pages

@@ -23,12 +23,17 @@ pub struct TestApp {
 }
 
 pub fn postgres_admin_url() -> Option<String> {
-    std::env::var("FOLIO_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("FOLIO_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 pub fn base_settings(database_url: &str) -> Settings {
-    let mut settings =
-        Settings::load_with_env(None, figment::providers::Env::prefixed("FOLIO_TEST_NEVER_SET__")).unwrap();
+    let mut settings = Settings::load_with_env(
+        None,
+        figment::providers::Env::prefixed("FOLIO_TEST_NEVER_SET__"),
+    )
+    .unwrap();
     settings.database.url = database_url.to_owned();
     settings.cache.poll_milliseconds = 50;
     settings.log.level = "warn".to_owned();
@@ -42,10 +47,18 @@ pub async fn fresh_database(dir: &tempfile::TempDir) -> (String, DatabaseGuard) 
     match postgres_admin_url() {
         Some(admin) => {
             let name = format!("folio_t_{}", uuid::Uuid::new_v4().simple());
-            folio_storage::admin::create_postgres_database(&admin, &name).await.expect("create test database");
-            (folio_storage::admin::sibling_database_url(&admin, &name), DatabaseGuard(Some((admin, name))))
+            folio_storage::admin::create_postgres_database(&admin, &name)
+                .await
+                .expect("create test database");
+            (
+                folio_storage::admin::sibling_database_url(&admin, &name),
+                DatabaseGuard(Some((admin, name))),
+            )
         }
-        None => (format!("sqlite://{}/folio.db", dir.path().display()), DatabaseGuard(None)),
+        None => (
+            format!("sqlite://{}/folio.db", dir.path().display()),
+            DatabaseGuard(None),
+        ),
     }
 }
 
@@ -56,8 +69,12 @@ impl Drop for DatabaseGuard {
         if let Some((admin, name)) = self.0.take() {
             // Drop is not async: clean up on a thread with its own runtime.
             let _ = std::thread::spawn(move || {
-                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                    let _ = runtime.block_on(folio_storage::admin::drop_postgres_database(&admin, &name));
+                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    let _ = runtime
+                        .block_on(folio_storage::admin::drop_postgres_database(&admin, &name));
                 }
             })
             .join();
@@ -124,7 +141,10 @@ impl TestApp {
             .create_user(NewUser {
                 display_name: name.to_owned(),
                 slug: None,
-                email: Some(format!("{}@example.org", name.to_lowercase().replace(' ', "."))),
+                email: Some(format!(
+                    "{}@example.org",
+                    name.to_lowercase().replace(' ', ".")
+                )),
                 avatar_url: None,
                 bio: format!("{name} writes here."),
                 role: Role::Author,
@@ -133,8 +153,15 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn post(&self, author: &User, title: &str, body: &str, published_at: OffsetDateTime) -> folio_domain::Post {
-        self.post_in(author, title, body, published_at, &[], &[]).await
+    pub async fn post(
+        &self,
+        author: &User,
+        title: &str,
+        body: &str,
+        published_at: OffsetDateTime,
+    ) -> folio_domain::Post {
+        self.post_in(author, title, body, published_at, &[], &[])
+            .await
     }
 
     pub async fn post_in(
@@ -164,7 +191,14 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn comment(&self, post_id: i64, parent: Option<i64>, name: &str, text: &str, status: CommentStatus) -> i64 {
+    pub async fn comment(
+        &self,
+        post_id: i64,
+        parent: Option<i64>,
+        name: &str,
+        text: &str,
+        status: CommentStatus,
+    ) -> i64 {
         self.store
             .create_comment(NewComment {
                 post_id,
