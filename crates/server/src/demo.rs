@@ -833,9 +833,7 @@ const CURATED_TITLES: &[(&str, usize, usize)] = &[
 /// The newest post: written out in full, since it tops the front page and the screenshots.
 const NEWEST_TITLE: &str = "Sales Isn't Adversarial";
 const NEWEST_TOPIC: usize = 4;
-const NEWEST_BODY: &str = r#"For years I thought of selling as a contest: we wanted the money, the customer wanted to keep it, and the call was where we found out who was better at pretending. It took me an embarrassingly long time to notice that the best deals we ever closed felt nothing like that.
-
-The customers who stayed, paid on time, and sent us their friends all had one thing in common: at some point in the first conversation, we told them what our product was *bad* at.
+const NEWEST_BODY: &str = r#"For years I thought of selling as a contest: we wanted the money, the customer wanted to keep it, and the call was where we found out who was better at pretending. Then I noticed what our best customers had in common: early in the first conversation, we told them what our product was *bad* at.
 
 ## The call is a diagnosis
 
@@ -858,7 +856,7 @@ We dropped the end-of-quarter discounts, put our prices on the website, and wrot
 | Before | 112 | 19 | 17% |
 | After | 97 | 24 | 25% |
 
-The pipeline is now a list of problems we understand rather than a list of people we are chasing:
+Our pipeline now tracks problems, not people:
 
 ```yaml
 stages:
@@ -867,13 +865,9 @@ stages:
   - name: decided       # they chose, either way
 ```
 
-### It is still work
-
-None of this means sales is easy. Follow-ups still slip, procurement still takes weeks, and some months the numbers still look bad. But I no longer walk into a call expecting a fight, and neither does the person on the other side.
-
 ## Wrapping up
 
-If you build the product and also sell it, you already have the most important skill: you know where it breaks. Lead with that.
+None of this makes sales easy, but I no longer walk into a call expecting a fight. If you build the product and also sell it, you already know where it breaks. Lead with that.
 
 [^1]: Fewer calls, because the pricing page now answers the questions that used to fill the first fifteen minutes.
 "#;

@@ -643,3 +643,30 @@ async fn many_comments_render_as_one_thread() {
     assert!(html.contains("300 thoughts on “Busy Thread”"));
     assert_eq!(html.matches("<li id=\"comment-").count(), 300);
 }
+
+#[tokio::test]
+async fn database_gone_gives_a_500_page_in_the_layout_and_not_ready() {
+    let app = TestApp::spawn_with(|s| s.cache.enabled = false).await;
+    let alice = app.author("Alice").await;
+    let post = app.post(&alice, "Soon Unreachable", "x", days_ago(1)).await;
+    app.page(&post.summary.path()).await;
+    // Closing the shared pool is what the server sees when the database goes away.
+    app.store.clone().close().await.unwrap();
+    let response = app.get(&post.summary.path()).await;
+    assert_eq!(response.status(), 500);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.contains("Something went wrong") && body.contains("class=\"site-title\""),
+        "{body}"
+    );
+    assert!(
+        !body.contains("sqlx") && !body.contains("pool"),
+        "no internals shown: {body}"
+    );
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    assert_eq!(
+        app.page("/healthz").await,
+        "ok\n",
+        "alive even when the database is not"
+    );
+}
