@@ -11,7 +11,9 @@ use crate::site::Site;
 use crate::{apt_install, build_release, http, root};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-const SIZES: [(&str, u32, u32); 2] = [("desktop", 1280, 2000), ("phone", 390, 2400)];
+/// Width and height per device; a post is taller so that its conversation is in the picture.
+const FRONT_SIZES: [(&str, u32, u32); 2] = [("desktop", 1280, 2000), ("phone", 390, 2400)];
+const POST_SIZES: [(&str, u32, u32); 2] = [("desktop", 1280, 3600), ("phone", 390, 6400)];
 
 pub fn run() -> anyhow::Result<()> {
     if !Path::new(CHROMIUM).exists() {
@@ -33,8 +35,11 @@ pub fn run() -> anyhow::Result<()> {
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
     let mut profile = 0;
-    for (name, path) in [("front", "/"), ("post", post.as_str())] {
-        for (device, width, height) in SIZES {
+    for (name, path, sizes) in [
+        ("front", "/", FRONT_SIZES),
+        ("post", post.as_str(), POST_SIZES),
+    ] {
+        for (device, width, height) in sizes {
             profile += 1;
             let file = out_dir.join(format!("{name}-{device}.png"));
             let url = format!("http://{}{path}", server.addr);

@@ -849,12 +849,7 @@ A good discovery call looks more like a doctor's appointment than a pitch. You a
 
 ## What changed when we stopped "closing"
 
-We dropped the end-of-quarter discounts, put our prices on the website, and wrote down the three situations in which we recommend a competitor. Our close rate went *up*.[^1]
-
-| Quarter | Calls | Deals | Close rate |
-| --- | ---: | ---: | ---: |
-| Before | 112 | 19 | 17% |
-| After | 97 | 24 | 25% |
+We dropped the end-of-quarter discounts, put our prices on the website, and wrote down the three situations in which we recommend a competitor. Our close rate went *up*, from 17% to 25%.[^1]
 
 Our pipeline now tracks problems, not people:
 
@@ -864,8 +859,6 @@ stages:
   - name: fit_confirmed # we can fix it, and said what we can't
   - name: decided       # they chose, either way
 ```
-
-## Wrapping up
 
 None of this makes sales easy, but I no longer walk into a call expecting a fight. If you build the product and also sell it, you already know where it breaks. Lead with that.
 
