@@ -105,7 +105,13 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let mut baseline = Server::start("bench-baseline", command, baseline_addr, &site.dir)?;
     baseline.wait_until_ok("/", Duration::from_secs(30))?;
 
-    let targets: [(&str, SocketAddr, String); 5] = [
+    // The same site with the page cache off: what a signed-in reader or a cache miss costs.
+    let uncached = site.serve_with(
+        "folio-serve-uncached",
+        &[("FOLIO__CACHE__ENABLED", "false")],
+    )?;
+
+    let targets: [(&str, SocketAddr, String); 7] = [
         (
             "baseline: the post page from memory",
             baseline.addr,
@@ -119,6 +125,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             folio.addr,
             format!("/search?q={}", query_encode(&search_term)),
         ),
+        ("front page, page cache off", uncached.addr, "/".to_owned()),
+        (
+            "post with 50 comments, page cache off",
+            uncached.addr,
+            post_path.clone(),
+        ),
     ];
     let mut results = Vec::with_capacity(targets.len());
     for (page, addr, path) in &targets {
@@ -131,10 +143,17 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         );
     }
     let peak_rss_mb = folio.peak_rss_kib()? as f64 / 1024.0;
+    let uncached_rss_mb = uncached.peak_rss_kib()? as f64 / 1024.0;
     drop(baseline);
     drop(folio);
+    drop(uncached);
 
-    let report = report(&options, &results, peak_rss_mb, post_page.body.len());
+    let report = report(
+        &options,
+        &results,
+        (peak_rss_mb, uncached_rss_mb),
+        post_page.body.len(),
+    );
     let report_path = bench_dir.join("report.md");
     std::fs::write(&report_path, &report)
         .with_context(|| format!("cannot write {}", report_path.display()))?;
@@ -203,7 +222,7 @@ fn duration_ms(text: &str) -> Option<f64> {
 fn report(
     options: &Options,
     results: &[Measurement],
-    peak_rss_mb: f64,
+    (peak_rss_mb, uncached_rss_mb): (f64, f64),
     post_bytes: usize,
 ) -> String {
     let baseline = results.first().map_or(0.0, |m| m.requests_per_second);
@@ -233,7 +252,7 @@ fn report(
     }
     let _ = writeln!(
         out,
-        "\nPeak RSS of `folio serve` (VmHWM): {peak_rss_mb:.1} MB"
+        "\nPeak RSS of `folio serve` (VmHWM): {peak_rss_mb:.1} MB; with the page cache off: {uncached_rss_mb:.1} MB"
     );
     out
 }

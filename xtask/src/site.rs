@@ -44,6 +44,11 @@ impl Site {
 
     /// Starts `folio serve` on a free port and waits until `/readyz` answers 200.
     pub fn serve(&self) -> anyhow::Result<Server> {
+        self.serve_with("folio-serve", &[])
+    }
+
+    /// `serve` with extra `FOLIO__…` settings, logging to `{name}.out`/`.err`.
+    pub fn serve_with(&self, name: &str, settings: &[(&str, &str)]) -> anyhow::Result<Server> {
         let addr = free_address()?;
         let mut command = Command::new(release_binary());
         command
@@ -51,8 +56,9 @@ impl Site {
             .env("FOLIO__DATABASE__URL", &self.database_url)
             .env("FOLIO__SERVER__BIND", addr.to_string())
             .env("FOLIO__SITE__BASE_URL", format!("http://{addr}"))
-            .env("FOLIO__LOG__LEVEL", "warn");
-        let mut server = Server::start("folio-serve", command, addr, &self.dir)?;
+            .env("FOLIO__LOG__LEVEL", "warn")
+            .envs(settings.iter().copied());
+        let mut server = Server::start(name, command, addr, &self.dir)?;
         server.wait_until_ok("/readyz", Duration::from_secs(60))?;
         Ok(server)
     }

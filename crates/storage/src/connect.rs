@@ -37,7 +37,7 @@ impl Store {
         };
         let mut options = ConnectOptions::new(url);
         options
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
             .min_connections(1)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))

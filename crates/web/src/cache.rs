@@ -3,9 +3,10 @@
 //! many of them; the cache is dropped whenever the content version in the database moves,
 //! whichever process moved it.
 
+use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hasher};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use axum::body::{Body, Bytes};
@@ -27,6 +28,9 @@ pub struct PageCache {
     version: Arc<AtomicI64>,
     poll_interval: std::time::Duration,
     poller_started: Arc<AtomicBool>,
+    /// One render per page at a time: when many readers ask for a page that is not cached
+    /// (a new post on a busy site), the first renders it and the others wait for its copy.
+    renders: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 struct CachedPage {
@@ -52,12 +56,13 @@ impl PageCache {
             version: Arc::new(AtomicI64::new(i64::MIN)),
             poll_interval: settings.poll_interval,
             poller_started: Arc::new(AtomicBool::new(false)),
+            renders: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
     /// Starts the task that watches the content version. Runs until the runtime stops.
     pub fn watch(&self, store: Store) {
-        if self.pages.is_none() || self.poller_started.swap(true, Ordering::SeqCst) {
+        if self.poller_started.swap(true, Ordering::SeqCst) {
             return;
         }
         let cache = self.clone();
@@ -84,8 +89,35 @@ impl PageCache {
         }
     }
 
-    fn current_version(&self) -> i64 {
-        self.version.load(Ordering::SeqCst)
+    /// The content version last seen in the database; `None` until it has been read once.
+    pub(crate) fn known_version(&self) -> Option<i64> {
+        Some(self.version.load(Ordering::SeqCst)).filter(|v| *v != i64::MIN)
+    }
+
+    fn lookup(&self, key: &str, version: i64) -> Option<Arc<CachedPage>> {
+        self.pages
+            .as_ref()?
+            .get(key)
+            .filter(|hit| hit.version == version)
+    }
+
+    fn render_gate(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut renders = self
+            .renders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        renders.entry(key.to_owned()).or_default().clone()
+    }
+
+    fn release_gate(&self, key: &str, gate: &Arc<tokio::sync::Mutex<()>>) {
+        let mut renders = self
+            .renders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The map's copy and ours: nobody else is waiting.
+        if renders.get(key).is_some_and(|g| Arc::ptr_eq(g, gate)) && Arc::strong_count(gate) <= 2 {
+            renders.remove(key);
+        }
     }
 
     /// Forget everything now, for writes made by this process.
@@ -107,23 +139,44 @@ pub(crate) async fn page_cache(
         return next.run(request).await;
     }
     let cache = state.cache();
+    let conditions = Conditions::of(request.headers());
     // A reader with a cookie may see a page made for them; never share it.
     let shareable = !request.headers().contains_key(header::COOKIE);
+    let version = cache
+        .known_version()
+        .filter(|_| shareable && cache.pages.is_some());
+    let Some(version) = version else {
+        return render_and_validate(request, next, &conditions, None).await;
+    };
     let key = request.uri().to_string();
-    let conditions = Conditions::of(request.headers());
-    let version = cache.current_version();
-
-    if shareable
-        && version != i64::MIN
-        && let Some(hit) = cache
-            .pages
-            .as_ref()
-            .and_then(|p| p.get(&key))
-            .filter(|hit| hit.version == version)
-    {
+    if let Some(hit) = cache.lookup(&key, version) {
         return conditions.answer(hit.headers.clone(), hit.etag.clone(), hit.body.clone());
     }
+    let gate = cache.render_gate(&key);
+    let turn = gate.lock().await;
+    let response = match cache.lookup(&key, version) {
+        Some(hit) => conditions.answer(hit.headers.clone(), hit.etag.clone(), hit.body.clone()),
+        None => {
+            render_and_validate(
+                request,
+                next,
+                &conditions,
+                Some((cache, key.clone(), version)),
+            )
+            .await
+        }
+    };
+    drop(turn);
+    cache.release_gate(&key, &gate);
+    response
+}
 
+async fn render_and_validate(
+    request: Request,
+    next: Next,
+    conditions: &Conditions,
+    store_as: Option<(&PageCache, String, i64)>,
+) -> Response {
     let response = next.run(request).await;
     if response.status() != StatusCode::OK || !is_html_or_xml(response.headers()) {
         return response;
@@ -137,8 +190,7 @@ pub(crate) async fn page_cache(
         }
     };
     let etag = etag_of(&body);
-    if shareable
-        && version != i64::MIN
+    if let Some((cache, key, version)) = store_as
         && let Some(pages) = &cache.pages
     {
         let page = CachedPage {

@@ -1,5 +1,8 @@
 //! What every page around its content shows: header, menu, sidebar, and the head's metadata.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use crate::AppState;
 use crate::error::AppError;
 use crate::views::{Link, month_name};
@@ -80,46 +83,123 @@ impl Layout {
 
     /// The full frame: menu of pages and the sidebar widgets.
     pub async fn full(state: &AppState, title: &str, path: &str) -> Result<Self, AppError> {
-        let store = state.store();
+        let chrome = state.chrome().get_or_build(state).await?;
         let mut layout = Layout::bare(state, title, path);
-        layout.menu = store
-            .page_links()
-            .await?
-            .into_iter()
-            .map(|l| Link {
-                title: l.title,
-                path: l.path,
-            })
-            .collect();
-        let recent = store
-            .recent_post_links(5)
-            .await?
-            .into_iter()
-            .map(|l| Link {
-                title: l.title,
-                path: l.path,
-            })
-            .collect();
-        let categories = category_tree(store.categories_with_counts().await?);
-        let archives = store
-            .month_counts()
-            .await?
-            .into_iter()
-            .map(|m| CountedLink {
-                link: Link {
-                    title: format!("{} {}", month_name(m.month), m.year),
-                    path: format!("/{:04}/{:02}/", m.year, m.month),
-                },
-                count: m.count,
-            })
-            .collect();
-        layout.sidebar = Some(Sidebar {
+        layout.menu = chrome.menu.clone();
+        layout.sidebar = Some(chrome.sidebar.clone());
+        Ok(layout)
+    }
+}
+
+/// The menu and sidebar are the same on every page and change only with the content, so they
+/// are built once per content version (and at least once per TTL, for scheduled posts).
+#[derive(Debug)]
+pub struct Chrome {
+    menu: Vec<Link>,
+    sidebar: Sidebar,
+}
+
+pub struct ChromeCache {
+    current: std::sync::Mutex<Option<(i64, Instant, Arc<Chrome>)>>,
+    ttl: Duration,
+}
+
+impl ChromeCache {
+    pub fn new(ttl: Duration) -> Self {
+        ChromeCache {
+            current: std::sync::Mutex::new(None),
+            ttl,
+        }
+    }
+
+    async fn get_or_build(&self, state: &AppState) -> Result<Arc<Chrome>, AppError> {
+        let version = state.cache().known_version();
+        if let Some(version) = version {
+            let current = self
+                .current
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((built_for, built_at, chrome)) = current.as_ref()
+                && *built_for == version
+                && built_at.elapsed() < self.ttl
+            {
+                return Ok(chrome.clone());
+            }
+        }
+        let chrome = Arc::new(build_chrome(state).await?);
+        if let Some(version) = version {
+            let mut current = self
+                .current
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *current = Some((version, Instant::now(), chrome.clone()));
+        }
+        Ok(chrome)
+    }
+}
+
+async fn build_chrome(state: &AppState) -> Result<Chrome, AppError> {
+    let store = state.store();
+    let menu = store
+        .page_links()
+        .await?
+        .into_iter()
+        .map(|l| Link {
+            title: l.title,
+            path: l.path,
+        })
+        .collect();
+    let recent = store
+        .recent_post_links(5)
+        .await?
+        .into_iter()
+        .map(|l| Link {
+            title: l.title,
+            path: l.path,
+        })
+        .collect();
+    let categories = category_tree(store.categories_with_counts().await?);
+    let archives = archive_links(store.month_counts().await?);
+    Ok(Chrome {
+        menu,
+        sidebar: Sidebar {
             recent,
             categories,
             archives,
-        });
-        Ok(layout)
+        },
+    })
+}
+
+/// The last twelve months with posts, then one link per older year, so that a blog with a
+/// decade of posts does not get a sidebar a hundred lines long.
+fn archive_links(months: Vec<folio_storage::MonthCount>) -> Vec<CountedLink> {
+    const RECENT_MONTHS: usize = 12;
+    let mut links: Vec<CountedLink> = months
+        .iter()
+        .take(RECENT_MONTHS)
+        .map(|m| CountedLink {
+            link: Link {
+                title: format!("{} {}", month_name(m.month), m.year),
+                path: format!("/{:04}/{:02}/", m.year, m.month),
+            },
+            count: m.count,
+        })
+        .collect();
+    let mut years: Vec<(i32, u64)> = Vec::new();
+    for m in months.iter().skip(RECENT_MONTHS) {
+        match years.last_mut() {
+            Some((year, count)) if *year == m.year => *count += m.count,
+            _ => years.push((m.year, m.count)),
+        }
     }
+    links.extend(years.into_iter().map(|(year, count)| CountedLink {
+        link: Link {
+            title: year.to_string(),
+            path: format!("/{year:04}/"),
+        },
+        count,
+    }));
+    links
 }
 
 /// Categories in tree order (each parent followed by its children), with their depth, leaving
@@ -160,4 +240,30 @@ fn category_tree(all: Vec<folio_storage::CategoryCount>) -> Vec<CategoryItem> {
     let mut out = Vec::new();
     visit(None, 0, &all, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use folio_storage::MonthCount;
+
+    #[test]
+    fn archives_fold_older_months_into_years() {
+        let months: Vec<MonthCount> = (0..30)
+            .map(|i| MonthCount {
+                year: 2026 - i / 12,
+                month: 12 - (i % 12) as u8,
+                count: 2,
+            })
+            .collect();
+        let links = archive_links(months);
+        let titles: Vec<&str> = links.iter().map(|l| l.link.title.as_str()).collect();
+        assert_eq!(titles.len(), 12 + 2);
+        assert_eq!(titles[0], "December 2026");
+        assert_eq!(titles[11], "January 2026");
+        assert_eq!(&titles[12..], &["2025", "2024"]);
+        assert_eq!(links[12].count, 24);
+        assert_eq!(links[13].link.path, "/2024/");
+        assert_eq!(links[13].count, 12);
+    }
 }

@@ -61,16 +61,19 @@ struct StateInner {
     store: Store,
     site: SiteSettings,
     cache: PageCache,
+    chrome: layout::ChromeCache,
 }
 
 impl AppState {
     pub fn new(store: Store, settings: &WebSettings) -> Self {
         let cache = PageCache::new(&settings.cache);
+        let chrome = layout::ChromeCache::new(settings.cache.ttl);
         AppState {
             inner: Arc::new(StateInner {
                 store,
                 site: settings.site.clone(),
                 cache,
+                chrome,
             }),
         }
     }
@@ -85,6 +88,10 @@ impl AppState {
 
     pub fn cache(&self) -> &PageCache {
         &self.inner.cache
+    }
+
+    pub(crate) fn chrome(&self) -> &layout::ChromeCache {
+        &self.inner.chrome
     }
 }
 
