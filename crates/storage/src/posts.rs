@@ -228,20 +228,24 @@ impl Store {
                 .add(posts::Column::PublishedAt.eq(at))
                 .add(posts::Column::Id.gt(post.id)),
         );
-        let previous = posts::Entity::find()
-            .filter(visible(PostKind::Post))
-            .filter(earlier)
-            .order_by_desc(posts::Column::PublishedAt)
-            .order_by_desc(posts::Column::Id)
-            .one(&self.db)
-            .await?;
-        let next = posts::Entity::find()
-            .filter(visible(PostKind::Post))
-            .filter(later)
-            .order_by_asc(posts::Column::PublishedAt)
-            .order_by_asc(posts::Column::Id)
-            .one(&self.db)
-            .await?;
+        let previous = link_columns(
+            posts::Entity::find()
+                .filter(visible(PostKind::Post))
+                .filter(earlier)
+                .order_by_desc(posts::Column::PublishedAt)
+                .order_by_desc(posts::Column::Id),
+        )
+        .one(&self.db)
+        .await?;
+        let next = link_columns(
+            posts::Entity::find()
+                .filter(visible(PostKind::Post))
+                .filter(later)
+                .order_by_asc(posts::Column::PublishedAt)
+                .order_by_asc(posts::Column::Id),
+        )
+        .one(&self.db)
+        .await?;
         Ok(Adjacent {
             previous: previous.map(link_of).transpose()?,
             next: next.map(link_of).transpose()?,
@@ -250,28 +254,32 @@ impl Store {
 
     /// The newest published posts, as links.
     pub async fn recent_post_links(&self, count: u64) -> Result<Vec<PostLink>> {
-        posts::Entity::find()
-            .filter(visible(PostKind::Post))
-            .order_by_desc(posts::Column::PublishedAt)
-            .order_by_desc(posts::Column::Id)
-            .limit(count)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(link_of)
-            .collect()
+        link_columns(
+            posts::Entity::find()
+                .filter(visible(PostKind::Post))
+                .order_by_desc(posts::Column::PublishedAt)
+                .order_by_desc(posts::Column::Id)
+                .limit(count),
+        )
+        .all(&self.db)
+        .await?
+        .into_iter()
+        .map(link_of)
+        .collect()
     }
 
     /// Published pages, for the site's menu.
     pub async fn page_links(&self) -> Result<Vec<PostLink>> {
-        posts::Entity::find()
-            .filter(visible(PostKind::Page))
-            .order_by_asc(posts::Column::Title)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(link_of)
-            .collect()
+        link_columns(
+            posts::Entity::find()
+                .filter(visible(PostKind::Page))
+                .order_by_asc(posts::Column::Title),
+        )
+        .all(&self.db)
+        .await?
+        .into_iter()
+        .map(link_of)
+        .collect()
     }
 
     /// Every post and page in any state, newest first, for `folio post list`.
@@ -465,12 +473,37 @@ async fn free_slug<C: ConnectionTrait>(db: &C, kind: PostKind, base: &Slug) -> R
     })
 }
 
-fn link_of(row: posts::Model) -> Result<PostLink> {
-    let kind = parse_kind(&row.kind)?;
-    let slug = parse_slug(&row.slug)?;
+/// What a link to a post needs: kind, slug, title, published and created times.
+type LinkRow = (
+    String,
+    String,
+    String,
+    Option<OffsetDateTime>,
+    OffsetDateTime,
+);
+
+/// Selects only a link's columns, not the post's body.
+fn link_columns(
+    query: sea_orm::Select<posts::Entity>,
+) -> sea_orm::Selector<sea_orm::SelectGetableTuple<LinkRow>> {
+    query
+        .select_only()
+        .columns([
+            posts::Column::Kind,
+            posts::Column::Slug,
+            posts::Column::Title,
+            posts::Column::PublishedAt,
+            posts::Column::CreatedAt,
+        ])
+        .into_tuple::<LinkRow>()
+}
+
+fn link_of((kind, slug, title, published_at, created_at): LinkRow) -> Result<PostLink> {
+    let kind = parse_kind(&kind)?;
+    let slug = parse_slug(&slug)?;
     Ok(PostLink {
-        path: permalink(kind, &slug, row.published_at.unwrap_or(row.created_at)),
-        title: row.title,
+        path: permalink(kind, &slug, published_at.unwrap_or(created_at)),
+        title,
     })
 }
 
