@@ -206,6 +206,18 @@ async fn migrate_status_lists_applied_migrations() {
         "{}",
         stdout(&status)
     );
+    let down = folio(&url, &["migrate", "down"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    let status = folio(&url, &["migrate", "status"]);
+    assert!(
+        stdout(&status).contains("pending  m20261126_000001_blog_schema"),
+        "{}",
+        stdout(&status)
+    );
+    assert!(
+        folio(&url, &["migrate", "up"]).status.success(),
+        "the schema comes back after a rollback"
+    );
 }
 
 #[test]
