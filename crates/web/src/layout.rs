@@ -185,11 +185,16 @@ fn archive_links(months: Vec<folio_storage::MonthCount>) -> Vec<CountedLink> {
             count: m.count,
         })
         .collect();
+    // A year link leads to the whole year, so it counts the whole year.
     let mut years: Vec<(i32, u64)> = Vec::new();
     for m in months.iter().skip(RECENT_MONTHS) {
-        match years.last_mut() {
-            Some((year, count)) if *year == m.year => *count += m.count,
-            _ => years.push((m.year, m.count)),
+        if years.last().is_none_or(|(year, _)| *year != m.year) {
+            let total = months
+                .iter()
+                .filter(|other| other.year == m.year)
+                .map(|other| other.count)
+                .sum();
+            years.push((m.year, total));
         }
     }
     links.extend(years.into_iter().map(|(year, count)| CountedLink {
@@ -263,6 +268,38 @@ mod tests {
         assert_eq!(titles[11], "January 2026");
         assert_eq!(&titles[12..], &["2025", "2024"]);
         assert_eq!(links[12].count, 24);
+        // A year partly listed by month still counts all of its posts.
+        let months = vec![
+            MonthCount {
+                year: 2026,
+                month: 1,
+                count: 1,
+            },
+            MonthCount {
+                year: 2025,
+                month: 12,
+                count: 1,
+            },
+            MonthCount {
+                year: 2025,
+                month: 11,
+                count: 4,
+            },
+        ];
+        let mut shown = archive_links(months.clone());
+        assert_eq!(shown.len(), 3);
+        let many: Vec<MonthCount> = (1..=11)
+            .rev()
+            .map(|month| MonthCount {
+                year: 2027,
+                month,
+                count: 1,
+            })
+            .chain(months)
+            .collect();
+        shown = archive_links(many);
+        let last = shown.last().unwrap();
+        assert_eq!((last.link.title.as_str(), last.count), ("2025", 5));
         assert_eq!(links[13].link.path, "/2024/");
         assert_eq!(links[13].count, 12);
     }
