@@ -52,37 +52,8 @@ pub struct DemoSummary {
 
 impl DemoSummary {
     pub fn to_json(&self) -> String {
-        format!(
-            "{{\"posts\":{},\"comments\":{},\"post_with_50_comments\":{},\"post_with_200_comments\":{},\"search_term\":{}}}",
-            self.posts,
-            self.comments,
-            json_option(self.post_with_50_comments.as_deref()),
-            json_option(self.post_with_200_comments.as_deref()),
-            json_string(&self.search_term),
-        )
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
-}
-
-fn json_option(value: Option<&str>) -> String {
-    value.map_or_else(|| "null".to_owned(), json_string)
-}
-
-fn json_string(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Fills `store` with sample content. Meant for an empty database; on a used one it adds to

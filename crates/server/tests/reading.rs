@@ -617,7 +617,15 @@ async fn operations_endpoints() {
             .contains("immutable")
     );
     assert!(response.headers().contains_key("x-request-id"));
-    assert!(app.get("/").await.headers().contains_key("x-request-id"));
+    let front = app.get("/").await;
+    assert!(front.headers().contains_key("x-request-id"));
+    assert_eq!(front.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        front.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'self'")
+    );
 }
 
 #[tokio::test]

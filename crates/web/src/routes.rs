@@ -1,11 +1,12 @@
 use axum::Router;
-use axum::http::{HeaderName, Request};
+use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
@@ -13,6 +14,11 @@ use crate::error::error_pages;
 use crate::{AppState, WebSettings, cache, feeds, ops, pages};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Pages run no script; posts may show images from anywhere (imported posts link to their old
+/// hosts) and avatars are inline `data:` images; nothing may frame the site.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src * data:; media-src *; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'";
 
 pub fn build(state: AppState, settings: &WebSettings) -> Router {
     state.cache().watch(state.store().clone());
@@ -52,7 +58,19 @@ pub fn build(state: AppState, settings: &WebSettings) -> Router {
                     axum::http::StatusCode::SERVICE_UNAVAILABLE,
                     settings.request_timeout,
                 ))
-                .layer(CompressionLayer::new()),
+                .layer(CompressionLayer::new())
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("strict-origin-when-cross-origin"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+                )),
         )
         .with_state(state)
 }
