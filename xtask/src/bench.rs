@@ -111,33 +111,61 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         &[("FOLIO__CACHE__ENABLED", "false")],
     )?;
 
-    let targets: [(&str, SocketAddr, String); 7] = [
+    // What a browser sends; the other rows ask for the plain bytes, like the baseline.
+    const BROWSER_ENCODINGS: &str = "gzip, deflate, br, zstd";
+    let targets: [(&str, SocketAddr, String, Option<&str>); 8] = [
         (
             "baseline: the post page from memory",
             baseline.addr,
             "/".to_owned(),
+            None,
         ),
-        ("front page", folio.addr, "/".to_owned()),
-        ("post with 50 comments", folio.addr, post_path.clone()),
-        ("RSS feed", folio.addr, "/feed/".to_owned()),
+        ("front page", folio.addr, "/".to_owned(), None),
+        ("post with 50 comments", folio.addr, post_path.clone(), None),
+        (
+            "post with 50 comments, compressed (as browsers ask)",
+            folio.addr,
+            post_path.clone(),
+            Some(BROWSER_ENCODINGS),
+        ),
+        ("RSS feed", folio.addr, "/feed/".to_owned(), None),
         (
             "search",
             folio.addr,
             format!("/search?q={}", query_encode(&search_term)),
+            None,
         ),
-        ("front page, page cache off", uncached.addr, "/".to_owned()),
+        (
+            "front page, page cache off",
+            uncached.addr,
+            "/".to_owned(),
+            None,
+        ),
         (
             "post with 50 comments, page cache off",
             uncached.addr,
             post_path.clone(),
+            None,
         ),
     ];
     let mut results = Vec::with_capacity(targets.len());
-    for (page, addr, path) in &targets {
+    for (page, addr, path, encodings) in &targets {
         let url = format!("http://{addr}{path}");
         println!("wrk: {page} ({url})");
-        wrk(&url, options.connections, WARM_UP_SECONDS, false)?;
-        let output = wrk(&url, options.connections, options.duration, true)?;
+        wrk(
+            &url,
+            *encodings,
+            options.connections,
+            WARM_UP_SECONDS,
+            false,
+        )?;
+        let output = wrk(
+            &url,
+            *encodings,
+            options.connections,
+            options.duration,
+            true,
+        )?;
         results.push(
             parse_wrk(page, &output).with_context(|| format!("reading wrk's report for {url}"))?,
         );
@@ -164,12 +192,23 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn wrk(url: &str, connections: u32, seconds: u32, latency: bool) -> anyhow::Result<String> {
+fn wrk(
+    url: &str,
+    accept_encoding: Option<&str>,
+    connections: u32,
+    seconds: u32,
+    latency: bool,
+) -> anyhow::Result<String> {
     let mut command = Command::new("wrk");
     command
         .arg(format!("-t{THREADS}"))
         .arg(format!("-c{connections}"))
         .arg(format!("-d{seconds}s"));
+    if let Some(encodings) = accept_encoding {
+        command
+            .arg("-H")
+            .arg(format!("Accept-Encoding: {encodings}"));
+    }
     if latency {
         command.arg("--latency");
     }

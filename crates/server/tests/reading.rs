@@ -549,16 +549,44 @@ async fn validators_answer_304_and_responses_compress() {
             .await
             .unwrap();
         assert_eq!(response.headers()["content-encoding"], encoding);
+        assert_eq!(response.headers()["vary"], "accept-encoding");
+        let etag = response.headers()["etag"].clone();
         let bytes = response.bytes().await.unwrap();
+        let mut text = String::new();
         if encoding == "gzip" {
             use std::io::Read as _;
-            let mut text = String::new();
             flate2::read::GzDecoder::new(bytes.as_ref())
                 .read_to_string(&mut text)
                 .unwrap();
-            assert!(text.contains("Cacheable"));
+        } else {
+            use std::io::Read as _;
+            brotli::Decompressor::new(bytes.as_ref(), 4096)
+                .read_to_string(&mut text)
+                .unwrap();
         }
+        assert!(
+            text.contains("Cacheable"),
+            "{encoding} body decodes to the page"
+        );
+        // Each encoding is its own representation, with its own validator.
+        let revalidated = app
+            .client
+            .get(app.url(&path))
+            .header("accept-encoding", encoding)
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revalidated.status(), 304, "{encoding}");
     }
+    let refused = app
+        .client
+        .get(app.url(&path))
+        .header("accept-encoding", "br;q=0, gzip;q=0")
+        .send()
+        .await
+        .unwrap();
+    assert!(!refused.headers().contains_key("content-encoding"));
 }
 
 #[tokio::test]
