@@ -613,19 +613,9 @@ pub(crate) fn absolute(base_url: &str, path_or_url: &str) -> String {
     }
 }
 
-/// Percent-encodes a query value (`application/x-www-form-urlencoded`).
+/// Percent-encodes a query value (`application/x-www-form-urlencoded`: spaces as `+`).
 pub(crate) fn form_urlencode(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for byte in raw.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(byte))
-            }
-            b' ' => out.push('+'),
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
+    crate::views::percent_encode(raw).replace("%20", "+")
 }
 
 fn render(

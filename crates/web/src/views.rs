@@ -185,15 +185,45 @@ pub fn default_avatar(name: &str) -> String {
         .chars()
         .find(|c| c.is_alphanumeric())
         .map_or('?', |c| c.to_uppercase().next().unwrap_or(c));
-    let initial = match initial {
-        '<' | '>' | '&' | '"' | '\'' | '#' | '%' => '?',
-        c => c,
-    };
-    format!(
-        "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 48 48'%3E%3Crect width='48' height='48' fill='{}'/%3E%3Ctext x='50%25' y='50%25' dy='.35em' text-anchor='middle' font-family='sans-serif' font-size='24' fill='white'%3E{}%3C/text%3E%3C/svg%3E",
-        colour.replace('#', "%23"),
-        initial
-    )
+    let svg = format!(
+        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 48 48'><rect width='48' height='48' fill='{colour}'/><text x='50%' y='50%' dy='.35em' text-anchor='middle' font-family='sans-serif' font-size='24' fill='white'>{}</text></svg>",
+        xml_text(initial)
+    );
+    format!("data:image/svg+xml,{}", percent_encode(&svg))
+}
+
+fn xml_text(c: char) -> String {
+    match c {
+        '<' => "&lt;".to_owned(),
+        '>' => "&gt;".to_owned(),
+        '&' => "&amp;".to_owned(),
+        c => c.to_string(),
+    }
+}
+
+/// Percent-encodes everything but unreserved characters and the few an inline SVG needs
+/// unescaped to stay readable; spaces and non-ASCII become `%XX`, as URLs require.
+pub(crate) fn percent_encode(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() * 2);
+    for byte in raw.bytes() {
+        match byte {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'.'
+            | b'_'
+            | b'~'
+            | b'\''
+            | b'/'
+            | b':'
+            | b'=' => {
+                out.push(char::from(byte));
+            }
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
 }
 
 /// The numbered pager under a list, WordPress's `paginate_links`.
@@ -268,6 +298,20 @@ mod tests {
             .collect();
         assert_eq!(shape.join(" "), "1 … 8 9 [10] 11 12 … 20");
         assert_eq!(pager.previous.as_deref(), Some("/page/9/"));
+    }
+
+    #[test]
+    fn default_avatar_is_a_valid_data_url() {
+        let url = default_avatar("Émile <Zola>");
+        assert!(url.starts_with("data:image/svg+xml,"));
+        assert!(
+            !url.contains(' ') && !url.contains('<') && url.is_ascii(),
+            "{url}"
+        );
+        assert!(
+            url.contains("%C3%89"),
+            "the initial is É, UTF-8 encoded: {url}"
+        );
     }
 
     #[test]
