@@ -403,6 +403,26 @@ async fn search_ranks_highlights_and_survives_any_input() {
         assert_eq!(response.status(), 200, "query {query:?}");
     }
     assert!(app.page("/search").await.contains("Type a few words"));
+    // Not even UTF-8: read leniently, or refused with a page in the site's layout, never a 500.
+    for unreadable in [
+        "/search?q=%FF%FE",
+        "/?s=%C3%28",
+        "/search?q=a&q=b&page=1&page=2",
+    ] {
+        let response = app.get(unreadable).await;
+        let status = response.status();
+        assert!(
+            status == 200 || status == 301 || status == 400,
+            "{unreadable}: {status}"
+        );
+        if status != 301 {
+            let body = response.text().await.unwrap();
+            assert!(
+                body.contains("class=\"site-title\""),
+                "{unreadable}: {body}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

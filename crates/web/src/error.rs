@@ -69,28 +69,36 @@ pub(crate) async fn error_pages(
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     let status = response.status();
+    // Our own errors ask for a page; so do the framework's bare answers to a path that
+    // matches nothing or to a query it cannot parse (plain text, meant for programs).
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|ct| ct.as_bytes().starts_with(b"text/plain"));
     let wanted = response.extensions().get::<ErrorPageWanted>().is_some()
-        || (status == StatusCode::NOT_FOUND
-            && response.headers().get(header::CONTENT_TYPE).is_none());
+        || (plain && matches!(status, StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST));
     if !wanted {
         return response;
     }
-    let (heading, message) = if status == StatusCode::NOT_FOUND {
-        (
+    let (heading, message) = match status {
+        StatusCode::NOT_FOUND => (
             "Nothing here",
             "The page you asked for does not exist, or no longer does. Try a search, or start from the front page.",
-        )
-    } else {
-        (
+        ),
+        StatusCode::BAD_REQUEST => (
+            "That address could not be read",
+            "Part of the address (the text after the question mark, perhaps) is not something this site understands. Try a search, or start from the front page.",
+        ),
+        _ => (
             "Something went wrong",
             "The site could not show this page just now. The problem has been logged; please try again in a moment.",
-        )
+        ),
     };
     let mut layout = Layout::bare(&state, heading, &path);
-    layout.body_class = if status == StatusCode::NOT_FOUND {
-        "error404"
-    } else {
-        "error500"
+    layout.body_class = match status {
+        StatusCode::NOT_FOUND => "error404",
+        StatusCode::BAD_REQUEST => "error400",
+        _ => "error500",
     };
     layout.noindex = true;
     let page = ErrorPage {
