@@ -498,6 +498,15 @@ async fn feeds_parse_and_use_absolute_links() {
             .unwrap()
             .starts_with(&format!("{}{}#comment-", app.address, post.summary.path()))
     );
+
+    let site_wide = app.get("/comments/feed/").await;
+    assert_eq!(site_wide.status(), 200);
+    let site_channel = rss::Channel::read_from(site_wide.bytes().await.unwrap().as_ref()).unwrap();
+    assert_eq!(site_channel.items.len(), 1, "approved comments only");
+    assert_eq!(
+        site_channel.items[0].title.as_deref(),
+        Some("Comment on Feed Me & You by Bob")
+    );
 }
 
 #[tokio::test]

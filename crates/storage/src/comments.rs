@@ -1,14 +1,15 @@
 use std::collections::HashMap;
 
 use folio_domain::markdown::render_comment;
-use folio_domain::{Comment, CommentStatus};
+use folio_domain::{Comment, CommentStatus, PostKind};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     TransactionTrait,
 };
 use time::OffsetDateTime;
 
-use crate::entities::{comments, users};
+use crate::entities::{comments, posts, users};
+use crate::posts::{PostLink, visible};
 use crate::site::bump_content_version;
 use crate::{Result, StorageError, Store, normalize_time, now};
 
@@ -85,6 +86,36 @@ impl Store {
             .all(&self.db)
             .await?;
         self.comments_from_rows(rows).await
+    }
+
+    /// The newest approved comments on published posts, newest first, each with a link to its
+    /// post: the site-wide comments feed.
+    pub async fn recent_approved_comments(&self, count: u64) -> Result<Vec<(Comment, PostLink)>> {
+        let rows = comments::Entity::find()
+            .filter(comments::Column::Status.eq(CommentStatus::Approved.as_str()))
+            .filter(
+                comments::Column::PostId.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(posts::Column::Id)
+                        .from(posts::Entity)
+                        .cond_where(visible(PostKind::Post))
+                        .to_owned(),
+                ),
+            )
+            .order_by_desc(comments::Column::CreatedAt)
+            .order_by_desc(comments::Column::Id)
+            .limit(count)
+            .all(&self.db)
+            .await?;
+        let mut post_ids: Vec<i64> = rows.iter().map(|r| r.post_id).collect();
+        post_ids.sort_unstable();
+        post_ids.dedup();
+        let links = self.post_links_by_id(&post_ids).await?;
+        let comments = self.comments_from_rows(rows).await?;
+        Ok(comments
+            .into_iter()
+            .filter_map(|c| links.get(&c.post_id).cloned().map(|link| (c, link)))
+            .collect())
     }
 
     async fn comments_from_rows(&self, rows: Vec<comments::Model>) -> Result<Vec<Comment>> {

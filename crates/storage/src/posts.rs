@@ -268,6 +268,36 @@ impl Store {
         .collect()
     }
 
+    /// Links to the given posts and pages, by id.
+    pub(crate) async fn post_links_by_id(&self, ids: &[i64]) -> Result<HashMap<i64, PostLink>> {
+        let rows: Vec<(
+            i64,
+            String,
+            String,
+            String,
+            Option<OffsetDateTime>,
+            OffsetDateTime,
+        )> = posts::Entity::find()
+            .select_only()
+            .columns([
+                posts::Column::Id,
+                posts::Column::Kind,
+                posts::Column::Slug,
+                posts::Column::Title,
+                posts::Column::PublishedAt,
+                posts::Column::CreatedAt,
+            ])
+            .filter(posts::Column::Id.is_in(ids.iter().copied()))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|(id, kind, slug, title, published, created)| {
+                Ok((id, link_of((kind, slug, title, published, created))?))
+            })
+            .collect()
+    }
+
     /// Published pages, for the site's menu.
     pub async fn page_links(&self) -> Result<Vec<PostLink>> {
         link_columns(

@@ -175,6 +175,53 @@ pub async fn post_comments(
     ))
 }
 
+/// `/comments/feed/`: the newest approved comments across the site.
+pub async fn comments(State(state): State<AppState>) -> Result<Response, AppError> {
+    let site = state.site();
+    let recent = state
+        .store()
+        .recent_approved_comments(u64::from(site.feed_items))
+        .await?;
+    let items = recent
+        .iter()
+        .map(|(comment, post)| {
+            let url = format!("{}{}#comment-{}", site.base_url, post.path, comment.id);
+            rss::Item {
+                title: Some(format!(
+                    "Comment on {} by {}",
+                    post.title, comment.author_name
+                )),
+                link: Some(url.clone()),
+                guid: Some(rss::Guid {
+                    value: url,
+                    permalink: true,
+                }),
+                pub_date: Some(rfc2822(comment.created_at)),
+                description: Some(comment.html.clone()),
+                dublin_core_ext: Some(DublinCoreExtension {
+                    creators: vec![comment.author_name.clone()],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }
+        })
+        .collect();
+    let channel = rss::Channel {
+        title: format!("Comments for {}", site.title),
+        link: format!("{}/", site.base_url),
+        description: site.tagline.clone(),
+        language: Some(site.language.clone()),
+        last_build_date: recent.first().map(|(c, _)| rfc2822(c.created_at)),
+        generator: Some("Folio".to_owned()),
+        items,
+        ..Default::default()
+    };
+    Ok(xml(
+        "application/rss+xml; charset=utf-8",
+        channel.to_string(),
+    ))
+}
+
 pub async fn sitemap(State(state): State<AppState>) -> Result<Response, AppError> {
     let base = &state.site().base_url;
     let entries = state.store().sitemap_entries().await?;

@@ -29,6 +29,7 @@ pub fn build(state: AppState, settings: &WebSettings) -> Router {
         .route("/search/", get(pages::search))
         .route("/feed/", get(feeds::rss))
         .route("/feed/atom/", get(feeds::atom))
+        .route("/comments/feed/", get(feeds::comments))
         .route("/sitemap.xml", get(feeds::sitemap))
         .route("/robots.txt", get(feeds::robots))
         .fallback(get(pages::content))
