@@ -55,6 +55,9 @@ pub enum Command {
         big_post_comments: usize,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Add to a site that already has posts (normally refused, to keep real sites clean).
+        #[arg(long)]
+        append: bool,
     },
     /// Serve a file's bytes from memory: the benchmark's baseline.
     #[command(hide = true)]
@@ -112,8 +115,16 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             comments,
             big_post_comments,
             seed,
+            append,
         } => {
             let store = migrated_store(&settings).await?;
+            let existing = store.all_posts().await?.len();
+            if existing > 0 && !append {
+                bail!(
+                    "this site already has {existing} posts and pages; sample content goes into an empty database \
+                     (e.g. FOLIO__DATABASE__URL=sqlite://data/demo.db), or pass --append"
+                );
+            }
             let summary = demo::fill(
                 &store,
                 &DemoOptions {

@@ -271,3 +271,26 @@ fn serve_stops_cleanly_on_sigterm() {
     });
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn demo_fills_an_empty_site_and_leaves_a_used_one_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _pg) = fresh_database(&dir).await;
+    let filled = folio(&url, &["demo", "--posts", "12", "--comments", "40"]);
+    assert!(filled.status.success(), "{}", stderr(&filled));
+    assert!(
+        stdout(&filled).contains("\"posts\":12"),
+        "{}",
+        stdout(&filled)
+    );
+    let store = folio_storage::Store::connect(&url).await.unwrap();
+    assert_eq!(store.count_published_posts().await.unwrap(), 12);
+    let again = folio(&url, &["demo"]);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("already has"), "{}", stderr(&again));
+    assert_eq!(
+        store.count_published_posts().await.unwrap(),
+        12,
+        "nothing added"
+    );
+}
