@@ -161,6 +161,26 @@ pub(crate) fn cargo_command() -> Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command.current_dir(root());
+    // `cargo run` gave this process the variables it sets for a running package; build
+    // scripts (ring's, for one) rerun when they change, so passing them on would rebuild
+    // half the dependency tree whenever a build alternates between here and a shell.
+    for (name, _) in std::env::vars_os() {
+        let inherited_from_run = name.to_str().is_some_and(|n| {
+            n.starts_with("CARGO_PKG_")
+                || matches!(
+                    n,
+                    "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_BIN_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                        | "CARGO_RUSTC_CURRENT_DIR"
+                )
+        });
+        if inherited_from_run {
+            command.env_remove(&name);
+        }
+    }
     command
 }
 
