@@ -72,12 +72,14 @@ const TABLES: &[&str] = &[
     "CREATE INDEX comments_by_parent ON comments (parent_id)",
     "CREATE INDEX comments_by_author ON comments (author_id)",
     // Bumped by every write that changes what a page shows, so that each server process can
-    // drop its cached pages when another process (or the CLI) changed the content.
+    // drop its cached pages when another process (or the CLI) changed the content; the time
+    // of that change is every page's Last-Modified.
     "CREATE TABLE site_state (
         id INTEGER PRIMARY KEY,
-        content_version BIGINT NOT NULL
+        content_version BIGINT NOT NULL,
+        changed_at {ts}
     )",
-    "INSERT INTO site_state (id, content_version) VALUES (1, 0)",
+    "INSERT INTO site_state (id, content_version, changed_at) VALUES (1, 0, NULL)",
 ];
 
 const SQLITE_SEARCH: &[&str] = &[

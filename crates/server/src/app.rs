@@ -37,13 +37,14 @@ impl App {
                     settings.server.bind
                 )
             })?;
-        Ok(Self::from_parts(listener, store, settings))
+        Ok(Self::from_parts(listener, store, settings).await)
     }
 
     /// For tests and tools that bring their own listener (port 0) and store.
-    pub fn from_parts(listener: TcpListener, store: Store, settings: &Settings) -> App {
+    pub async fn from_parts(listener: TcpListener, store: Store, settings: &Settings) -> App {
         let web = settings.web();
         let state = AppState::new(store.clone(), &web);
+        state.cache().prime(&store).await;
         App {
             router: folio_web::router(state, &web),
             listener,

@@ -12,7 +12,7 @@ async fn empty_site_explains_how_to_add_the_first_post() {
     let app = TestApp::spawn().await;
     let html = app.page("/").await;
     assert!(html.contains("folio post new --file"), "{html}");
-    assert!(html.contains("<title>Test Blog</title>"), "{html}");
+    assert!(html.contains("<title>Test Blog – Words about tests</title>"), "{html}");
 }
 
 #[tokio::test]
@@ -733,5 +733,39 @@ async fn database_gone_gives_a_500_page_in_the_layout_and_not_ready() {
         app.page("/healthz").await,
         "ok\n",
         "alive even when the database is not"
+    );
+}
+
+#[tokio::test]
+async fn a_page_is_modified_when_anything_it_shows_changes() {
+    let app = TestApp::spawn().await;
+    let alice = app.author("Alice").await;
+    let old = app.post(&alice, "Old Post", "x", days_ago(400)).await;
+    app.settle().await;
+    let first = app.get(&old.summary.path()).await;
+    let last_modified = first.headers()["last-modified"].clone();
+    // One second later a new post appears in this page's sidebar.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.post(&alice, "Brand New Post", "y", days_ago(0)).await;
+    let mut refreshed = false;
+    for _ in 0..50 {
+        let response = app
+            .client
+            .get(app.url(&old.summary.path()))
+            .header("if-modified-since", last_modified.clone())
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            assert!(response.text().await.unwrap().contains("Brand New Post"));
+            refreshed = true;
+            break;
+        }
+        assert_eq!(response.status(), 304);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        refreshed,
+        "If-Modified-Since kept answering 304 after the sidebar changed"
     );
 }

@@ -17,7 +17,7 @@ pub use connect::{Backend, MigrationState, redact_password};
 pub use error::StorageError;
 pub use posts::{Adjacent, NewPost, PostFilter, PostLink, PostListing, PostRow};
 pub use search::SearchHit;
-pub use site::{MonthCount, SitemapEntry};
+pub use site::{ContentState, MonthCount, SitemapEntry};
 pub use terms::CategoryCount;
 pub use users::NewUser;
 

@@ -7,6 +7,13 @@ use crate::entities::posts;
 use crate::posts::visible;
 use crate::{Backend, Result, Store};
 
+/// Where the content stands: see `Store::content_state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentState {
+    pub version: i64,
+    pub changed_at: Option<OffsetDateTime>,
+}
+
 /// A month in the archive list, with its number of posts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonthCount {
@@ -22,18 +29,25 @@ pub struct SitemapEntry {
 }
 
 impl Store {
-    /// A number that changes whenever content changes, in this process or any other.
-    pub async fn content_version(&self) -> Result<i64> {
+    /// A number that changes whenever content changes, in this process or any other, and
+    /// when that last happened.
+    pub async fn content_state(&self) -> Result<ContentState> {
         let row = self
             .db
             .query_one_raw(Statement::from_string(
                 self.db_backend(),
-                "SELECT content_version FROM site_state WHERE id = 1",
+                "SELECT content_version, changed_at FROM site_state WHERE id = 1",
             ))
             .await?;
         Ok(match row {
-            Some(row) => row.try_get("", "content_version")?,
-            None => 0,
+            Some(row) => ContentState {
+                version: row.try_get("", "content_version")?,
+                changed_at: row.try_get("", "changed_at")?,
+            },
+            None => ContentState {
+                version: 0,
+                changed_at: None,
+            },
         })
     }
 
@@ -101,9 +115,69 @@ impl Store {
 }
 
 pub(crate) async fn bump_content_version<C: ConnectionTrait>(db: &C) -> Result<()> {
-    db.execute_unprepared(
-        "UPDATE site_state SET content_version = content_version + 1 WHERE id = 1",
-    )
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "UPDATE site_state SET content_version = content_version + 1, changed_at = $1 WHERE id = 1"
+        }
+        _ => {
+            "UPDATE site_state SET content_version = content_version + 1, changed_at = ? WHERE id = 1"
+        }
+    };
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [crate::now().into()],
+    ))
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_write_moves_the_content_state() {
+        let dir = std::env::temp_dir().join(format!("folio-state-{}", uuid::Uuid::new_v4()));
+        let store = Store::connect(&format!("sqlite://{}/folio.db", dir.display()))
+            .await
+            .unwrap();
+        store.migrate_up().await.unwrap();
+        let before = store.content_state().await.unwrap();
+        assert_eq!(before.changed_at, None);
+        store
+            .create_user(crate::NewUser {
+                display_name: "A".into(),
+                slug: None,
+                email: None,
+                avatar_url: None,
+                bio: String::new(),
+                role: folio_domain::Role::Author,
+            })
+            .await
+            .unwrap();
+        let author = store.list_users().await.unwrap().remove(0);
+        store
+            .create_post(crate::NewPost {
+                kind: folio_domain::PostKind::Post,
+                title: "T".into(),
+                slug: None,
+                source: "x".into(),
+                status: folio_domain::PostStatus::Published,
+                published_at: None,
+                author_id: author.id,
+                categories: vec![],
+                tags: vec![],
+                comments_open: true,
+                featured_image: None,
+            })
+            .await
+            .unwrap();
+        let after = store.content_state().await.unwrap();
+        assert!(after.version > before.version);
+        let changed = after.changed_at.expect("a change time");
+        assert!((OffsetDateTime::now_utc() - changed).whole_seconds().abs() < 60);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

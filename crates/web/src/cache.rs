@@ -29,6 +29,8 @@ const MIN_COMPRESS: usize = 1024;
 pub struct PageCache {
     pages: Option<Cache<String, Arc<CachedPage>>>,
     version: Arc<AtomicI64>,
+    /// Unix time of the last content change, `i64::MIN` while unknown.
+    changed_at: Arc<AtomicI64>,
     poll_interval: std::time::Duration,
     poller_started: Arc<AtomicBool>,
     /// One render per page at a time: when many readers ask for a page that is not cached
@@ -101,9 +103,19 @@ impl PageCache {
         PageCache {
             pages,
             version: Arc::new(AtomicI64::new(i64::MIN)),
+            changed_at: Arc::new(AtomicI64::new(i64::MIN)),
             poll_interval: settings.poll_interval,
             poller_started: Arc::new(AtomicBool::new(false)),
             renders: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Reads the content state once now, so that the first requests already have validators
+    /// and can be cached.
+    pub async fn prime(&self, store: &Store) {
+        match store.content_state().await {
+            Ok(state) => self.observe(state),
+            Err(error) => tracing::warn!(error = %error, "cannot read the content version"),
         }
     }
 
@@ -118,8 +130,8 @@ impl PageCache {
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticker.tick().await;
-                match store.content_version().await {
-                    Ok(version) => cache.observe_version(version),
+                match store.content_state().await {
+                    Ok(state) => cache.observe(state),
                     // While the database is away, cached pages keep being served.
                     Err(error) => tracing::warn!(error = %error, "cannot read the content version"),
                 }
@@ -127,13 +139,26 @@ impl PageCache {
         });
     }
 
-    fn observe_version(&self, version: i64) {
+    fn observe(&self, state: folio_storage::ContentState) {
+        let changed_at = state
+            .changed_at
+            .map_or(i64::MIN, time::OffsetDateTime::unix_timestamp);
+        self.changed_at.store(changed_at, Ordering::SeqCst);
+        let version = state.version;
         let previous = self.version.swap(version, Ordering::SeqCst);
         if previous != version
             && let Some(pages) = &self.pages
         {
             pages.invalidate_all();
         }
+    }
+
+    /// When content last changed anywhere, as last seen in the database.
+    pub(crate) fn last_change(&self) -> Option<time::OffsetDateTime> {
+        let at = self.changed_at.load(Ordering::SeqCst);
+        (at != i64::MIN)
+            .then(|| time::OffsetDateTime::from_unix_timestamp(at).ok())
+            .flatten()
     }
 
     /// The content version last seen in the database; `None` until it has been read once.

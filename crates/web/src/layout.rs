@@ -61,7 +61,10 @@ impl Layout {
             tagline: site.tagline.clone(),
             language: site.language.clone(),
             base_url: site.base_url.clone(),
-            title: if title.is_empty() {
+            // WordPress's document title: "Site – Tagline" at home, "Page – Site" elsewhere.
+            title: if title.is_empty() && !site.tagline.is_empty() {
+                format!("{} – {}", site.title, site.tagline)
+            } else if title.is_empty() {
                 site.title.clone()
             } else {
                 format!("{title} – {}", site.title)

@@ -238,7 +238,7 @@ async fn home(state: &AppState, page: PageNumber) -> Result<Response, AppError> 
     {
         let mut layout = Layout::bare(state, "", "/");
         layout.body_class = "home blog";
-        return render(&WelcomePage { layout }, None);
+        return render(&WelcomePage { layout }, last_modified(state, None));
     }
     let path = if page == PageNumber::FIRST {
         "/".to_owned()
@@ -301,10 +301,12 @@ async fn single(state: &AppState, post: Post) -> Result<Response, AppError> {
         layout.comments_feed = Some(format!("{}{}feed/", site.base_url, view.path));
     }
     let comments = state.store().approved_comments(summary.id).await?;
-    let last_modified = comments
-        .iter()
-        .map(|c| c.created_at)
-        .fold(summary.updated_at, OffsetDateTime::max);
+    let newest_comment = comments.iter().map(|c| c.created_at).fold(
+        summary
+            .updated_at
+            .max(summary.published_at.unwrap_or(summary.updated_at)),
+        OffsetDateTime::max,
+    );
     let thread = build_thread(comments, site.comment_max_depth);
     let mut thread_html = String::new();
     for (index, node) in thread.iter().enumerate() {
@@ -317,7 +319,7 @@ async fn single(state: &AppState, post: Post) -> Result<Response, AppError> {
     };
     let page = SinglePage {
         thoughts_heading: thoughts_heading(summary.comment_count, &summary.title),
-        show_comments: !view.is_page || summary.comment_count > 0 || post.comments_open,
+        show_comments: summary.comment_count > 0 || (!view.is_page && !post.comments_open),
         comments_open: post.comments_open,
         previous: adjacent.previous.map(|l| Link {
             title: l.title,
@@ -331,7 +333,7 @@ async fn single(state: &AppState, post: Post) -> Result<Response, AppError> {
         layout,
         thread_html,
     };
-    render(&page, Some(last_modified))
+    render(&page, last_modified(state, Some(newest_comment)))
 }
 
 fn render_comment_node(
@@ -510,7 +512,7 @@ fn list_page(
     if list.is_past_the_end() {
         return Err(AppError::NotFound);
     }
-    let last_modified = list
+    let newest_post = list
         .items
         .iter()
         .map(|p| p.updated_at.max(p.published_at.unwrap_or(p.updated_at)))
@@ -524,7 +526,7 @@ fn list_page(
         heading,
         description,
     };
-    render(&page, last_modified)
+    render(&page, last_modified(state, newest_post))
 }
 
 #[derive(Debug, Deserialize)]
@@ -582,7 +584,7 @@ pub async fn search(
         query,
         summary,
     };
-    render(&page, None)
+    render(&page, last_modified(&state, None))
 }
 
 /// 301, as WordPress answers for moved content, so that search engines move their links.
@@ -616,6 +618,16 @@ pub(crate) fn absolute(base_url: &str, path_or_url: &str) -> String {
 /// Percent-encodes a query value (`application/x-www-form-urlencoded`: spaces as `+`).
 pub(crate) fn form_urlencode(raw: &str) -> String {
     crate::views::percent_encode(raw).replace("%20", "+")
+}
+
+/// A page changes when any content does (its sidebar lists the newest posts), so its
+/// Last-Modified is the site's last change, or the newest time on the page itself if later (a
+/// post whose publication time has just come). Unknown until the first look at the database.
+fn last_modified(state: &AppState, on_page: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
+    match (state.cache().last_change(), on_page) {
+        (Some(site), Some(page)) => Some(site.max(page)),
+        (site, page) => site.or(page),
+    }
 }
 
 fn render(

@@ -97,7 +97,7 @@ impl TestApp {
         configure(&mut settings);
         let store = Store::connect(&database_url).await.unwrap();
         store.migrate_up().await.unwrap();
-        let app = App::from_parts(listener, store.clone(), &settings);
+        let app = App::from_parts(listener, store.clone(), &settings).await;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
