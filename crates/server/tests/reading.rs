@@ -12,7 +12,10 @@ async fn empty_site_explains_how_to_add_the_first_post() {
     let app = TestApp::spawn().await;
     let html = app.page("/").await;
     assert!(html.contains("folio post new --file"), "{html}");
-    assert!(html.contains("<title>Test Blog – Words about tests</title>"), "{html}");
+    assert!(
+        html.contains("<title>Test Blog – Words about tests</title>"),
+        "{html}"
+    );
 }
 
 #[tokio::test]
