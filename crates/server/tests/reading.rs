@@ -469,6 +469,8 @@ async fn feeds_parse_and_use_absolute_links() {
     );
     let channel = rss::Channel::read_from(response.bytes().await.unwrap().as_ref()).unwrap();
     assert_eq!(channel.title, "Test Blog");
+    let self_link = &channel.atom_ext.as_ref().expect("atom:link self").links[0];
+    assert_eq!(self_link.href, format!("{}/feed/", app.address));
     assert_eq!(channel.items.len(), 2);
     assert_eq!(channel.items[0].title.as_deref(), Some("Second"));
     let item = &channel.items[1];
@@ -677,6 +679,9 @@ async fn operations_endpoints() {
             .contains("immutable")
     );
     assert!(response.headers().contains_key("x-request-id"));
+    let head = app.client.head(app.url("/")).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert!(head.bytes().await.unwrap().is_empty(), "HEAD has no body");
     let front = app.get("/").await;
     assert!(front.headers().contains_key("x-request-id"));
     assert_eq!(front.headers()["x-content-type-options"], "nosniff");

@@ -1,6 +1,6 @@
 use folio_domain::PostKind;
 use folio_domain::posts::permalink;
-use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement};
 use time::OffsetDateTime;
 
 use crate::entities::posts;
@@ -94,19 +94,33 @@ impl Store {
     pub async fn sitemap_entries(&self) -> Result<Vec<SitemapEntry>> {
         let mut entries = Vec::new();
         for kind in [PostKind::Page, PostKind::Post] {
-            let rows = posts::Entity::find()
+            // Only what a sitemap line needs, not the posts' bodies.
+            let rows: Vec<(
+                String,
+                Option<OffsetDateTime>,
+                OffsetDateTime,
+                OffsetDateTime,
+            )> = posts::Entity::find()
+                .select_only()
+                .columns([
+                    posts::Column::Slug,
+                    posts::Column::PublishedAt,
+                    posts::Column::CreatedAt,
+                    posts::Column::UpdatedAt,
+                ])
                 .filter(visible(kind))
                 .order_by_desc(posts::Column::PublishedAt)
+                .into_tuple()
                 .all(&self.db)
                 .await?;
-            for row in rows {
-                let Ok(slug) = folio_domain::Slug::parse(&row.slug) else {
+            for (slug, published_at, created_at, updated_at) in rows {
+                let Ok(slug) = folio_domain::Slug::parse(&slug) else {
                     continue;
                 };
-                let published = row.published_at.unwrap_or(row.created_at);
+                let published = published_at.unwrap_or(created_at);
                 entries.push(SitemapEntry {
                     path: permalink(kind, &slug, published),
-                    updated_at: row.updated_at.max(published),
+                    updated_at: updated_at.max(published),
                 });
             }
         }

@@ -2,9 +2,11 @@
 //! absolute, built from `site.base_url`.
 
 use atom_syndication as atom;
+use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use folio_domain::{PageNumber, PostSummary};
 use folio_storage::PostFilter;
 use rss::extension::dublincore::DublinCoreExtension;
@@ -14,6 +16,15 @@ use time::format_description::well_known::Rfc2822;
 use crate::AppState;
 use crate::error::AppError;
 use crate::views::iso;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/feed/", get(rss))
+        .route("/feed/atom/", get(atom))
+        .route("/comments/feed/", get(comments))
+        .route("/sitemap.xml", get(sitemap))
+        .route("/robots.txt", get(robots))
+}
 
 pub async fn rss(State(state): State<AppState>) -> Result<Response, AppError> {
     let site = state.site();
@@ -25,6 +36,7 @@ pub async fn rss(State(state): State<AppState>) -> Result<Response, AppError> {
     let channel = rss::Channel {
         title: site.title.clone(),
         link: format!("{}/", site.base_url),
+        atom_ext: self_link(format!("{}/feed/", site.base_url)),
         description: site.tagline.clone(),
         language: Some(site.language.clone()),
         last_build_date: posts
@@ -161,6 +173,7 @@ pub async fn post_comments(
         .collect();
     let channel = rss::Channel {
         title: format!("Comments on: {}", post.summary.title),
+        atom_ext: self_link(format!("{post_url}feed/")),
         link: post_url,
         description: site.tagline.clone(),
         language: Some(site.language.clone()),
@@ -209,6 +222,7 @@ pub async fn comments(State(state): State<AppState>) -> Result<Response, AppErro
     let channel = rss::Channel {
         title: format!("Comments for {}", site.title),
         link: format!("{}/", site.base_url),
+        atom_ext: self_link(format!("{}/comments/feed/", site.base_url)),
         description: site.tagline.clone(),
         language: Some(site.language.clone()),
         last_build_date: recent.first().map(|(c, _)| rfc2822(c.created_at)),
@@ -291,6 +305,18 @@ fn rss_item(base_url: &str, post: &PostSummary) -> rss::Item {
         }),
         ..Default::default()
     }
+}
+
+/// `<atom:link rel="self">`: feed readers and validators expect a feed to name its own URL.
+fn self_link(url: String) -> Option<rss::extension::atom::AtomExtension> {
+    Some(rss::extension::atom::AtomExtension {
+        links: vec![atom::Link {
+            href: url,
+            rel: "self".to_owned(),
+            mime_type: Some("application/rss+xml".to_owned()),
+            ..Default::default()
+        }],
+    })
 }
 
 fn rfc2822(at: OffsetDateTime) -> String {

@@ -20,6 +20,15 @@ const FAVICON: &str = include_str!("../static/favicon.svg");
 /// Changes whenever the stylesheet does, so that it can be cached for a year.
 pub const ASSET_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/static/style.css", get(stylesheet))
+        .route("/favicon.ico", get(favicon))
+}
+
 pub async fn healthz() -> &'static str {
     "ok\n"
 }

@@ -1,10 +1,12 @@
 //! The reading side: front page, posts, pages, archives, search.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
 use folio_domain::{PageNumber, Paginated, Post, PostSummary, Taxonomy, build_thread};
 use folio_storage::PostFilter;
 use serde::Deserialize;
@@ -67,6 +69,14 @@ struct HitView {
 #[template(path = "welcome.html")]
 struct WelcomePage {
     layout: Layout,
+}
+
+/// Search, and every WordPress-shaped path (the fallback: front page, posts, pages, archives).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/search", get(search))
+        .route("/search/", get(search))
+        .fallback(get(content))
 }
 
 /// What a WordPress-shaped path asks for.

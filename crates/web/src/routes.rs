@@ -1,7 +1,6 @@
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -24,24 +23,12 @@ pub fn build(state: AppState, settings: &WebSettings) -> Router {
     state.cache().watch(state.store().clone());
     // Install the recorder before the first request, so that it is counted.
     ops::metrics_handle();
-    let pages = Router::new()
-        .route("/search", get(pages::search))
-        .route("/search/", get(pages::search))
-        .route("/feed/", get(feeds::rss))
-        .route("/feed/atom/", get(feeds::atom))
-        .route("/comments/feed/", get(feeds::comments))
-        .route("/sitemap.xml", get(feeds::sitemap))
-        .route("/robots.txt", get(feeds::robots))
-        .fallback(get(pages::content))
+    // What readers read goes through the page cache; what operators poll does not.
+    let readable = pages::router()
+        .merge(feeds::router())
         .layer(from_fn_with_state(state.clone(), cache::page_cache));
-    let operations = Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/static/style.css", get(ops::stylesheet))
-        .route("/favicon.ico", get(ops::favicon));
-    pages
-        .merge(operations)
+    readable
+        .merge(ops::router())
         .layer(from_fn_with_state(state.clone(), error_pages))
         .layer(from_fn(ops::record_metrics))
         .layer(
