@@ -372,12 +372,12 @@ Transfer/sec:    123.45MB
 
     #[test]
     fn reads_the_demo_summary() {
-        let json = r#"{"posts":1000,"post_with_50_comments":"/2024/05/06/a-\"b\"/","post_with_200_comments":null,"search_term":"latency"}"#;
+        let json = r#"{"posts":1000,"post_with_50_comments":"/2024/05/06/a-\"b\"/","post_with_big_thread":null,"search_term":"latency"}"#;
         assert_eq!(
             json_string_field(json, "post_with_50_comments").as_deref(),
             Some("/2024/05/06/a-\"b\"/")
         );
-        assert_eq!(json_string_field(json, "post_with_200_comments"), None);
+        assert_eq!(json_string_field(json, "post_with_big_thread"), None);
         assert_eq!(
             json_string_field(json, "search_term").as_deref(),
             Some("latency")

@@ -46,7 +46,7 @@ pub struct DemoSummary {
     pub posts: usize,
     pub comments: usize,
     pub post_with_50_comments: Option<String>,
-    pub post_with_200_comments: Option<String>,
+    pub post_with_big_thread: Option<String>,
     pub search_term: String,
 }
 
@@ -149,14 +149,14 @@ pub async fn fill(store: &Store, options: &DemoOptions) -> anyhow::Result<DemoSu
         budget -= take;
     }
 
-    let mut post_with_200_comments = None;
+    let mut post_with_big_thread = None;
     let mut post_with_50_comments = None;
     let mut special = vec![0];
     if options.big_post_comments > 0 && created.len() >= 3 {
         let big = created.len() / 3;
         let fifty = created.len() / 2;
         for (index, count, slot) in [
-            (big, options.big_post_comments, &mut post_with_200_comments),
+            (big, options.big_post_comments, &mut post_with_big_thread),
             (fifty, 50, &mut post_with_50_comments),
         ] {
             if budget < count {
@@ -201,7 +201,7 @@ pub async fn fill(store: &Store, options: &DemoOptions) -> anyhow::Result<DemoSu
         posts: created.len(),
         comments,
         post_with_50_comments,
-        post_with_200_comments,
+        post_with_big_thread,
         search_term: SEARCH_TERM.to_owned(),
     })
 }
@@ -1742,12 +1742,12 @@ mod tests {
             posts: 2,
             comments: 3,
             post_with_50_comments: Some("/2024/01/02/a-\"quoted\"-post/".to_owned()),
-            post_with_200_comments: None,
+            post_with_big_thread: None,
             search_term: "latency".to_owned(),
         };
         assert_eq!(
             summary.to_json(),
-            r#"{"posts":2,"comments":3,"post_with_50_comments":"/2024/01/02/a-\"quoted\"-post/","post_with_200_comments":null,"search_term":"latency"}"#
+            r#"{"posts":2,"comments":3,"post_with_50_comments":"/2024/01/02/a-\"quoted\"-post/","post_with_big_thread":null,"search_term":"latency"}"#
         );
     }
 
