@@ -777,3 +777,42 @@ async fn a_page_is_modified_when_anything_it_shows_changes() {
         "If-Modified-Since kept answering 304 after the sidebar changed"
     );
 }
+
+#[tokio::test]
+async fn a_members_comment_shows_their_current_name_and_avatar() {
+    let app = TestApp::spawn().await;
+    let alice = app.author("Alice").await;
+    let member = app
+        .store
+        .create_user(folio_storage::NewUser {
+            display_name: "Bob Member".into(),
+            slug: None,
+            email: None,
+            avatar_url: Some("https://avatars.example.org/bob.png".into()),
+            bio: String::new(),
+            role: folio_domain::Role::Reader,
+        })
+        .await
+        .unwrap();
+    let post = app.post(&alice, "Members Welcome", "x", days_ago(1)).await;
+    app.store
+        .create_comment(folio_storage::NewComment {
+            post_id: post.summary.id,
+            parent_id: None,
+            author_id: Some(member.id),
+            author_name: "name at the time".into(),
+            author_url: None,
+            source: "Hello from a member".into(),
+            status: CommentStatus::Approved,
+            created_at: None,
+        })
+        .await
+        .unwrap();
+    let html = app.main_of(&post.summary.path()).await;
+    assert!(html.contains("<b class=\"fn\">Bob Member</b>"), "{html}");
+    assert!(
+        html.contains("src=\"https://avatars.example.org/bob.png\""),
+        "{html}"
+    );
+    assert!(!html.contains("name at the time"));
+}

@@ -3,8 +3,8 @@ use std::collections::HashMap;
 use folio_domain::markdown::render_comment;
 use folio_domain::{Comment, CommentStatus, PostKind};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
 };
 use time::OffsetDateTime;
 
@@ -65,27 +65,42 @@ impl Store {
 
     /// A post's approved comments, oldest first, ready for `build_thread`.
     pub async fn approved_comments(&self, post_id: i64) -> Result<Vec<Comment>> {
-        let rows = comments::Entity::find()
-            .filter(comments::Column::PostId.eq(post_id))
-            .filter(comments::Column::Status.eq(CommentStatus::Approved.as_str()))
-            .order_by_asc(comments::Column::CreatedAt)
-            .order_by_asc(comments::Column::Id)
-            .all(&self.db)
-            .await?;
-        self.comments_from_rows(rows).await
+        self.comments_with_authors(
+            &format!("c.post_id = {post_id} AND c.status = 'approved'"),
+            "ORDER BY c.created_at, c.id",
+        )
+        .await
     }
 
     /// A post's newest approved comments, newest first, for its comments feed.
     pub async fn latest_approved_comments(&self, post_id: i64, count: u64) -> Result<Vec<Comment>> {
-        let rows = comments::Entity::find()
-            .filter(comments::Column::PostId.eq(post_id))
-            .filter(comments::Column::Status.eq(CommentStatus::Approved.as_str()))
-            .order_by_desc(comments::Column::CreatedAt)
-            .order_by_desc(comments::Column::Id)
-            .limit(count)
-            .all(&self.db)
+        self.comments_with_authors(
+            &format!("c.post_id = {post_id} AND c.status = 'approved'"),
+            &format!("ORDER BY c.created_at DESC, c.id DESC LIMIT {count}"),
+        )
+        .await
+    }
+
+    /// Comments with their authors' current names and avatars, in one query. `condition` and
+    /// `order` are SQL built only from integers and fixed words, never from input text.
+    async fn comments_with_authors(&self, condition: &str, order: &str) -> Result<Vec<Comment>> {
+        let sql = format!(
+            "SELECT c.id, c.post_id, c.parent_id, c.author_id, c.author_name, c.author_url, c.source, c.html, \
+             c.status, c.created_at, c.updated_at, u.display_name AS user_name, u.avatar_url AS user_avatar \
+             FROM comments c LEFT JOIN users u ON u.id = c.author_id WHERE {condition} {order}"
+        );
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(self.db_backend(), sql))
             .await?;
-        self.comments_from_rows(rows).await
+        rows.iter()
+            .map(|row| {
+                let comment = comments::Model::from_query_result(row, "")?;
+                let user_name: Option<String> = row.try_get("", "user_name")?;
+                let user_avatar: Option<String> = row.try_get("", "user_avatar")?;
+                comment_from_row(comment, user_name, user_avatar)
+            })
+            .collect()
     }
 
     /// The newest approved comments on published posts, newest first, each with a link to its
@@ -136,21 +151,32 @@ impl Store {
         rows.into_iter()
             .map(|row| {
                 let author = row.author_id.and_then(|id| authors.get(&id));
-                Ok(Comment {
-                    id: row.id,
-                    post_id: row.post_id,
-                    parent_id: row.parent_id,
-                    author_id: row.author_id,
-                    author_name: author.map_or(row.author_name, |a| a.display_name.clone()),
-                    author_url: row.author_url,
-                    author_avatar: author.and_then(|a| a.avatar_url.clone()),
-                    html: row.html,
-                    status: CommentStatus::parse(&row.status).ok_or_else(|| {
-                        StorageError::unexpected("comments", "status", &row.status)
-                    })?,
-                    created_at: row.created_at,
-                })
+                let name = author.map(|a| a.display_name.clone());
+                let avatar = author.and_then(|a| a.avatar_url.clone());
+                comment_from_row(row, name, avatar)
             })
             .collect()
     }
+}
+
+/// A comment as readers see it: under its author's current name, or the name it was left
+/// with when it has no (remaining) user.
+fn comment_from_row(
+    row: comments::Model,
+    user_name: Option<String>,
+    user_avatar: Option<String>,
+) -> Result<Comment> {
+    Ok(Comment {
+        id: row.id,
+        post_id: row.post_id,
+        parent_id: row.parent_id,
+        author_id: row.author_id,
+        author_name: user_name.unwrap_or(row.author_name),
+        author_url: row.author_url,
+        author_avatar: user_avatar,
+        html: row.html,
+        status: CommentStatus::parse(&row.status)
+            .ok_or_else(|| StorageError::unexpected("comments", "status", &row.status))?,
+        created_at: row.created_at,
+    })
 }
