@@ -153,22 +153,11 @@ pub async fn post_comments(
     let items = comments
         .iter()
         .map(|comment| {
-            let url = format!("{post_url}#comment-{}", comment.id);
-            rss::Item {
-                title: Some(format!("By: {}", comment.author_name)),
-                link: Some(url.clone()),
-                guid: Some(rss::Guid {
-                    value: url,
-                    permalink: true,
-                }),
-                pub_date: Some(rfc2822(comment.created_at)),
-                description: Some(comment.html.clone()),
-                dublin_core_ext: Some(DublinCoreExtension {
-                    creators: vec![comment.author_name.clone()],
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }
+            comment_item(
+                comment,
+                format!("{post_url}#comment-{}", comment.id),
+                format!("By: {}", comment.author_name),
+            )
         })
         .collect();
     let channel = rss::Channel {
@@ -198,25 +187,11 @@ pub async fn comments(State(state): State<AppState>) -> Result<Response, AppErro
     let items = recent
         .iter()
         .map(|(comment, post)| {
-            let url = format!("{}{}#comment-{}", site.base_url, post.path, comment.id);
-            rss::Item {
-                title: Some(format!(
-                    "Comment on {} by {}",
-                    post.title, comment.author_name
-                )),
-                link: Some(url.clone()),
-                guid: Some(rss::Guid {
-                    value: url,
-                    permalink: true,
-                }),
-                pub_date: Some(rfc2822(comment.created_at)),
-                description: Some(comment.html.clone()),
-                dublin_core_ext: Some(DublinCoreExtension {
-                    creators: vec![comment.author_name.clone()],
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }
+            comment_item(
+                comment,
+                format!("{}{}#comment-{}", site.base_url, post.path, comment.id),
+                format!("Comment on {} by {}", post.title, comment.author_name),
+            )
         })
         .collect();
     let channel = rss::Channel {
@@ -301,6 +276,25 @@ fn rss_item(base_url: &str, post: &PostSummary) -> rss::Item {
             .collect(),
         dublin_core_ext: Some(DublinCoreExtension {
             creators: vec![post.author.display_name.clone()],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// One comment as a feed item, linking to its anchor on the post.
+fn comment_item(comment: &folio_domain::Comment, url: String, title: String) -> rss::Item {
+    rss::Item {
+        title: Some(title),
+        link: Some(url.clone()),
+        guid: Some(rss::Guid {
+            value: url,
+            permalink: true,
+        }),
+        pub_date: Some(rfc2822(comment.created_at)),
+        description: Some(comment.html.clone()),
+        dublin_core_ext: Some(DublinCoreExtension {
+            creators: vec![comment.author_name.clone()],
             ..Default::default()
         }),
         ..Default::default()
