@@ -137,6 +137,37 @@ fn config_errors_name_the_key() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("titel"), "{}", stderr(&output));
+    // The contract's order, `folio serve --config FILE`, fails the same way before serving.
+    let output = Command::new(env!("CARGO_BIN_EXE_folio"))
+        .args(["serve", "--config", &file])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("titel"), "{}", stderr(&output));
+
+    // A good file is layered under the environment: the file sets the title, the
+    // environment wins for the tagline.
+    let good = write(
+        dir.path(),
+        "good.toml",
+        "[site]\ntitle = \"From File\"\ntagline = \"file\"\n",
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_folio"))
+        .args(["config", "check", "--config", &good])
+        .env("FOLIO__SITE__TAGLINE", "from env")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("title = \"From File\""),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        stdout(&output).contains("tagline = \"from env\""),
+        "{}",
+        stdout(&output)
+    );
 
     let output = Command::new(env!("CARGO_BIN_EXE_folio"))
         .args(["config", "check"])
