@@ -27,16 +27,6 @@ impl Store {
             .transpose()
     }
 
-    /// Finds the term with this name's slug, or creates it.
-    pub async fn ensure_term(
-        &self,
-        taxonomy: Taxonomy,
-        name: &str,
-        parent_id: Option<i64>,
-    ) -> Result<Term> {
-        ensure_term_on(&self.db, taxonomy, name, parent_id).await
-    }
-
     /// The ids of a category and every category below it, for archives that include children.
     pub async fn category_and_descendants(&self, root: i64) -> Result<Vec<i64>> {
         let all = terms::Entity::find()

@@ -191,13 +191,6 @@ impl PageCache {
             renders.remove(key);
         }
     }
-
-    /// Forget everything now, for writes made by this process.
-    pub fn invalidate(&self) {
-        if let Some(pages) = &self.pages {
-            pages.invalidate_all();
-        }
-    }
 }
 
 /// Serves cached pages, stores fresh ones, and answers conditional requests with 304.
