@@ -33,22 +33,16 @@ pub async fn rss(State(state): State<AppState>) -> Result<Response, AppError> {
         .iter()
         .map(|post| rss_item(&site.base_url, post))
         .collect();
-    let channel = rss::Channel {
-        title: site.title.clone(),
-        link: format!("{}/", site.base_url),
-        atom_ext: self_link(format!("{}/feed/", site.base_url)),
-        description: site.tagline.clone(),
-        language: Some(site.language.clone()),
-        last_build_date: posts
-            .first()
-            .map(|p| rfc2822(p.updated_at.max(p.published_at.unwrap_or(p.updated_at)))),
-        generator: Some("Folio".to_owned()),
+    let built = posts
+        .first()
+        .map(|p| p.updated_at.max(p.published_at.unwrap_or(p.updated_at)));
+    Ok(rss_channel(
+        &state,
+        site.title.clone(),
+        format!("{}/", site.base_url),
+        format!("{}/feed/", site.base_url),
+        built,
         items,
-        ..Default::default()
-    };
-    Ok(xml(
-        "application/rss+xml; charset=utf-8",
-        channel.to_string(),
     ))
 }
 
@@ -160,20 +154,13 @@ pub async fn post_comments(
             )
         })
         .collect();
-    let channel = rss::Channel {
-        title: format!("Comments on: {}", post.summary.title),
-        atom_ext: self_link(format!("{post_url}feed/")),
-        link: post_url,
-        description: site.tagline.clone(),
-        language: Some(site.language.clone()),
-        last_build_date: comments.first().map(|c| rfc2822(c.created_at)),
-        generator: Some("Folio".to_owned()),
+    Ok(rss_channel(
+        state,
+        format!("Comments on: {}", post.summary.title),
+        post_url.clone(),
+        format!("{post_url}feed/"),
+        comments.first().map(|c| c.created_at),
         items,
-        ..Default::default()
-    };
-    Ok(xml(
-        "application/rss+xml; charset=utf-8",
-        channel.to_string(),
     ))
 }
 
@@ -194,20 +181,13 @@ pub async fn comments(State(state): State<AppState>) -> Result<Response, AppErro
             )
         })
         .collect();
-    let channel = rss::Channel {
-        title: format!("Comments for {}", site.title),
-        link: format!("{}/", site.base_url),
-        atom_ext: self_link(format!("{}/comments/feed/", site.base_url)),
-        description: site.tagline.clone(),
-        language: Some(site.language.clone()),
-        last_build_date: recent.first().map(|(c, _)| rfc2822(c.created_at)),
-        generator: Some("Folio".to_owned()),
+    Ok(rss_channel(
+        &state,
+        format!("Comments for {}", site.title),
+        format!("{}/", site.base_url),
+        format!("{}/comments/feed/", site.base_url),
+        recent.first().map(|(c, _)| c.created_at),
         items,
-        ..Default::default()
-    };
-    Ok(xml(
-        "application/rss+xml; charset=utf-8",
-        channel.to_string(),
     ))
 }
 
@@ -280,6 +260,31 @@ fn rss_item(base_url: &str, post: &PostSummary) -> rss::Item {
         }),
         ..Default::default()
     }
+}
+
+/// An RSS 2.0 answer: every feed of the site shares its language, description and generator,
+/// and names its own URL.
+fn rss_channel(
+    state: &AppState,
+    title: String,
+    link: String,
+    self_url: String,
+    last_build: Option<OffsetDateTime>,
+    items: Vec<rss::Item>,
+) -> Response {
+    let site = state.site();
+    let channel = rss::Channel {
+        title,
+        link,
+        atom_ext: self_link(self_url),
+        description: site.tagline.clone(),
+        language: Some(site.language.clone()),
+        last_build_date: last_build.map(rfc2822),
+        generator: Some("Folio".to_owned()),
+        items,
+        ..Default::default()
+    };
+    xml("application/rss+xml; charset=utf-8", channel.to_string())
 }
 
 /// One comment as a feed item, linking to its anchor on the post.

@@ -147,19 +147,13 @@ async fn build_chrome(state: &AppState) -> Result<Chrome, AppError> {
         .page_links()
         .await?
         .into_iter()
-        .map(|l| Link {
-            title: l.title,
-            path: l.path,
-        })
+        .map(Link::from)
         .collect();
     let recent = store
         .recent_post_links(5)
         .await?
         .into_iter()
-        .map(|l| Link {
-            title: l.title,
-            path: l.path,
-        })
+        .map(Link::from)
         .collect();
     let categories = category_tree(store.categories_with_counts().await?);
     let archives = archive_links(store.month_counts().await?);

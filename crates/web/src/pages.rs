@@ -331,14 +331,8 @@ async fn single(state: &AppState, post: Post) -> Result<Response, AppError> {
         thoughts_heading: thoughts_heading(summary.comment_count, &summary.title),
         show_comments: summary.comment_count > 0 || (!view.is_page && !post.comments_open),
         comments_open: post.comments_open,
-        previous: adjacent.previous.map(|l| Link {
-            title: l.title,
-            path: l.path,
-        }),
-        next: adjacent.next.map(|l| Link {
-            title: l.title,
-            path: l.path,
-        }),
+        previous: adjacent.previous.map(Link::from),
+        next: adjacent.next.map(Link::from),
         post: view,
         layout,
         thread_html,

@@ -54,6 +54,15 @@ impl PostView {
     }
 }
 
+impl From<folio_storage::PostLink> for Link {
+    fn from(link: folio_storage::PostLink) -> Self {
+        Link {
+            title: link.title,
+            path: link.path,
+        }
+    }
+}
+
 pub fn author_link(user: &User) -> Link {
     Link {
         title: user.display_name.clone(),
