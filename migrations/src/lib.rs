@@ -5,12 +5,16 @@ pub use sea_orm_migration::prelude::*;
 
 mod dialect;
 mod m20261126_000001_blog_schema;
+mod m20261126_000002_conversation;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_blog_schema::Migration)]
+        vec![
+            Box::new(m20261126_000001_blog_schema::Migration),
+            Box::new(m20261126_000002_conversation::Migration),
+        ]
     }
 }

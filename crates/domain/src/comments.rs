@@ -43,6 +43,145 @@ pub struct Comment {
     pub html: String,
     pub status: CommentStatus,
     pub created_at: OffsetDateTime,
+    pub edited_at: Option<OffsetDateTime>,
+    /// Deleted by its author while it had replies: shown as a marker that keeps them in place.
+    pub deleted: bool,
+}
+
+impl Comment {
+    /// Whether `viewer` may still change or delete this comment: their own, not yet deleted,
+    /// and within the edit window after it was written.
+    pub fn editable_by(&self, viewer: i64, now: OffsetDateTime, window: time::Duration) -> bool {
+        self.author_id == Some(viewer) && !self.deleted && now - self.created_at <= window
+    }
+}
+
+/// Which new comments wait for a moderator, as in the `[comments] moderation` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModerationPolicy {
+    /// Every comment appears at once.
+    Off,
+    /// Held until the person has one approved comment (WordPress's "comment author must have
+    /// a previously approved comment").
+    FirstTime,
+    /// Every comment waits.
+    Always,
+}
+
+impl ModerationPolicy {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "off" => Some(ModerationPolicy::Off),
+            "first_time" => Some(ModerationPolicy::FirstTime),
+            "always" => Some(ModerationPolicy::Always),
+            _ => None,
+        }
+    }
+
+    /// The status a new comment gets. Moderators are never held.
+    pub fn initial_status(self, author_moderates: bool, has_approved: bool) -> CommentStatus {
+        let held = match self {
+            _ if author_moderates => false,
+            ModerationPolicy::Off => false,
+            ModerationPolicy::FirstTime => !has_approved,
+            ModerationPolicy::Always => true,
+        };
+        if held {
+            CommentStatus::Pending
+        } else {
+            CommentStatus::Approved
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommentLimits {
+    pub max_length: usize,
+    pub max_links: usize,
+}
+
+/// Why a comment was not accepted, in words for the person who wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommentRefusal {
+    Empty,
+    TooLong { max: usize, length: usize },
+    TooManyLinks { max: usize },
+    Duplicate,
+    TooFast,
+    Closed,
+    Banned,
+    LooksAutomated,
+    NoSuchParent,
+}
+
+impl CommentRefusal {
+    pub fn message(&self) -> String {
+        match self {
+            CommentRefusal::Empty => "Your comment is empty. Please type something before posting.".into(),
+            CommentRefusal::TooLong { max, length } => format!(
+                "Your comment is {length} characters long; the limit is {max}. Please shorten it and post again."
+            ),
+            CommentRefusal::TooManyLinks { max } => format!(
+                "Your comment has more than {max} links. Please remove some and post again."
+            ),
+            CommentRefusal::Duplicate => "You already posted this comment here.".into(),
+            CommentRefusal::TooFast => "You are commenting too quickly. Please wait a minute and post again.".into(),
+            CommentRefusal::Closed => "Comments are closed on this post.".into(),
+            CommentRefusal::Banned => "Your account may not comment on this site.".into(),
+            CommentRefusal::LooksAutomated => "This comment looked automated and was not posted. If you are a person, please post it again.".into(),
+            CommentRefusal::NoSuchParent => "The comment you replied to is no longer there. Your text is kept below: post it as a new comment.".into(),
+        }
+    }
+}
+
+impl CommentLimits {
+    /// Checks a comment's text and returns it trimmed.
+    pub fn check<'a>(&self, text: &'a str) -> Result<&'a str, CommentRefusal> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(CommentRefusal::Empty);
+        }
+        let length = text.chars().count();
+        if length > self.max_length {
+            return Err(CommentRefusal::TooLong {
+                max: self.max_length,
+                length,
+            });
+        }
+        if count_links(text) > self.max_links {
+            return Err(CommentRefusal::TooManyLinks {
+                max: self.max_links,
+            });
+        }
+        Ok(text)
+    }
+}
+
+/// Links as a spammer writes them: every `http://`, `https://` or `www.` in the text.
+fn count_links(text: &str) -> usize {
+    let lower = text.to_ascii_lowercase();
+    ["http://", "https://", "www."]
+        .iter()
+        .map(|marker| lower.matches(marker).count())
+        .sum::<usize>()
+        .saturating_sub(lower.matches("://www.").count())
+}
+
+/// Whether a post still takes comments: open, and (when `close_after_days` is set) published
+/// recently enough.
+pub fn comments_open(
+    open: bool,
+    published_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+    close_after_days: u32,
+) -> bool {
+    if !open {
+        return false;
+    }
+    match (close_after_days, published_at) {
+        (0, _) | (_, None) => true,
+        (days, Some(published)) => now - published < time::Duration::days(i64::from(days)),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -137,7 +276,89 @@ mod tests {
             html: String::new(),
             status: CommentStatus::Approved,
             created_at: datetime!(2024-01-01 00:00 UTC) + time::Duration::minutes(id),
+            edited_at: None,
+            deleted: false,
         }
+    }
+
+    #[test]
+    fn moderation_holds_per_policy() {
+        use ModerationPolicy::*;
+        assert_eq!(
+            FirstTime.initial_status(false, false),
+            CommentStatus::Pending
+        );
+        assert_eq!(
+            FirstTime.initial_status(false, true),
+            CommentStatus::Approved
+        );
+        assert_eq!(Always.initial_status(false, true), CommentStatus::Pending);
+        assert_eq!(Always.initial_status(true, false), CommentStatus::Approved);
+        assert_eq!(Off.initial_status(false, false), CommentStatus::Approved);
+    }
+
+    #[test]
+    fn limits_refuse_with_reasons() {
+        let limits = CommentLimits {
+            max_length: 10,
+            max_links: 1,
+        };
+        assert_eq!(limits.check("  hi  "), Ok("hi"));
+        assert_eq!(limits.check(" \n "), Err(CommentRefusal::Empty));
+        assert!(matches!(
+            limits.check("01234567890"),
+            Err(CommentRefusal::TooLong {
+                max: 10,
+                length: 11
+            })
+        ));
+        let links = CommentLimits {
+            max_length: 1000,
+            max_links: 1,
+        };
+        assert_eq!(
+            links.check("see https://www.a.example"),
+            Ok("see https://www.a.example")
+        );
+        assert_eq!(
+            links.check("http://a.example www.b.example"),
+            Err(CommentRefusal::TooManyLinks { max: 1 })
+        );
+    }
+
+    #[test]
+    fn edit_window_and_closing() {
+        let mut own = comment(1, None);
+        own.author_id = Some(7);
+        let window = time::Duration::minutes(15);
+        assert!(own.editable_by(7, own.created_at + time::Duration::minutes(14), window));
+        assert!(!own.editable_by(7, own.created_at + time::Duration::minutes(16), window));
+        assert!(!own.editable_by(8, own.created_at, window));
+        let published = Some(datetime!(2024-01-01 00:00 UTC));
+        assert!(comments_open(
+            true,
+            published,
+            datetime!(2024-01-10 00:00 UTC),
+            14
+        ));
+        assert!(!comments_open(
+            true,
+            published,
+            datetime!(2024-01-20 00:00 UTC),
+            14
+        ));
+        assert!(comments_open(
+            true,
+            published,
+            datetime!(2030-01-20 00:00 UTC),
+            0
+        ));
+        assert!(!comments_open(
+            false,
+            published,
+            datetime!(2024-01-02 00:00 UTC),
+            0
+        ));
     }
 
     #[test]

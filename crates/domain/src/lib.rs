@@ -10,9 +10,12 @@ pub mod slug;
 pub mod terms;
 pub mod users;
 
-pub use comments::{Comment, CommentNode, CommentStatus, build_thread};
+pub use comments::{
+    Comment, CommentLimits, CommentNode, CommentRefusal, CommentStatus, ModerationPolicy,
+    build_thread,
+};
 pub use pagination::{PageNumber, Paginated};
 pub use posts::{Post, PostKind, PostStatus, PostSummary};
 pub use slug::Slug;
 pub use terms::{Taxonomy, Term};
-pub use users::{Role, User};
+pub use users::{Ban, Identity, Role, User};

@@ -37,20 +37,27 @@ impl App {
                     settings.server.bind
                 )
             })?;
-        Ok(Self::from_parts(listener, store, settings).await)
+        Self::from_parts(listener, store, settings).await
     }
 
     /// For tests and tools that bring their own listener (port 0) and store.
-    pub async fn from_parts(listener: TcpListener, store: Store, settings: &Settings) -> App {
+    pub async fn from_parts(
+        listener: TcpListener,
+        store: Store,
+        settings: &Settings,
+    ) -> anyhow::Result<App> {
         let web = settings.web();
-        let state = AppState::new(store.clone(), &web);
+        let providers = settings
+            .providers()
+            .context("setting up the sign-in providers ([auth.providers])")?;
+        let state = AppState::new(store.clone(), providers, &web);
         state.cache().prime(&store).await;
-        App {
+        Ok(App {
             router: folio_web::router(state, &web),
             listener,
             store,
             shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_seconds),
-        }
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

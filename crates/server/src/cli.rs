@@ -90,6 +90,14 @@ pub enum PostCommand {
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     List,
+    /// Give a user a role. USER is an id, an email, an author slug, or provider:login
+    /// (github:octocat); a provider:login that has not signed in yet gets the role at its
+    /// first sign-in.
+    Role {
+        user: String,
+        #[arg(value_parser = ["reader", "author", "editor", "admin"])]
+        role: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +113,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Post(PostCommand::New { file }) => post_new(&settings, &file).await,
         Command::Post(PostCommand::List) => post_list(&settings).await,
         Command::User(UserCommand::List) => user_list(&settings).await,
+        Command::User(UserCommand::Role { user, role }) => user_role(&settings, &user, &role).await,
         Command::Config(ConfigCommand::Check) => {
             print!("{}", settings.to_redacted_toml());
             eprintln!("configuration is valid");
@@ -298,6 +307,39 @@ async fn user_list(settings: &Settings) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+async fn user_role(settings: &Settings, key: &str, role: &str) -> anyhow::Result<()> {
+    let role = Role::parse(role).with_context(|| format!("unknown role {role:?}"))?;
+    let store = migrated_store(settings).await?;
+    if let Some(user) = store.find_user(key).await? {
+        let user = store.set_role(user.id, role).await?;
+        println!(
+            "{} ({}) is now {}",
+            user.display_name,
+            user.id,
+            user.role.as_str()
+        );
+        return Ok(());
+    }
+    match key.split_once(':') {
+        Some((provider, login))
+            if settings.auth.providers.contains_key(provider) && !login.is_empty() =>
+        {
+            store.grant_role_at_sign_in(provider, login, role).await?;
+            println!(
+                "{key} has not signed in yet: they become {} when they first sign in with {provider}",
+                role.as_str()
+            );
+            Ok(())
+        }
+        Some((provider, _)) if !provider.is_empty() && !provider.contains('@') => {
+            anyhow::bail!(
+                "no provider named {provider:?} in the config ([auth.providers.{provider}]), and no user matches {key:?}"
+            )
+        }
+        _ => anyhow::bail!("no user matches {key:?} (folio user list shows them)"),
+    }
 }
 
 async fn bench_baseline(bind: &str, file: &std::path::Path) -> anyhow::Result<()> {

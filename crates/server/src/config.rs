@@ -1,7 +1,9 @@
 //! Settings: the defaults built into the binary, then an optional file, then `FOLIO__…`
 //! environment variables; checked once at start and passed down, never global.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -19,6 +21,7 @@ pub struct Settings {
     pub server: ServerSection,
     pub database: DatabaseSection,
     pub comments: CommentsSection,
+    pub auth: AuthSection,
     pub cache: CacheSection,
     pub log: LogSection,
 }
@@ -41,6 +44,7 @@ pub struct ServerSection {
     pub bind: String,
     pub request_timeout_seconds: u64,
     pub shutdown_grace_seconds: u64,
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -54,6 +58,22 @@ pub struct DatabaseSection {
 #[serde(deny_unknown_fields)]
 pub struct CommentsSection {
     pub max_depth: u32,
+    pub moderation: String,
+    pub edit_window_minutes: u64,
+    pub close_after_days: u32,
+    pub max_length: usize,
+    pub max_links: usize,
+    pub per_user_per_minute: u32,
+    pub per_address_per_minute: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    pub timeout_seconds: u64,
+    /// One table per provider offered; the key is its name in URLs (`/auth/{name}/login`).
+    #[serde(default)]
+    pub providers: BTreeMap<String, folio_auth::ProviderConfig>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -165,6 +185,40 @@ impl Settings {
         if !(1..=10).contains(&self.comments.max_depth) {
             return bad("comments.max_depth", "must be between 1 and 10");
         }
+        if folio_domain::ModerationPolicy::parse(&self.comments.moderation).is_none() {
+            return bad(
+                "comments.moderation",
+                &format!(
+                    "must be off, first_time or always, got {:?}",
+                    self.comments.moderation
+                ),
+            );
+        }
+        if self.comments.max_length == 0 {
+            return bad("comments.max_length", "must be at least 1");
+        }
+        for (index, proxy) in self.server.trusted_proxies.iter().enumerate() {
+            if proxy.parse::<IpAddr>().is_err() {
+                return bad(
+                    &format!("server.trusted_proxies[{index}]"),
+                    &format!("must be an IP address, got {proxy:?}"),
+                );
+            }
+        }
+        for name in self.auth.providers.keys() {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            {
+                return bad(
+                    &format!("auth.providers.{name}"),
+                    "a provider's name appears in URLs: use lowercase letters, digits, - and _",
+                );
+            }
+        }
+        self.providers()
+            .map_err(|e| ConfigError(format!("config: {e}")))?;
         if self.cache.poll_milliseconds < 50 {
             return bad("cache.poll_milliseconds", "must be at least 50");
         }
@@ -182,6 +236,15 @@ impl Settings {
             .bind
             .parse()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    /// The sign-in providers the config offers.
+    pub fn providers(&self) -> Result<folio_auth::Providers, folio_auth::AuthError> {
+        folio_auth::Providers::new(
+            &self.auth.providers,
+            &self.site.base_url,
+            Duration::from_secs(self.auth.timeout_seconds.max(1)),
+        )
     }
 
     pub fn web(&self) -> folio_web::WebSettings {
@@ -203,6 +266,24 @@ impl Settings {
                 poll_interval: Duration::from_millis(self.cache.poll_milliseconds),
             },
             request_timeout: Duration::from_secs(self.server.request_timeout_seconds),
+            comments: folio_web::CommentSettings {
+                moderation: folio_domain::ModerationPolicy::parse(&self.comments.moderation)
+                    .unwrap_or(folio_domain::ModerationPolicy::FirstTime),
+                limits: folio_domain::CommentLimits {
+                    max_length: self.comments.max_length,
+                    max_links: self.comments.max_links,
+                },
+                edit_window: Duration::from_secs(self.comments.edit_window_minutes * 60),
+                close_after_days: self.comments.close_after_days,
+                per_user_per_minute: self.comments.per_user_per_minute,
+                per_address_per_minute: self.comments.per_address_per_minute,
+            },
+            trusted_proxies: self
+                .server
+                .trusted_proxies
+                .iter()
+                .filter_map(|p| p.parse().ok())
+                .collect(),
         }
     }
 
@@ -210,6 +291,11 @@ impl Settings {
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database.url = folio_storage::redact_password(&shown.database.url);
+        for provider in shown.auth.providers.values_mut() {
+            if !provider.client_secret.is_empty() {
+                provider.client_secret = "***".to_owned();
+            }
+        }
         toml::to_string_pretty(&shown)
             .unwrap_or_else(|e| format!("# cannot print the configuration: {e}\n"))
     }

@@ -1687,6 +1687,7 @@ impl Thread {
                         source: planned.source.clone(),
                         status: planned.status,
                         created_at: Some(planned.created_at),
+                        author_ip: None,
                     });
                 }
                 let created = store.create_comments(batch).await?;

@@ -644,6 +644,7 @@ async fn a_new_comment_shows_up_even_after_the_page_was_cached() {
             source: "Fresh comment".into(),
             status: CommentStatus::Approved,
             created_at: None,
+            author_ip: None,
         })
         .await
         .unwrap();
@@ -709,6 +710,7 @@ async fn many_comments_render_as_one_thread() {
             source: format!("Comment number {i}"),
             status: CommentStatus::Approved,
             created_at: Some(days_ago(1) + time::Duration::minutes(i)),
+            author_ip: None,
         });
     }
     app.store.create_comments(batch).await.unwrap();
@@ -805,6 +807,7 @@ async fn a_members_comment_shows_their_current_name_and_avatar() {
             source: "Hello from a member".into(),
             status: CommentStatus::Approved,
             created_at: None,
+            author_ip: None,
         })
         .await
         .unwrap();

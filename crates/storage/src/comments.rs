@@ -2,9 +2,10 @@ use std::collections::HashMap;
 
 use folio_domain::markdown::render_comment;
 use folio_domain::{Comment, CommentStatus, PostKind};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
 };
 use time::OffsetDateTime;
 
@@ -24,6 +25,8 @@ pub struct NewComment {
     pub source: String,
     pub status: CommentStatus,
     pub created_at: Option<OffsetDateTime>,
+    /// Kept for per-address rate limits and moderation; never shown to readers.
+    pub author_ip: Option<String>,
 }
 
 impl Store {
@@ -47,6 +50,7 @@ impl Store {
                 author_id: Set(new.author_id),
                 author_name: Set(new.author_name),
                 author_url: Set(new.author_url),
+                author_ip: Set(new.author_ip),
                 html: Set(render_comment(&new.source)),
                 source: Set(new.source),
                 status: Set(new.status.as_str().to_owned()),
@@ -65,16 +69,114 @@ impl Store {
 
     /// A post's approved comments, oldest first, ready for `build_thread`.
     pub async fn approved_comments(&self, post_id: i64) -> Result<Vec<Comment>> {
-        self.comments_with_authors(
+        self.comments_with_authors_where(
             &format!("c.post_id = {post_id} AND c.status = 'approved'"),
             "ORDER BY c.created_at, c.id",
         )
         .await
     }
 
+    /// What one reader sees under a post: the approved comments and, when signed in, their
+    /// own comments still awaiting moderation; oldest first.
+    pub async fn thread_for(&self, post_id: i64, viewer: Option<i64>) -> Result<Vec<Comment>> {
+        let condition = match viewer {
+            Some(user_id) => format!(
+                "c.post_id = {post_id} AND (c.status = 'approved' OR (c.status = 'pending' AND c.author_id = {user_id}))"
+            ),
+            None => format!("c.post_id = {post_id} AND c.status = 'approved'"),
+        };
+        self.comments_with_authors_where(&condition, "ORDER BY c.created_at, c.id")
+            .await
+    }
+
+    pub async fn comment(&self, id: i64) -> Result<Option<Comment>> {
+        Ok(self
+            .comments_with_authors_where(&format!("c.id = {id}"), "")
+            .await?
+            .pop())
+    }
+
+    /// The Markdown a comment was written in, for its author's edit form.
+    pub async fn comment_source(&self, id: i64) -> Result<Option<String>> {
+        Ok(comments::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(|row| row.source))
+    }
+
+    /// Whether the user has a comment a moderator (or the policy) let through.
+    pub async fn has_approved_comment(&self, user_id: i64) -> Result<bool> {
+        Ok(comments::Entity::find()
+            .filter(comments::Column::AuthorId.eq(user_id))
+            .filter(comments::Column::Status.eq(CommentStatus::Approved.as_str()))
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
+
+    /// Comments written since `since` by this user, or from this address: for rate limits
+    /// that hold across server processes.
+    pub async fn comments_since(
+        &self,
+        author: CommentAuthorKey<'_>,
+        since: OffsetDateTime,
+    ) -> Result<u64> {
+        let query =
+            comments::Entity::find().filter(comments::Column::CreatedAt.gt(normalize_time(since)));
+        let query = match author {
+            CommentAuthorKey::User(id) => query.filter(comments::Column::AuthorId.eq(id)),
+            CommentAuthorKey::Address(ip) => query.filter(comments::Column::AuthorIp.eq(ip)),
+        };
+        Ok(query.count(&self.db).await?)
+    }
+
+    /// Whether this user already left exactly this text under this post.
+    pub async fn is_duplicate_comment(
+        &self,
+        user_id: i64,
+        post_id: i64,
+        source: &str,
+    ) -> Result<bool> {
+        Ok(comments::Entity::find()
+            .filter(comments::Column::AuthorId.eq(user_id))
+            .filter(comments::Column::PostId.eq(post_id))
+            .filter(comments::Column::Source.eq(source))
+            .filter(comments::Column::DeletedAt.is_null())
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
+
+    /// Replaces a comment's text (its author's edit).
+    pub async fn edit_comment(&self, id: i64, source: &str) -> Result<()> {
+        let txn = self.db.begin().await?;
+        let at = now();
+        comments::Entity::update_many()
+            .col_expr(comments::Column::Source, Expr::value(source))
+            .col_expr(comments::Column::Html, Expr::value(render_comment(source)))
+            .col_expr(comments::Column::EditedAt, Expr::value(at))
+            .col_expr(comments::Column::UpdatedAt, Expr::value(at))
+            .filter(comments::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        bump_content_version(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a comment for its author. One with replies stays as a "deleted" marker so
+    /// the replies keep their place in the thread.
+    pub async fn delete_comment(&self, id: i64) -> Result<()> {
+        let txn = self.db.begin().await?;
+        erase_comments(&txn, comments::Column::Id.eq(id)).await?;
+        bump_content_version(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// A post's newest approved comments, newest first, for its comments feed.
     pub async fn latest_approved_comments(&self, post_id: i64, count: u64) -> Result<Vec<Comment>> {
-        self.comments_with_authors(
+        self.comments_with_authors_where(
             &format!("c.post_id = {post_id} AND c.status = 'approved'"),
             &format!("ORDER BY c.created_at DESC, c.id DESC LIMIT {count}"),
         )
@@ -83,10 +185,14 @@ impl Store {
 
     /// Comments with their authors' current names and avatars, in one query. `condition` and
     /// `order` are SQL built only from integers and fixed words, never from input text.
-    async fn comments_with_authors(&self, condition: &str, order: &str) -> Result<Vec<Comment>> {
+    pub(crate) async fn comments_with_authors_where(
+        &self,
+        condition: &str,
+        order: &str,
+    ) -> Result<Vec<Comment>> {
         let sql = format!(
             "SELECT c.id, c.post_id, c.parent_id, c.author_id, c.author_name, c.author_url, c.source, c.html, \
-             c.status, c.created_at, c.updated_at, u.display_name AS user_name, u.avatar_url AS user_avatar \
+             c.status, c.created_at, c.updated_at, c.author_ip, c.edited_at, c.deleted_at, u.display_name AS user_name, u.avatar_url AS user_avatar \
              FROM comments c LEFT JOIN users u ON u.id = c.author_id WHERE {condition} {order}"
         );
         let rows = self
@@ -159,6 +265,56 @@ impl Store {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
+pub enum CommentAuthorKey<'a> {
+    User(i64),
+    Address(&'a str),
+}
+
+/// Removes the comments matching `which`: those with replies become markers, the rest go.
+pub(crate) async fn erase_comments<C: ConnectionTrait>(
+    db: &C,
+    which: sea_orm::sea_query::SimpleExpr,
+) -> Result<()> {
+    let at = now();
+    let has_replies = Expr::exists(
+        sea_orm::sea_query::Query::select()
+            .expr(Expr::val(1))
+            .from_as(comments::Entity, Alias::new("r"))
+            .and_where(
+                Expr::col((Alias::new("r"), comments::Column::ParentId))
+                    .equals((comments::Entity, comments::Column::Id)),
+            )
+            .to_owned(),
+    );
+    comments::Entity::update_many()
+        .col_expr(comments::Column::Source, Expr::value(""))
+        .col_expr(comments::Column::Html, Expr::value(""))
+        .col_expr(comments::Column::AuthorId, Expr::value(Option::<i64>::None))
+        .col_expr(comments::Column::AuthorName, Expr::value(""))
+        .col_expr(
+            comments::Column::AuthorUrl,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            comments::Column::AuthorIp,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(comments::Column::DeletedAt, Expr::value(at))
+        .col_expr(comments::Column::UpdatedAt, Expr::value(at))
+        .filter(which.clone())
+        .filter(has_replies.clone())
+        .exec(db)
+        .await?;
+    comments::Entity::delete_many()
+        .filter(which)
+        .filter(comments::Column::DeletedAt.is_null())
+        .filter(has_replies.not())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// A comment as readers see it: under its author's current name, or the name it was left
 /// with when it has no (remaining) user.
 fn comment_from_row(
@@ -178,5 +334,7 @@ fn comment_from_row(
         status: CommentStatus::parse(&row.status)
             .ok_or_else(|| StorageError::unexpected("comments", "status", &row.status))?,
         created_at: row.created_at,
+        edited_at: row.edited_at,
+        deleted: row.deleted_at.is_some(),
     })
 }

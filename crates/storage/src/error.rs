@@ -14,6 +14,8 @@ pub enum StorageError {
     UnsupportedUrl(String),
     #[error("a {kind} with the slug {slug:?} already exists")]
     DuplicateSlug { kind: &'static str, slug: String },
+    #[error("this account wrote posts; give them to another author before deleting it")]
+    AuthorHasPosts,
     #[error("no user matches {0:?}")]
     UnknownUser(String),
     #[error(

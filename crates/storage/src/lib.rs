@@ -1,22 +1,29 @@
 //! Folio's database. Owns the sea-orm entities and hands out `folio_domain` types; nothing
 //! above this crate sees a row.
 
+mod account;
 pub mod admin;
 mod comments;
 mod connect;
 mod entities;
 mod error;
+mod identities;
+mod likes;
 mod posts;
 mod search;
+mod sessions;
 mod site;
 mod terms;
 mod users;
 
-pub use comments::NewComment;
+pub use account::LeavingComments;
+pub use comments::{CommentAuthorKey, NewComment};
 pub use connect::{Backend, MigrationState, redact_password};
 pub use error::StorageError;
+pub use likes::{Liker, Likes};
 pub use posts::{Adjacent, NewPost, PostFilter, PostLink, PostListing, PostRow};
 pub use search::SearchHit;
+pub use sessions::StoredSession;
 pub use site::{ContentState, MonthCount, SitemapEntry};
 pub use terms::CategoryCount;
 pub use users::NewUser;

@@ -202,6 +202,19 @@ impl Store {
         }
     }
 
+    /// A published post or page by id: what a comment form names.
+    pub async fn published_entry(&self, id: i64) -> Result<Option<Post>> {
+        let row = posts::Entity::find_by_id(id)
+            .filter(posts::Column::Status.eq(PostStatus::Published.as_str()))
+            .filter(posts::Column::PublishedAt.lte(now()))
+            .one(&self.db)
+            .await?;
+        match row {
+            Some(row) => Ok(self.posts_from_rows(vec![row]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
     pub async fn published_posts_by_ids(&self, ids: &[i64]) -> Result<Vec<PostSummary>> {
         let rows = posts::Entity::find()
             .filter(visible(PostKind::Post))

@@ -1,5 +1,7 @@
 use folio_domain::{Role, Slug, User};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 
 use crate::entities::users;
 use crate::{Result, StorageError, Store, now};
@@ -21,7 +23,7 @@ impl Store {
         let base = new
             .slug
             .unwrap_or_else(|| Slug::from_title(&new.display_name, "author"));
-        let slug = self.free_user_slug(&base).await?;
+        let slug = free_user_slug(&self.db, &base).await?;
         let model = users::ActiveModel {
             slug: Set(slug.as_str().to_owned()),
             display_name: Set(new.display_name),
@@ -37,28 +39,6 @@ impl Store {
         user_from_row(model)
     }
 
-    async fn free_user_slug(&self, base: &Slug) -> Result<Slug> {
-        for n in 1..1000 {
-            let candidate = if n == 1 {
-                base.clone()
-            } else {
-                numbered(base, n)
-            };
-            let taken = users::Entity::find()
-                .filter(users::Column::Slug.eq(candidate.as_str()))
-                .one(&self.db)
-                .await?
-                .is_some();
-            if !taken {
-                return Ok(candidate);
-            }
-        }
-        Err(StorageError::DuplicateSlug {
-            kind: "user",
-            slug: base.to_string(),
-        })
-    }
-
     pub async fn user_by_slug(&self, slug: &str) -> Result<Option<User>> {
         users::Entity::find()
             .filter(users::Column::Slug.eq(slug))
@@ -68,8 +48,24 @@ impl Store {
             .transpose()
     }
 
-    /// Finds a user by id, email or author slug, as the CLI's USER argument allows.
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
+        users::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(user_from_row)
+            .transpose()
+    }
+
+    /// Finds a user by id, email, author slug, or `provider:login` (`github:octocat`), as the
+    /// CLI's USER argument allows.
     pub async fn find_user(&self, key: &str) -> Result<Option<User>> {
+        if let Some((provider, login)) = key.split_once(':')
+            && !provider.is_empty()
+            && !login.is_empty()
+            && let Some(user) = Store::user_by_login(&self.db, provider, login).await?
+        {
+            return Ok(Some(user));
+        }
         if let Ok(id) = key.parse::<i64>()
             && let Some(user) = users::Entity::find_by_id(id).one(&self.db).await?
         {
@@ -86,6 +82,29 @@ impl Store {
         by_email_or_slug.map(user_from_row).transpose()
     }
 
+    pub async fn set_role(&self, user_id: i64, role: Role) -> Result<User> {
+        let user = users::Entity::find_by_id(user_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StorageError::UnknownUser(user_id.to_string()))?;
+        let mut user: users::ActiveModel = user.into();
+        user.role = Set(role.as_str().to_owned());
+        user_from_row(user.update(&self.db).await?)
+    }
+
+    /// "Email me when someone replies to my comment", from the account page.
+    pub async fn set_notify_replies(&self, user_id: i64, notify: bool) -> Result<()> {
+        users::Entity::update_many()
+            .col_expr(
+                users::Column::NotifyReplies,
+                sea_orm::sea_query::Expr::value(notify),
+            )
+            .filter(users::Column::Id.eq(user_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
     pub async fn list_users(&self) -> Result<Vec<User>> {
         users::Entity::find()
             .order_by_asc(users::Column::Id)
@@ -95,6 +114,28 @@ impl Store {
             .map(user_from_row)
             .collect()
     }
+}
+
+pub(crate) async fn free_user_slug<C: ConnectionTrait>(db: &C, base: &Slug) -> Result<Slug> {
+    for n in 1..1000 {
+        let candidate = if n == 1 {
+            base.clone()
+        } else {
+            numbered(base, n)
+        };
+        let taken = users::Entity::find()
+            .filter(users::Column::Slug.eq(candidate.as_str()))
+            .one(db)
+            .await?
+            .is_some();
+        if !taken {
+            return Ok(candidate);
+        }
+    }
+    Err(StorageError::DuplicateSlug {
+        kind: "user",
+        slug: base.to_string(),
+    })
 }
 
 pub(crate) fn numbered(base: &Slug, n: u32) -> Slug {
@@ -114,5 +155,12 @@ pub(crate) fn user_from_row(row: users::Model) -> Result<User> {
         avatar_url: row.avatar_url,
         bio: row.bio,
         created_at: row.created_at,
+        email_verified: row.email_verified,
+        notify_replies: row.notify_replies,
+        ban: row.banned_at.map(|since| folio_domain::Ban {
+            since,
+            until: row.banned_until,
+            reason: row.ban_reason.unwrap_or_default(),
+        }),
     })
 }

@@ -194,6 +194,19 @@ impl PageCache {
 }
 
 /// Serves cached pages, stores fresh ones, and answers conditional requests with 304.
+fn has_session_cookie(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|pair| {
+            pair.trim()
+                .split_once('=')
+                .is_some_and(|(name, _)| name == crate::session::SESSION_COOKIE)
+        })
+}
+
 pub(crate) async fn page_cache(
     State(state): State<AppState>,
     request: Request,
@@ -205,8 +218,9 @@ pub(crate) async fn page_cache(
     }
     let cache = state.cache();
     let conditions = Conditions::of(request.headers());
-    // A reader with a cookie may see a page made for them; never share it.
-    let shareable = !request.headers().contains_key(header::COOKIE);
+    // A reader with a session may see a page made for them (their form, their held
+    // comments); never share it. Other cookies (analytics, say) change nothing here.
+    let shareable = !has_session_cookie(request.headers());
     let version = cache
         .known_version()
         .filter(|_| shareable && cache.pages.is_some());

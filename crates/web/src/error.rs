@@ -14,6 +14,11 @@ use crate::layout::Layout;
 pub enum AppError {
     #[error("not found")]
     NotFound,
+    /// A state-changing request without this session's CSRF token, or by someone not allowed.
+    #[error("forbidden")]
+    Forbidden,
+    #[error("internal error: {0}")]
+    Internal(&'static str),
     #[error("storage failed")]
     Storage(#[from] StorageError),
     #[error("a page could not be rendered")]
@@ -37,7 +42,8 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = match &self {
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Storage(_) | AppError::Render(_) => {
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Storage(_) | AppError::Render(_) | AppError::Internal(_) => {
                 tracing::error!(error = %error_chain(&self), "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -76,7 +82,16 @@ pub(crate) async fn error_pages(
         .get(header::CONTENT_TYPE)
         .is_none_or(|ct| ct.as_bytes().starts_with(b"text/plain"));
     let wanted = response.extensions().get::<ErrorPageWanted>().is_some()
-        || (plain && matches!(status, StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST));
+        || (plain
+            && matches!(
+                status,
+                StatusCode::NOT_FOUND
+                    | StatusCode::BAD_REQUEST
+                    | StatusCode::FORBIDDEN
+                    | StatusCode::PAYLOAD_TOO_LARGE
+                    | StatusCode::UNSUPPORTED_MEDIA_TYPE
+                    | StatusCode::UNPROCESSABLE_ENTITY
+            ));
     if !wanted {
         return response;
     }
@@ -89,6 +104,18 @@ pub(crate) async fn error_pages(
             "That address could not be read",
             "Part of the address (the text after the question mark, perhaps) is not something this site understands. Try a search, or start from the front page.",
         ),
+        StatusCode::FORBIDDEN => (
+            "That form could not be accepted",
+            "The form you sent was not accepted: it has expired, or it was not sent from this site, or you are not signed in. Nothing was changed. Go back, reload the page and try again.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "That was too much to send",
+            "What you sent is larger than this site accepts, so nothing was saved. Go back and shorten it.",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::UNPROCESSABLE_ENTITY => (
+            "That form could not be read",
+            "The form arrived incomplete or in a shape this site does not understand, so nothing was saved. Go back, reload the page and try again.",
+        ),
         _ => (
             "Something went wrong",
             "The site could not show this page just now. The problem has been logged; please try again in a moment.",
@@ -98,6 +125,8 @@ pub(crate) async fn error_pages(
     layout.body_class = match status {
         StatusCode::NOT_FOUND => "error404",
         StatusCode::BAD_REQUEST => "error400",
+        StatusCode::FORBIDDEN => "error403",
+        StatusCode::PAYLOAD_TOO_LARGE => "error413",
         _ => "error500",
     };
     layout.noindex = true;

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::AppState;
 use crate::error::AppError;
+use crate::session::Viewer;
 use crate::views::{Link, month_name};
 
 /// The frame of a page. Templates extend `base.html`, which reads this.
@@ -29,6 +30,18 @@ pub struct Layout {
     pub noindex: bool,
     pub menu: Vec<Link>,
     pub sidebar: Option<Sidebar>,
+    /// Shown to a signed-in reader: who they are, and a way out.
+    pub account: Option<AccountBar>,
+    /// A one-time message (after sign-in, after saving a setting).
+    pub notice: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountBar {
+    pub name: String,
+    pub csrf: String,
+    pub return_to: String,
+    pub can_admin: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -81,7 +94,24 @@ impl Layout {
             noindex: false,
             menu: Vec::new(),
             sidebar: None,
+            account: None,
+            notice: None,
         }
+    }
+
+    /// Adds what a signed-in reader sees on every page: the account bar and any notice.
+    pub async fn for_viewer(&mut self, viewer: &Viewer, path: &str) -> Result<(), AppError> {
+        let Some(user) = &viewer.user else {
+            return Ok(());
+        };
+        self.account = Some(AccountBar {
+            name: user.display_name.clone(),
+            csrf: viewer.csrf_token().await?,
+            return_to: path.to_owned(),
+            can_admin: user.role >= folio_domain::Role::Author,
+        });
+        self.notice = viewer.take_notice().await?;
+        Ok(())
     }
 
     /// The full frame: menu of pages and the sidebar widgets.

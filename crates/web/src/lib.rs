@@ -1,18 +1,25 @@
 //! Folio's HTTP side: the only crate that knows about routes, status codes and HTML.
 
+mod account;
 mod cache;
+mod discussion;
 mod error;
 mod feeds;
 mod layout;
 mod ops;
 mod pages;
 mod routes;
+mod session;
+mod signin;
 mod views;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use folio_auth::Providers;
+use folio_domain::{CommentLimits, ModerationPolicy};
 use folio_storage::Store;
 
 pub use cache::PageCache;
@@ -44,11 +51,29 @@ pub struct CacheSettings {
     pub poll_interval: Duration,
 }
 
+/// The `[comments]` rules.
+#[derive(Debug, Clone)]
+pub struct CommentSettings {
+    pub moderation: ModerationPolicy,
+    pub limits: CommentLimits,
+    /// How long after posting its author may still change or delete a comment.
+    pub edit_window: Duration,
+    /// 0: never close by age.
+    pub close_after_days: u32,
+    /// Comments a signed-in reader may post per minute (0: no limit).
+    pub per_user_per_minute: u32,
+    /// Comments one network address may post per minute (0: no limit).
+    pub per_address_per_minute: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct WebSettings {
     pub site: SiteSettings,
     pub cache: CacheSettings,
+    pub comments: CommentSettings,
     pub request_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// Everything a handler can reach. Cheap to clone.
@@ -59,18 +84,24 @@ pub struct AppState {
 
 struct StateInner {
     store: Store,
+    providers: Providers,
+    comments: CommentSettings,
+    trusted_proxies: Vec<IpAddr>,
     site: SiteSettings,
     cache: PageCache,
     chrome: layout::ChromeCache,
 }
 
 impl AppState {
-    pub fn new(store: Store, settings: &WebSettings) -> Self {
+    pub fn new(store: Store, providers: Providers, settings: &WebSettings) -> Self {
         let cache = PageCache::new(&settings.cache);
         let chrome = layout::ChromeCache::new(settings.cache.ttl);
         AppState {
             inner: Arc::new(StateInner {
                 store,
+                providers,
+                comments: settings.comments.clone(),
+                trusted_proxies: settings.trusted_proxies.clone(),
                 site: settings.site.clone(),
                 cache,
                 chrome,
@@ -80,6 +111,18 @@ impl AppState {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    pub fn providers(&self) -> &Providers {
+        &self.inner.providers
+    }
+
+    pub fn comments(&self) -> &CommentSettings {
+        &self.inner.comments
+    }
+
+    pub(crate) fn trusted_proxies(&self) -> &[IpAddr] {
+        &self.inner.trusted_proxies
     }
 
     pub fn site(&self) -> &SiteSettings {

@@ -16,6 +16,7 @@ use crate::AppState;
 
 const STYLE: &str = include_str!("../static/style.css");
 const FAVICON: &str = include_str!("../static/favicon.svg");
+const COMMENT_REPLY: &str = include_str!("../static/comment-reply.js");
 
 /// Changes whenever the stylesheet does, so that it can be cached for a year.
 pub const ASSET_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
         .route("/static/style.css", get(stylesheet))
         .route("/favicon.ico", get(favicon))
+        .route("/static/comment-reply.js", get(comment_reply_script))
 }
 
 pub async fn healthz() -> &'static str {
@@ -57,6 +59,10 @@ pub async fn metrics() -> Response {
 
 pub async fn stylesheet() -> Response {
     asset("text/css; charset=utf-8", STYLE)
+}
+
+pub async fn comment_reply_script() -> Response {
+    asset("text/javascript; charset=utf-8", COMMENT_REPLY)
 }
 
 pub async fn favicon() -> Response {

@@ -7,15 +7,17 @@ use axum::http::StatusCode;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use folio_domain::{PageNumber, Paginated, Post, PostSummary, Taxonomy, build_thread};
+use folio_domain::{PageNumber, Paginated, Post, PostSummary, Taxonomy};
 use folio_storage::PostFilter;
 use serde::Deserialize;
 use time::{Date, Month, OffsetDateTime, Time};
 
 use crate::AppState;
+use crate::discussion::{CommentDraft, Conversation};
 use crate::error::AppError;
 use crate::layout::Layout;
-use crate::views::{CommentView, Link, Pager, PostView, human_date, month_name, thoughts_heading};
+use crate::session::Viewer;
+use crate::views::{Link, Pager, PostView, human_date, month_name};
 
 #[derive(Template)]
 #[template(path = "list.html")]
@@ -36,18 +38,7 @@ struct SinglePage {
     post: PostView,
     previous: Option<Link>,
     next: Option<Link>,
-    show_comments: bool,
-    comments_open: bool,
-    thoughts_heading: String,
-    thread_html: String,
-}
-
-#[derive(Template)]
-#[template(path = "comment.html")]
-struct CommentItem<'a> {
-    c: &'a CommentView,
-    children_html: String,
-    can_reply_here: bool,
+    conversation: Conversation,
 }
 
 #[derive(Template)]
@@ -184,6 +175,8 @@ impl ContentPath {
 #[derive(Debug, Deserialize)]
 pub struct HomeQuery {
     s: Option<String>,
+    /// WordPress's reply link: `?replytocom=N#respond` opens the form as a reply to N.
+    replytocom: Option<String>,
 }
 
 /// Everything that is not a fixed route: the front page, posts, pages and archives, at the
@@ -192,7 +185,9 @@ pub async fn content(
     State(state): State<AppState>,
     uri: Uri,
     Query(query): Query<HomeQuery>,
+    viewer: Viewer,
 ) -> Result<Response, AppError> {
+    let reply_to = query.replytocom.as_deref().and_then(|r| r.parse().ok());
     let path = uri.path();
     if path == "/"
         && let Some(q) = query.s
@@ -221,12 +216,12 @@ pub async fn content(
             month,
             day,
             slug,
-        } => post(&state, path, (year, month, day), &slug).await,
+        } => post(&state, path, (year, month, day), &slug, &viewer, reply_to).await,
         ContentPath::PostCommentsFeed { slug } => {
             let post_path = path.strip_suffix("feed/").unwrap_or(path);
             crate::feeds::post_comments(&state, post_path, &slug).await
         }
-        ContentPath::Page { slug } => page_of_site(&state, &slug).await,
+        ContentPath::Page { slug } => page_of_site(&state, &slug, &viewer, reply_to).await,
         ContentPath::Category { slug } => {
             term_archive(&state, Taxonomy::Category, &slug, page).await
         }
@@ -270,6 +265,8 @@ async fn post(
     requested: &str,
     _date: (i32, u8, u8),
     slug: &str,
+    viewer: &Viewer,
+    reply_to: Option<i64>,
 ) -> Result<Response, AppError> {
     let post = state
         .store()
@@ -281,23 +278,37 @@ async fn post(
         // The date in the URL is wrong (or the post moved): send readers to the right one.
         return Ok(moved_permanently(&canonical));
     }
-    single(state, post).await
+    single(state, post, viewer, reply_to, None).await
 }
 
-async fn page_of_site(state: &AppState, slug: &str) -> Result<Response, AppError> {
+async fn page_of_site(
+    state: &AppState,
+    slug: &str,
+    viewer: &Viewer,
+    reply_to: Option<i64>,
+) -> Result<Response, AppError> {
     let page = state
         .store()
         .published_page(slug)
         .await?
         .ok_or(AppError::NotFound)?;
-    single(state, page).await
+    single(state, page, viewer, reply_to, None).await
 }
 
-async fn single(state: &AppState, post: Post) -> Result<Response, AppError> {
+/// A post or page with its conversation. `draft` brings back a refused comment with the
+/// reason, so that nothing the reader typed is lost.
+pub(crate) async fn single(
+    state: &AppState,
+    post: Post,
+    viewer: &Viewer,
+    reply_to: Option<i64>,
+    draft: Option<CommentDraft>,
+) -> Result<Response, AppError> {
     let site = state.site();
     let summary = &post.summary;
     let view = PostView::new(summary);
     let mut layout = Layout::full(state, &summary.title, &view.path).await?;
+    layout.for_viewer(viewer, &view.path).await?;
     layout.body_class = if view.is_page { "page" } else { "single" };
     layout.og_type = if view.is_page { "website" } else { "article" };
     layout.description = summary.excerpt.clone();
@@ -310,54 +321,34 @@ async fn single(state: &AppState, post: Post) -> Result<Response, AppError> {
         layout.modified_time = Some(view.modified_iso.clone());
         layout.comments_feed = Some(format!("{}{}feed/", site.base_url, view.path));
     }
-    let comments = state.store().approved_comments(summary.id).await?;
-    let newest_comment = comments.iter().map(|c| c.created_at).fold(
-        summary
-            .updated_at
-            .max(summary.published_at.unwrap_or(summary.updated_at)),
-        OffsetDateTime::max,
-    );
-    let thread = build_thread(comments, site.comment_max_depth);
-    let mut thread_html = String::new();
-    for (index, node) in thread.iter().enumerate() {
-        render_comment_node(node, index, site.comment_max_depth, &mut thread_html)?;
-    }
     let adjacent = if view.is_page {
         Default::default()
     } else {
         state.store().adjacent_posts(summary).await?
     };
+    let conversation = Conversation::load(state, &post, &view, viewer, reply_to, draft).await?;
+    let status = conversation.status;
+    let newest = conversation.newest_activity;
+    let signed_in = viewer.user.is_some();
     let page = SinglePage {
-        thoughts_heading: thoughts_heading(summary.comment_count, &summary.title),
-        show_comments: summary.comment_count > 0 || (!view.is_page && !post.comments_open),
-        comments_open: post.comments_open,
         previous: adjacent.previous.map(Link::from),
         next: adjacent.next.map(Link::from),
         post: view,
         layout,
-        thread_html,
+        conversation,
     };
-    render(&page, last_modified(state, Some(newest_comment)))
-}
-
-fn render_comment_node(
-    node: &folio_domain::CommentNode,
-    index: usize,
-    max_depth: u32,
-    out: &mut String,
-) -> Result<(), AppError> {
-    let mut children_html = String::new();
-    for (i, child) in node.children.iter().enumerate() {
-        render_comment_node(child, i, max_depth, &mut children_html)?;
+    let mut response = render(&page, last_modified(state, Some(newest)))?;
+    *response.status_mut() = status;
+    if signed_in {
+        // Made for one reader (their form token, their held comments): no shared cache
+        // may keep it.
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+        response.headers_mut().remove(header::LAST_MODIFIED);
     }
-    let view = CommentView::new(node, index, max_depth);
-    let item = CommentItem {
-        can_reply_here: view.can_reply,
-        c: &view,
-        children_html,
-    };
-    item.render_into(out)?;
-    Ok(())
+    Ok(response)
 }
 
 async fn term_archive(

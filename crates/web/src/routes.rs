@@ -10,7 +10,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::error_pages;
-use crate::{AppState, WebSettings, cache, feeds, ops, pages};
+use crate::session::DatabaseSessions;
+use crate::{AppState, WebSettings, account, cache, discussion, feeds, ops, pages, signin};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -27,7 +28,15 @@ pub fn build(state: AppState, settings: &WebSettings) -> Router {
     let readable = pages::router()
         .merge(feeds::router())
         .layer(from_fn_with_state(state.clone(), cache::page_cache));
+    let secure_cookies = state.site().base_url.starts_with("https://");
     readable
+        .merge(signin::router())
+        .merge(discussion::router())
+        .merge(account::router())
+        .layer(DatabaseSessions::layer(
+            state.store().clone(),
+            secure_cookies,
+        ))
         .merge(ops::router())
         .layer(from_fn_with_state(state.clone(), error_pages))
         .layer(from_fn(ops::record_metrics))

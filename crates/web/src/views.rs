@@ -149,6 +149,14 @@ pub struct CommentView {
     pub html: String,
     pub has_children: bool,
     pub can_reply: bool,
+    /// Held for moderation: shown only to its author, with a note.
+    pub pending: bool,
+    pub deleted: bool,
+    pub edited: bool,
+    /// The reader looking wrote it and may still edit or delete it.
+    pub editable: bool,
+    pub likes: u64,
+    pub liked: bool,
 }
 
 impl CommentView {
@@ -175,7 +183,13 @@ impl CommentView {
             date_human: human_date_time(comment.created_at),
             html: comment.html.clone(),
             has_children: !node.children.is_empty(),
-            can_reply: node.depth < max_depth,
+            can_reply: node.depth < max_depth && !comment.deleted,
+            pending: comment.status == folio_domain::CommentStatus::Pending,
+            deleted: comment.deleted,
+            edited: comment.edited_at.is_some(),
+            editable: false,
+            likes: 0,
+            liked: false,
         }
     }
 }

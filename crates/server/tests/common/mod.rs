@@ -97,7 +97,9 @@ impl TestApp {
         configure(&mut settings);
         let store = Store::connect(&database_url).await.unwrap();
         store.migrate_up().await.unwrap();
-        let app = App::from_parts(listener, store.clone(), &settings).await;
+        let app = App::from_parts(listener, store.clone(), &settings)
+            .await
+            .expect("app builds");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
@@ -209,6 +211,7 @@ impl TestApp {
                 source: text.to_owned(),
                 status,
                 created_at: None,
+                author_ip: None,
             })
             .await
             .unwrap()

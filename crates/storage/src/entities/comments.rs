@@ -16,6 +16,9 @@ pub struct Model {
     pub status: String,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
+    pub author_ip: Option<String>,
+    pub edited_at: Option<TimeDateTimeWithTimeZone>,
+    pub deleted_at: Option<TimeDateTimeWithTimeZone>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

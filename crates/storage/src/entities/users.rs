@@ -14,6 +14,12 @@ pub struct Model {
     pub bio: String,
     pub role: String,
     pub created_at: TimeDateTimeWithTimeZone,
+    pub email_verified: bool,
+    pub notify_replies: bool,
+    pub banned_at: Option<TimeDateTimeWithTimeZone>,
+    pub banned_until: Option<TimeDateTimeWithTimeZone>,
+    pub ban_reason: Option<String>,
+    pub last_sign_in_at: Option<TimeDateTimeWithTimeZone>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

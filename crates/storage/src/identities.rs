@@ -1,0 +1,224 @@
+use folio_domain::{Identity, Role, Slug, User};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+
+use crate::entities::{identities, users};
+use crate::users::{free_user_slug, user_from_row};
+use crate::{Result, StorageError, Store, now};
+
+impl Store {
+    /// Signs a person in through a provider's identity: finds the user by (provider, subject),
+    /// or makes a new reader, and refreshes the name, avatar and verified email the provider
+    /// gave this time. An unverified email is kept on the identity but never becomes the
+    /// user's address.
+    pub async fn sign_in(&self, identity: &Identity) -> Result<User> {
+        let txn = self.db.begin().await?;
+        let at = now();
+        let verified_email = identity.email.clone().filter(|_| identity.email_verified);
+        let existing = identities::Entity::find()
+            .filter(identities::Column::Provider.eq(&identity.provider))
+            .filter(identities::Column::Subject.eq(&identity.subject))
+            .one(&txn)
+            .await?;
+        let user_id = match existing {
+            Some(row) => {
+                let user_id = row.user_id;
+                let mut row: identities::ActiveModel = row.into();
+                refresh_identity(&mut row, identity);
+                row.last_sign_in_at = Set(at);
+                row.update(&txn).await?;
+                let user = users::Entity::find_by_id(user_id)
+                    .one(&txn)
+                    .await?
+                    .ok_or_else(|| StorageError::UnknownUser(user_id.to_string()))?;
+                let mut user: users::ActiveModel = user.into();
+                user.display_name = Set(identity.display_name.clone());
+                user.avatar_url = Set(identity.avatar_url.clone());
+                if let Some(email) = verified_email {
+                    user.email = Set(Some(email));
+                    user.email_verified = Set(true);
+                }
+                user.last_sign_in_at = Set(Some(at));
+                user.update(&txn).await?;
+                user_id
+            }
+            None => {
+                let base = identity
+                    .login
+                    .as_deref()
+                    .map(|login| Slug::from_title(login, "reader"))
+                    .unwrap_or_else(|| Slug::from_title(&identity.display_name, "reader"));
+                let slug = free_user_slug(&txn, &base).await?;
+                let user = users::ActiveModel {
+                    slug: Set(slug.as_str().to_owned()),
+                    display_name: Set(identity.display_name.clone()),
+                    email_verified: Set(verified_email.is_some()),
+                    email: Set(verified_email),
+                    avatar_url: Set(identity.avatar_url.clone()),
+                    bio: Set(String::new()),
+                    role: Set(Role::Reader.as_str().to_owned()),
+                    created_at: Set(at),
+                    last_sign_in_at: Set(Some(at)),
+                    ..Default::default()
+                }
+                .insert(&txn)
+                .await?;
+                let mut row = identities::ActiveModel {
+                    user_id: Set(user.id),
+                    provider: Set(identity.provider.clone()),
+                    subject: Set(identity.subject.clone()),
+                    created_at: Set(at),
+                    last_sign_in_at: Set(at),
+                    ..Default::default()
+                };
+                refresh_identity(&mut row, identity);
+                row.insert(&txn).await?;
+                user.id
+            }
+        };
+        if let Some(login) = &identity.login {
+            apply_role_grant(&txn, &identity.provider, login, user_id).await?;
+        }
+        let user = users::Entity::find_by_id(user_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| StorageError::UnknownUser(user_id.to_string()))?;
+        txn.commit().await?;
+        user_from_row(user)
+    }
+
+    /// Gives the role to whoever signs in as `provider:login`, at their first sign-in.
+    pub async fn grant_role_at_sign_in(
+        &self,
+        provider: &str,
+        login: &str,
+        role: Role,
+    ) -> Result<()> {
+        let backend = self.db_backend();
+        let sql = match backend {
+            sea_orm::DbBackend::Postgres => {
+                "INSERT INTO role_grants (provider, login, role, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (provider, login) DO UPDATE SET role = excluded.role"
+            }
+            _ => {
+                "INSERT INTO role_grants (provider, login, role, created_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (provider, login) DO UPDATE SET role = excluded.role"
+            }
+        };
+        self.db
+            .execute_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                sql,
+                [
+                    provider.into(),
+                    login.to_lowercase().into(),
+                    role.as_str().into(),
+                    now().into(),
+                ],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn identities_of(&self, user_id: i64) -> Result<Vec<Identity>> {
+        Ok(identities::Entity::find()
+            .filter(identities::Column::UserId.eq(user_id))
+            .order_by_asc(identities::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(identity_from_row)
+            .collect())
+    }
+
+    /// The user behind `provider:login` (for example `github:octocat`), logins compared
+    /// without regard to case as the providers do.
+    pub(crate) async fn user_by_login<C: ConnectionTrait>(
+        db: &C,
+        provider: &str,
+        login: &str,
+    ) -> Result<Option<User>> {
+        let identity = identities::Entity::find()
+            .filter(identities::Column::Provider.eq(provider))
+            .filter(ExprTrait::eq(
+                Expr::expr(Func::lower(Expr::col(identities::Column::Login))),
+                login.to_lowercase(),
+            ))
+            .one(db)
+            .await?;
+        let Some(identity) = identity else {
+            return Ok(None);
+        };
+        users::Entity::find_by_id(identity.user_id)
+            .one(db)
+            .await?
+            .map(user_from_row)
+            .transpose()
+    }
+}
+
+async fn apply_role_grant<C: ConnectionTrait>(
+    db: &C,
+    provider: &str,
+    login: &str,
+    user_id: i64,
+) -> Result<()> {
+    let backend = db.get_database_backend();
+    let (select, delete) = match backend {
+        sea_orm::DbBackend::Postgres => (
+            "SELECT role FROM role_grants WHERE provider = $1 AND login = $2",
+            "DELETE FROM role_grants WHERE provider = $1 AND login = $2",
+        ),
+        _ => (
+            "SELECT role FROM role_grants WHERE provider = ? AND login = ?",
+            "DELETE FROM role_grants WHERE provider = ? AND login = ?",
+        ),
+    };
+    let key = [provider.into(), login.to_lowercase().into()];
+    let Some(row) = db
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            select,
+            key.clone(),
+        ))
+        .await?
+    else {
+        return Ok(());
+    };
+    let role: String = row.try_get("", "role")?;
+    users::Entity::update_many()
+        .col_expr(users::Column::Role, Expr::value(role))
+        .filter(users::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        backend, delete, key,
+    ))
+    .await?;
+    Ok(())
+}
+
+fn refresh_identity(row: &mut identities::ActiveModel, identity: &Identity) {
+    row.login = Set(identity.login.clone());
+    row.display_name = Set(identity.display_name.clone());
+    row.email = Set(identity.email.clone());
+    row.email_verified = Set(identity.email_verified);
+    row.avatar_url = Set(identity.avatar_url.clone());
+    row.profile_url = Set(identity.profile_url.clone());
+}
+
+fn identity_from_row(row: identities::Model) -> Identity {
+    Identity {
+        provider: row.provider,
+        subject: row.subject,
+        login: row.login,
+        display_name: row.display_name,
+        email: row.email,
+        email_verified: row.email_verified,
+        avatar_url: row.avatar_url,
+        profile_url: row.profile_url,
+    }
+}

@@ -1,0 +1,162 @@
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Statement, TransactionTrait,
+};
+
+use crate::entities::{comment_likes, post_likes};
+use crate::site::bump_content_version;
+use crate::{Result, Store, now};
+
+/// "N bloggers like this": how many, and the first few, oldest like first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Likes {
+    pub count: u64,
+    pub first: Vec<Liker>,
+    /// Whether the person looking has liked it.
+    pub by_viewer: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Liker {
+    pub user_id: i64,
+    pub display_name: String,
+    pub avatar_url: Option<String>,
+}
+
+impl Store {
+    /// Likes the post for this user, or takes the like back; returns whether it is liked now.
+    pub async fn toggle_post_like(&self, post_id: i64, user_id: i64) -> Result<bool> {
+        let txn = self.db.begin().await?;
+        let removed = post_likes::Entity::delete_many()
+            .filter(post_likes::Column::PostId.eq(post_id))
+            .filter(post_likes::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if removed == 0 {
+            post_likes::Entity::insert(post_likes::ActiveModel {
+                post_id: Set(post_id),
+                user_id: Set(user_id),
+                created_at: Set(now()),
+            })
+            .on_conflict(
+                OnConflict::columns([post_likes::Column::PostId, post_likes::Column::UserId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        }
+        bump_content_version(&txn).await?;
+        txn.commit().await?;
+        Ok(removed == 0)
+    }
+
+    pub async fn toggle_comment_like(&self, comment_id: i64, user_id: i64) -> Result<bool> {
+        let txn = self.db.begin().await?;
+        let removed = comment_likes::Entity::delete_many()
+            .filter(comment_likes::Column::CommentId.eq(comment_id))
+            .filter(comment_likes::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if removed == 0 {
+            comment_likes::Entity::insert(comment_likes::ActiveModel {
+                comment_id: Set(comment_id),
+                user_id: Set(user_id),
+                created_at: Set(now()),
+            })
+            .on_conflict(
+                OnConflict::columns([
+                    comment_likes::Column::CommentId,
+                    comment_likes::Column::UserId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        }
+        bump_content_version(&txn).await?;
+        txn.commit().await?;
+        Ok(removed == 0)
+    }
+
+    /// A post's likes with the first `shown` likers, and whether `viewer` is among all of them.
+    pub async fn post_likes(&self, post_id: i64, shown: u64, viewer: Option<i64>) -> Result<Likes> {
+        let count_sql = format!("SELECT COUNT(*) AS n FROM post_likes WHERE post_id = {post_id}");
+        let count: i64 = match self
+            .db
+            .query_one_raw(Statement::from_string(self.db_backend(), count_sql))
+            .await?
+        {
+            Some(row) => row.try_get("", "n")?,
+            None => 0,
+        };
+        if count == 0 {
+            return Ok(Likes::default());
+        }
+        let first_sql = format!(
+            "SELECT u.id, u.display_name, u.avatar_url FROM post_likes l JOIN users u ON u.id = l.user_id \
+             WHERE l.post_id = {post_id} ORDER BY l.created_at, l.user_id LIMIT {shown}"
+        );
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(self.db_backend(), first_sql))
+            .await?;
+        let first = rows
+            .iter()
+            .map(|row| {
+                Ok(Liker {
+                    user_id: row.try_get("", "id")?,
+                    display_name: row.try_get("", "display_name")?,
+                    avatar_url: row.try_get("", "avatar_url")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let by_viewer = match viewer {
+            Some(user_id) => post_likes::Entity::find_by_id((post_id, user_id))
+                .one(&self.db)
+                .await?
+                .is_some(),
+            None => false,
+        };
+        Ok(Likes {
+            count: u64::try_from(count).unwrap_or_default(),
+            first,
+            by_viewer,
+        })
+    }
+
+    /// Like counts of a post's comments, and which of them `viewer` liked.
+    pub async fn comment_likes_on_post(
+        &self,
+        post_id: i64,
+        viewer: Option<i64>,
+    ) -> Result<(HashMap<i64, u64>, HashSet<i64>)> {
+        let sql = format!(
+            "SELECT l.comment_id, COUNT(*) AS n, MAX(CASE WHEN l.user_id = {viewer} THEN 1 ELSE 0 END) AS mine \
+             FROM comment_likes l JOIN comments c ON c.id = l.comment_id \
+             WHERE c.post_id = {post_id} GROUP BY l.comment_id",
+            viewer = viewer.unwrap_or(0),
+        );
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(self.db_backend(), sql))
+            .await?;
+        let mut counts = HashMap::new();
+        let mut mine = HashSet::new();
+        for row in rows {
+            let comment_id: i64 = row.try_get("", "comment_id")?;
+            let n: i64 = row.try_get("", "n")?;
+            let liked: i32 = row.try_get("", "mine")?;
+            counts.insert(comment_id, u64::try_from(n).unwrap_or_default());
+            if liked == 1 {
+                mine.insert(comment_id);
+            }
+        }
+        Ok((counts, mine))
+    }
+}

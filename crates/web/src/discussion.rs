@@ -1,0 +1,615 @@
+//! The conversation under a post: the thread, the reply form, likes, and the requests that
+//! change them (post, edit, delete a comment; like a post or a comment).
+
+use std::collections::{HashMap, HashSet};
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use folio_domain::{Comment, CommentNode, CommentRefusal, CommentStatus, Post, build_thread};
+use folio_storage::{CommentAuthorKey, Likes, NewComment};
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::layout::Layout;
+use crate::pages::{form_urlencode, single};
+use crate::session::{ClientAddress, Viewer};
+use crate::signin::{SignInChoice, choices, see_other};
+use crate::views::{CommentView, PostView, default_avatar, thoughts_heading};
+
+/// Larger form bodies are refused before they are read: a comment is at most tens of KB.
+const FORM_BODY_LIMIT: usize = 256 * 1024;
+/// Likers whose avatars are shown beside "N bloggers like this".
+const LIKERS_SHOWN: u64 = 10;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/comments", post(post_comment))
+        .route("/wp-comments-post.php", post(post_comment))
+        .route("/comments/{id}/edit", get(edit_form).post(edit_comment))
+        .route("/comments/{id}/delete", post(delete_comment))
+        .route("/likes/post/{id}", post(like_post))
+        .route("/likes/comment/{id}", post(like_comment))
+        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
+}
+
+/// A comment that was not accepted, brought back into the form with the reason.
+pub struct CommentDraft {
+    pub text: String,
+    pub parent: Option<i64>,
+    pub error: String,
+    pub status: StatusCode,
+}
+
+/// Everything below the post: heading, thread, likes, and the reply form or sign-in links.
+pub struct Conversation {
+    pub show_comments: bool,
+    pub comments_open: bool,
+    pub comment_count: u64,
+    pub thoughts_heading: String,
+    pub thread_html: String,
+    pub form: Option<CommentFormView>,
+    pub signin: Vec<SignInChoice>,
+    pub reply_to_name: Option<String>,
+    pub likes: Option<LikesView>,
+    pub max_length: usize,
+    pub(crate) status: StatusCode,
+    pub(crate) newest_activity: OffsetDateTime,
+}
+
+pub struct CommentFormView {
+    pub user_name: String,
+    pub text: String,
+    pub parent: i64,
+    pub csrf: String,
+    pub error: Option<String>,
+}
+
+pub struct LikesView {
+    pub summary: String,
+    pub first: Vec<LikerView>,
+    pub liked: bool,
+    /// For signed-in readers: the form token for the like button.
+    pub csrf: Option<String>,
+    pub signin_href: String,
+}
+
+pub struct LikerView {
+    pub name: String,
+    pub avatar_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "comment.html")]
+struct CommentItem<'a> {
+    c: &'a CommentView,
+    children_html: String,
+    can_reply_here: bool,
+    csrf: Option<&'a str>,
+}
+
+impl Conversation {
+    pub async fn load(
+        state: &AppState,
+        post: &Post,
+        view: &PostView,
+        viewer: &Viewer,
+        reply_to: Option<i64>,
+        draft: Option<CommentDraft>,
+    ) -> Result<Self, AppError> {
+        let store = state.store();
+        let settings = state.comments();
+        let max_depth = state.site().comment_max_depth;
+        let summary = &post.summary;
+        let viewer_id = viewer.user_id();
+        let now = OffsetDateTime::now_utc();
+        let comments = store.thread_for(summary.id, viewer_id).await?;
+        let newest_activity = comments.iter().map(|c| c.created_at).fold(
+            summary
+                .updated_at
+                .max(summary.published_at.unwrap_or(summary.updated_at)),
+            OffsetDateTime::max,
+        );
+        let reply_to_name = reply_to
+            .and_then(|id| comments.iter().find(|c| c.id == id && !c.deleted))
+            .map(|c| c.author_name.clone());
+        let (like_counts, liked) = store.comment_likes_on_post(summary.id, viewer_id).await?;
+        let csrf = match viewer.user {
+            Some(_) => Some(viewer.csrf_token().await?),
+            None => None,
+        };
+        let open = folio_domain::comments::comments_open(
+            post.comments_open,
+            summary.published_at,
+            now,
+            settings.close_after_days,
+        );
+        let marks = ThreadMarks {
+            viewer: viewer_id,
+            now,
+            edit_window: time::Duration::try_from(settings.edit_window).unwrap_or_default(),
+            like_counts,
+            liked,
+            max_depth,
+            csrf: csrf.as_deref(),
+            open,
+        };
+        let thread = build_thread(comments, max_depth);
+        let mut thread_html = String::new();
+        for (index, node) in thread.iter().enumerate() {
+            marks.render(node, index, &mut thread_html)?;
+        }
+        let (status, form) = match (&viewer.user, csrf.clone()) {
+            (Some(user), Some(csrf)) if open => {
+                let (text, parent, error, status) = match draft {
+                    Some(d) => (d.text, d.parent, Some(d.error), d.status),
+                    None => (String::new(), reply_to, None, StatusCode::OK),
+                };
+                let form = CommentFormView {
+                    user_name: user.display_name.clone(),
+                    text,
+                    parent: parent.unwrap_or(0),
+                    csrf,
+                    error,
+                };
+                (status, Some(form))
+            }
+            _ => (draft.map_or(StatusCode::OK, |d| d.status), None),
+        };
+        let respond_path = match reply_to {
+            Some(id) => format!("{}?replytocom={id}#respond", view.path),
+            None => format!("{}#respond", view.path),
+        };
+        let likes = if view.is_page {
+            None
+        } else {
+            let likes = store
+                .post_likes(summary.id, LIKERS_SHOWN, viewer_id)
+                .await?;
+            Some(LikesView::new(likes, csrf, &view.path))
+        };
+        Ok(Conversation {
+            show_comments: summary.comment_count > 0 || open || !view.is_page,
+            comments_open: open,
+            comment_count: summary.comment_count,
+            thoughts_heading: thoughts_heading(summary.comment_count, &summary.title),
+            thread_html,
+            form,
+            signin: choices(state, &respond_path),
+            reply_to_name,
+            likes,
+            max_length: settings.limits.max_length,
+            status,
+            newest_activity,
+        })
+    }
+}
+
+impl LikesView {
+    fn new(likes: Likes, csrf: Option<String>, path: &str) -> Self {
+        let summary = match likes.count {
+            0 => "Be the first to like this.".to_owned(),
+            1 if likes.by_viewer => "You like this.".to_owned(),
+            1 => "One blogger likes this.".to_owned(),
+            n => format!("{n} bloggers like this."),
+        };
+        LikesView {
+            summary,
+            first: likes
+                .first
+                .into_iter()
+                .map(|l| LikerView {
+                    avatar_url: l
+                        .avatar_url
+                        .unwrap_or_else(|| default_avatar(&l.display_name)),
+                    name: l.display_name,
+                })
+                .collect(),
+            liked: likes.by_viewer,
+            csrf,
+            signin_href: format!(
+                "/auth/login?return_to={}",
+                form_urlencode(&format!("{path}#likes"))
+            ),
+        }
+    }
+}
+
+/// What the reader looking at a thread may do with each comment.
+struct ThreadMarks<'a> {
+    viewer: Option<i64>,
+    now: OffsetDateTime,
+    edit_window: time::Duration,
+    like_counts: HashMap<i64, u64>,
+    liked: HashSet<i64>,
+    max_depth: u32,
+    csrf: Option<&'a str>,
+    open: bool,
+}
+
+impl ThreadMarks<'_> {
+    fn render(&self, node: &CommentNode, index: usize, out: &mut String) -> Result<(), AppError> {
+        let mut children_html = String::new();
+        for (i, child) in node.children.iter().enumerate() {
+            self.render(child, i, &mut children_html)?;
+        }
+        let comment = &node.comment;
+        let mut view = CommentView::new(node, index, self.max_depth);
+        view.editable = self
+            .viewer
+            .is_some_and(|id| comment.editable_by(id, self.now, self.edit_window));
+        view.likes = self.like_counts.get(&comment.id).copied().unwrap_or(0);
+        view.liked = self.liked.contains(&comment.id);
+        let item = CommentItem {
+            can_reply_here: view.can_reply && self.open && !view.pending,
+            c: &view,
+            children_html,
+            csrf: self.csrf,
+        };
+        item.render_into(out)?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CommentForm {
+    #[serde(default)]
+    comment: String,
+    #[serde(rename = "comment_post_ID")]
+    post_id: i64,
+    #[serde(default)]
+    comment_parent: Option<String>,
+    #[serde(default)]
+    _csrf: String,
+    /// The honeypot: hidden from people, filled in by form-filling robots.
+    #[serde(default)]
+    url: String,
+}
+
+async fn post_comment(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ClientAddress(address): ClientAddress,
+    Form(form): Form<CommentForm>,
+) -> Result<Response, AppError> {
+    viewer.check_csrf(&form._csrf).await?;
+    let Some(user) = viewer.user.clone() else {
+        return Err(AppError::Forbidden);
+    };
+    let store = state.store();
+    let post = store
+        .published_entry(form.post_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let parent = form
+        .comment_parent
+        .as_deref()
+        .and_then(|p| p.trim().parse::<i64>().ok())
+        .filter(|p| *p > 0);
+    let refuse = |refusal: CommentRefusal| CommentDraft {
+        status: match refusal {
+            CommentRefusal::TooFast => StatusCode::TOO_MANY_REQUESTS,
+            CommentRefusal::Banned | CommentRefusal::Closed => StatusCode::FORBIDDEN,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        },
+        error: refusal.message(),
+        text: form.comment.clone(),
+        parent,
+    };
+    let address = address.map(|a| a.to_string());
+    let decision = decide(&state, &post, &user, parent, &form, address.as_deref()).await?;
+    let (source, status) = match decision {
+        Ok(accepted) => accepted,
+        Err(refusal) => {
+            tracing::info!(user = user.id, post = post.summary.id, reason = ?refusal, "comment refused");
+            return single(&state, post, &viewer, parent, Some(refuse(refusal))).await;
+        }
+    };
+    let comment = store
+        .create_comment(NewComment {
+            post_id: post.summary.id,
+            parent_id: parent,
+            author_id: Some(user.id),
+            author_name: user.display_name.clone(),
+            author_url: None,
+            source,
+            status,
+            created_at: None,
+            author_ip: address,
+        })
+        .await?;
+    let path = PostView::new(&post.summary).path;
+    Ok(see_other(&format!("{path}#comment-{}", comment.id)))
+}
+
+/// Whether the comment may be posted, and with what status; or why not.
+async fn decide(
+    state: &AppState,
+    post: &Post,
+    user: &folio_domain::User,
+    parent: Option<i64>,
+    form: &CommentForm,
+    address: Option<&str>,
+) -> Result<Result<(String, CommentStatus), CommentRefusal>, AppError> {
+    let store = state.store();
+    let settings = state.comments();
+    let now = OffsetDateTime::now_utc();
+    if !form.url.is_empty() {
+        return Ok(Err(CommentRefusal::LooksAutomated));
+    }
+    if user.is_banned(now) {
+        return Ok(Err(CommentRefusal::Banned));
+    }
+    let open = folio_domain::comments::comments_open(
+        post.comments_open,
+        post.summary.published_at,
+        now,
+        settings.close_after_days,
+    );
+    if !open {
+        return Ok(Err(CommentRefusal::Closed));
+    }
+    let text = match settings.limits.check(&form.comment) {
+        Ok(text) => text.to_owned(),
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    if let Some(parent) = parent {
+        let visible = store.comment(parent).await?.is_some_and(|c| {
+            c.post_id == post.summary.id
+                && !c.deleted
+                && (c.status == CommentStatus::Approved
+                    || (c.status == CommentStatus::Pending && c.author_id == Some(user.id)))
+        });
+        if !visible {
+            return Ok(Err(CommentRefusal::NoSuchParent));
+        }
+    }
+    let minute_ago = now - time::Duration::minutes(1);
+    if settings.per_user_per_minute > 0
+        && store
+            .comments_since(CommentAuthorKey::User(user.id), minute_ago)
+            .await?
+            >= u64::from(settings.per_user_per_minute)
+    {
+        return Ok(Err(CommentRefusal::TooFast));
+    }
+    if let Some(address) = address
+        && settings.per_address_per_minute > 0
+        && store
+            .comments_since(CommentAuthorKey::Address(address), minute_ago)
+            .await?
+            >= u64::from(settings.per_address_per_minute)
+    {
+        return Ok(Err(CommentRefusal::TooFast));
+    }
+    if store
+        .is_duplicate_comment(user.id, post.summary.id, &text)
+        .await?
+    {
+        return Ok(Err(CommentRefusal::Duplicate));
+    }
+    let trusted = user.moderates() || post.summary.author.id == user.id;
+    let has_approved = !trusted
+        && settings.moderation == folio_domain::ModerationPolicy::FirstTime
+        && store.has_approved_comment(user.id).await?;
+    Ok(Ok((
+        text,
+        settings.moderation.initial_status(trusted, has_approved),
+    )))
+}
+
+#[derive(Template)]
+#[template(path = "edit_comment.html")]
+struct EditPage {
+    layout: Layout,
+    comment_id: i64,
+    text: String,
+    csrf: String,
+    post_title: String,
+    post_path: String,
+    error: Option<String>,
+    editable: bool,
+}
+
+/// The comment, if the reader may still change it, with its post.
+async fn own_comment(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+) -> Result<(Comment, Post, bool), AppError> {
+    let user_id = viewer.user_id().ok_or(AppError::Forbidden)?;
+    let comment = state
+        .store()
+        .comment(id)
+        .await?
+        .filter(|c| c.author_id == Some(user_id))
+        .ok_or(AppError::NotFound)?;
+    let post = state
+        .store()
+        .published_entry(comment.post_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let window = time::Duration::try_from(state.comments().edit_window).unwrap_or_default();
+    let editable = comment.editable_by(user_id, OffsetDateTime::now_utc(), window);
+    Ok((comment, post, editable))
+}
+
+async fn edit_page(
+    state: &AppState,
+    viewer: &Viewer,
+    comment: &Comment,
+    post: &Post,
+    text: String,
+    error: Option<String>,
+    editable: bool,
+) -> Result<EditPage, AppError> {
+    let path = PostView::new(&post.summary).path;
+    let mut layout = Layout::bare(state, "Edit your comment", &path);
+    layout.noindex = true;
+    layout.for_viewer(viewer, &path).await?;
+    Ok(EditPage {
+        layout,
+        comment_id: comment.id,
+        text,
+        csrf: viewer.csrf_token().await?,
+        post_title: post.summary.title.clone(),
+        post_path: path,
+        error,
+        editable,
+    })
+}
+
+async fn edit_form(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let (comment, post, editable) = own_comment(&state, &viewer, id).await?;
+    let source = state.store().comment_source(id).await?.unwrap_or_default();
+    let page = edit_page(&state, &viewer, &comment, &post, source, None, editable).await?;
+    Ok(private(Html(page.render()?).into_response()))
+}
+
+#[derive(Debug, Deserialize)]
+struct EditForm {
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    _csrf: String,
+}
+
+async fn edit_comment(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form<EditForm>,
+) -> Result<Response, AppError> {
+    viewer.check_csrf(&form._csrf).await?;
+    let (comment, post, editable) = own_comment(&state, &viewer, id).await?;
+    let checked = if editable {
+        state
+            .comments()
+            .limits
+            .check(&form.comment)
+            .map(str::to_owned)
+            .map_err(|refusal| (refusal.message(), StatusCode::UNPROCESSABLE_ENTITY))
+    } else {
+        Err((edit_window_passed(&state), StatusCode::FORBIDDEN))
+    };
+    let text = match checked {
+        Ok(text) => text,
+        Err((message, status)) => {
+            let page = edit_page(
+                &state,
+                &viewer,
+                &comment,
+                &post,
+                form.comment.clone(),
+                Some(message),
+                editable,
+            )
+            .await?;
+            return Ok(private((status, Html(page.render()?)).into_response()));
+        }
+    };
+    state.store().edit_comment(id, &text).await?;
+    let path = PostView::new(&post.summary).path;
+    Ok(see_other(&format!("{path}#comment-{id}")))
+}
+
+fn edit_window_passed(state: &AppState) -> String {
+    let minutes = state.comments().edit_window.as_secs() / 60;
+    format!(
+        "Comments can be changed or deleted for {minutes} minutes after posting; that time has passed for this one."
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenOnly {
+    #[serde(default)]
+    _csrf: String,
+}
+
+async fn delete_comment(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form<TokenOnly>,
+) -> Result<Response, AppError> {
+    viewer.check_csrf(&form._csrf).await?;
+    let (comment, post, editable) = own_comment(&state, &viewer, id).await?;
+    if !editable {
+        let page = edit_page(
+            &state,
+            &viewer,
+            &comment,
+            &post,
+            String::new(),
+            Some(edit_window_passed(&state)),
+            false,
+        )
+        .await?;
+        return Ok(private(
+            (StatusCode::FORBIDDEN, Html(page.render()?)).into_response(),
+        ));
+    }
+    state.store().delete_comment(id).await?;
+    let path = PostView::new(&post.summary).path;
+    Ok(see_other(&format!("{path}#comments")))
+}
+
+async fn like_post(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form<TokenOnly>,
+) -> Result<Response, AppError> {
+    viewer.check_csrf(&form._csrf).await?;
+    let user_id = viewer.user_id().ok_or(AppError::Forbidden)?;
+    let post = state
+        .store()
+        .published_entry(id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    state.store().toggle_post_like(id, user_id).await?;
+    let path = PostView::new(&post.summary).path;
+    Ok(see_other(&format!("{path}#likes")))
+}
+
+async fn like_comment(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form<TokenOnly>,
+) -> Result<Response, AppError> {
+    viewer.check_csrf(&form._csrf).await?;
+    let user_id = viewer.user_id().ok_or(AppError::Forbidden)?;
+    let comment = state
+        .store()
+        .comment(id)
+        .await?
+        .filter(|c| c.status == CommentStatus::Approved && !c.deleted)
+        .ok_or(AppError::NotFound)?;
+    let post = state
+        .store()
+        .published_entry(comment.post_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    state.store().toggle_comment_like(id, user_id).await?;
+    let path = PostView::new(&post.summary).path;
+    Ok(see_other(&format!("{path}#comment-{id}")))
+}
+
+/// A page made for one signed-in reader: no shared cache may keep it.
+pub(crate) fn private(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("private, no-store"),
+    );
+    response
+}

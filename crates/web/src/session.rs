@@ -1,0 +1,302 @@
+//! Who is reading: sessions kept in the database (so every server process sees the same
+//! sign-ins), the signed-in user, and the CSRF token every state-changing form carries.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use folio_domain::User;
+use folio_storage::{Store, StoredSession};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+
+use crate::AppState;
+use crate::error::AppError;
+
+/// The cookie's name. The page cache serves shared pages only to requests without it.
+pub const SESSION_COOKIE: &str = "folio_session";
+const USER_KEY: &str = "user_id";
+const CSRF_KEY: &str = "csrf";
+const PENDING_KEY: &str = "pending_sign_in";
+const NOTICE_KEY: &str = "notice";
+/// A signed-in reader stays signed in while they come back at least this often.
+const INACTIVITY_DAYS: i64 = 30;
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSessions {
+    store: Store,
+}
+
+impl DatabaseSessions {
+    pub fn layer(store: Store, secure: bool) -> SessionManagerLayer<DatabaseSessions> {
+        SessionManagerLayer::new(DatabaseSessions { store })
+            .with_name(SESSION_COOKIE)
+            .with_http_only(true)
+            .with_same_site(tower_sessions::cookie::SameSite::Lax)
+            .with_secure(secure)
+            .with_path("/")
+            .with_expiry(Expiry::OnInactivity(time::Duration::days(INACTIVITY_DAYS)))
+    }
+}
+
+fn backend(error: folio_storage::StorageError) -> session_store::Error {
+    session_store::Error::Backend(error.to_string())
+}
+
+fn stored(record: &Record) -> session_store::Result<(Option<i64>, StoredSession)> {
+    let data = serde_json::to_string(&record.data)
+        .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    let user_id = record.data.get(USER_KEY).and_then(|v| v.as_i64());
+    Ok((
+        user_id,
+        StoredSession {
+            data,
+            expires_at: record.expiry_date.unix_timestamp(),
+        },
+    ))
+}
+
+#[async_trait::async_trait]
+impl SessionStore for DatabaseSessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // A fresh random id collides with an existing one only by astronomical bad luck;
+        // if it does, draw again rather than overwrite someone's session.
+        loop {
+            let (user_id, session) = stored(record)?;
+            let created = self
+                .store
+                .create_session(&record.id.to_string(), user_id, session)
+                .await
+                .map_err(backend)?;
+            if created {
+                return Ok(());
+            }
+            record.id = Id::default();
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let (user_id, session) = stored(record)?;
+        self.store
+            .save_session(&record.id.to_string(), user_id, session)
+            .await
+            .map_err(backend)
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let Some(found) = self
+            .store
+            .load_session(&id.to_string(), now)
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let data = serde_json::from_str(&found.data)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let expiry_date = OffsetDateTime::from_unix_timestamp(found.expires_at)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        Ok(Some(Record {
+            id: *id,
+            data,
+            expiry_date,
+        }))
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.store
+            .delete_session(&id.to_string())
+            .await
+            .map_err(backend)
+    }
+}
+
+/// The reader making the request: signed in or not, with their session.
+pub struct Viewer {
+    pub session: Session,
+    pub user: Option<User>,
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::Internal("the session layer is missing"))?;
+        let user_id: Option<i64> = session.get(USER_KEY).await.map_err(session_failed)?;
+        let user = match user_id {
+            Some(id) => state.store().user_by_id(id).await?,
+            None => None,
+        };
+        Ok(Viewer { session, user })
+    }
+}
+
+pub(crate) fn session_failed(error: tower_sessions::session::Error) -> AppError {
+    tracing::error!(%error, "session store failed");
+    AppError::Internal("the session store failed")
+}
+
+impl Viewer {
+    pub fn user_id(&self) -> Option<i64> {
+        self.user.as_ref().map(|u| u.id)
+    }
+
+    /// The token forms carry; made on first use and kept for the session.
+    pub async fn csrf_token(&self) -> Result<String, AppError> {
+        if let Some(token) = self
+            .session
+            .get::<String>(CSRF_KEY)
+            .await
+            .map_err(session_failed)?
+        {
+            return Ok(token);
+        }
+        let token = new_token();
+        self.session
+            .insert(CSRF_KEY, &token)
+            .await
+            .map_err(session_failed)?;
+        Ok(token)
+    }
+
+    /// Refuses a state-changing request whose form does not carry this session's token.
+    pub async fn check_csrf(&self, submitted: &str) -> Result<(), AppError> {
+        let expected: Option<String> = self.session.get(CSRF_KEY).await.map_err(session_failed)?;
+        match expected {
+            Some(expected) if constant_time_eq(expected.as_bytes(), submitted.as_bytes()) => Ok(()),
+            _ => Err(AppError::Forbidden),
+        }
+    }
+
+    /// Starts a signed-in session under a new id (so that an id someone planted before
+    /// sign-in is worthless afterwards), with a new CSRF token.
+    pub async fn sign_in(&self, user_id: i64) -> Result<(), AppError> {
+        self.session.cycle_id().await.map_err(session_failed)?;
+        self.session
+            .insert(USER_KEY, user_id)
+            .await
+            .map_err(session_failed)?;
+        self.session
+            .insert(CSRF_KEY, new_token())
+            .await
+            .map_err(session_failed)?;
+        Ok(())
+    }
+
+    pub async fn sign_out(&self) -> Result<(), AppError> {
+        self.session.flush().await.map_err(session_failed)
+    }
+
+    /// A one-time message for the next page this reader sees.
+    pub async fn set_notice(&self, text: &str) -> Result<(), AppError> {
+        self.session
+            .insert(NOTICE_KEY, text)
+            .await
+            .map_err(session_failed)
+    }
+
+    pub async fn take_notice(&self) -> Result<Option<String>, AppError> {
+        if self.user.is_none() {
+            return Ok(None);
+        }
+        self.session
+            .remove(NOTICE_KEY)
+            .await
+            .map_err(session_failed)
+    }
+
+    pub async fn remember_pending(&self, pending: &PendingSignIn) -> Result<(), AppError> {
+        self.session
+            .insert(PENDING_KEY, pending)
+            .await
+            .map_err(session_failed)
+    }
+
+    /// The sign-in in progress, taken out of the session so that a callback works once.
+    pub async fn take_pending(&self) -> Result<Option<PendingSignIn>, AppError> {
+        self.session
+            .remove(PENDING_KEY)
+            .await
+            .map_err(session_failed)
+    }
+}
+
+/// What the session keeps between sending a reader to a provider and their return.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingSignIn {
+    pub flow: folio_auth::PendingSignIn,
+    /// A path on this site.
+    pub return_to: String,
+}
+
+fn new_token() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `return_to` as this site accepts it: a path here (not `//host`, not a URL, no
+/// backslashes that browsers read as slashes), or the front page.
+pub fn safe_return_to(raw: Option<&str>) -> String {
+    match raw {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.starts_with("/auth/")
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control) =>
+        {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+/// The reader's network address: the peer, or, when the peer is a trusted proxy, the last
+/// address in `X-Forwarded-For` that is not one of our proxies.
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        let trusted = state.trusted_proxies();
+        let Some(peer) = peer else {
+            return Ok(ClientAddress(None));
+        };
+        if !trusted.contains(&peer) {
+            return Ok(ClientAddress(Some(peer)));
+        }
+        let forwarded: Vec<std::net::IpAddr> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse().ok())
+            .collect();
+        let client = forwarded
+            .into_iter()
+            .rev()
+            .find(|a| !trusted.contains(a))
+            .unwrap_or(peer);
+        Ok(ClientAddress(Some(client)))
+    }
+}

@@ -1,0 +1,224 @@
+//! Signing in with a social account, and out again.
+//!
+//! `/auth/{provider}/login` keeps the flow's secrets (state, PKCE verifier, nonce) in the
+//! reader's session and sends them to the provider; `/auth/{provider}/callback` checks them,
+//! finds or makes the user by (provider, subject), renews the session id and returns the
+//! reader to the page they came from. Every failure ends on a page that says what happened.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use folio_auth::{AuthError, CallbackParams, Profile};
+use folio_domain::Identity;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::layout::Layout;
+use crate::pages::form_urlencode;
+use crate::session::{PendingSignIn, Viewer, safe_return_to};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", get(choose))
+        .route("/auth/{provider}/login", get(login))
+        .route("/auth/{provider}/callback", get(callback))
+        .route("/auth/logout", post(logout))
+}
+
+#[derive(Debug, Deserialize)]
+struct ReturnTo {
+    return_to: Option<String>,
+}
+
+/// One "Log in with ..." choice.
+pub struct SignInChoice {
+    pub label: String,
+    pub href: String,
+    pub kind: &'static str,
+}
+
+/// The sign-in links for every configured provider, each bringing the reader back to
+/// `return_to`.
+pub fn choices(state: &AppState, return_to: &str) -> Vec<SignInChoice> {
+    state
+        .providers()
+        .iter()
+        .map(|provider| SignInChoice {
+            label: provider.label().to_owned(),
+            href: format!(
+                "/auth/{}/login?return_to={}",
+                provider.name(),
+                form_urlencode(return_to)
+            ),
+            kind: provider.kind().as_str(),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignInPage {
+    layout: Layout,
+    heading: String,
+    explanation: String,
+    failed: bool,
+    retry: Option<String>,
+    choices: Vec<SignInChoice>,
+    return_to: String,
+}
+
+async fn choose(
+    State(state): State<AppState>,
+    Query(query): Query<ReturnTo>,
+) -> Result<Response, AppError> {
+    let return_to = safe_return_to(query.return_to.as_deref());
+    let mut layout = Layout::bare(&state, "Log in", "/auth/login");
+    layout.noindex = true;
+    let explanation = if state.providers().is_empty() {
+        "This site has no sign-in providers set up yet.".to_owned()
+    } else {
+        "Log in with one of these accounts to comment, reply and like. This site never sees your password.".to_owned()
+    };
+    let page = SignInPage {
+        layout,
+        heading: "Log in".into(),
+        explanation,
+        failed: false,
+        retry: None,
+        choices: choices(&state, &return_to),
+        return_to,
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+async fn login(
+    State(state): State<AppState>,
+    Path(provider_name): Path<String>,
+    Query(query): Query<ReturnTo>,
+    viewer: Viewer,
+) -> Result<Response, AppError> {
+    let return_to = safe_return_to(query.return_to.as_deref());
+    let Some(provider) = state.providers().get(&provider_name) else {
+        return Err(AppError::NotFound);
+    };
+    match provider.start().await {
+        Ok((authorize_url, flow)) => {
+            viewer
+                .remember_pending(&PendingSignIn { flow, return_to })
+                .await?;
+            Ok(see_other(&authorize_url))
+        }
+        Err(error) => failure(&state, &provider_name, &return_to, &error),
+    }
+}
+
+async fn callback(
+    State(state): State<AppState>,
+    Path(provider_name): Path<String>,
+    Query(params): Query<CallbackParams>,
+    viewer: Viewer,
+) -> Result<Response, AppError> {
+    let Some(provider) = state.providers().get(&provider_name) else {
+        return Err(AppError::NotFound);
+    };
+    // Taken out at once: a callback URL works one time.
+    let pending = viewer.take_pending().await?;
+    let Some(pending) = pending.filter(|p| p.flow.provider == provider_name) else {
+        let error = if params.error.as_deref() == Some("access_denied") {
+            AuthError::Denied
+        } else {
+            // No sign-in of this browser is under way: the session ended, the link was
+            // used already, or it came from somewhere else.
+            AuthError::Expired
+        };
+        return failure(&state, &provider_name, "/", &error);
+    };
+    let return_to = pending.return_to;
+    let profile = match provider.finish(pending.flow, params).await {
+        Ok(profile) => profile,
+        Err(error) => return failure(&state, &provider_name, &return_to, &error),
+    };
+    let user = state.store().sign_in(&identity_of(profile.clone())).await?;
+    viewer.sign_in(user.id).await?;
+    tracing::info!(user = user.id, provider = %provider_name, "signed in");
+    if profile.email.is_some() && !profile.email_verified {
+        viewer
+            .set_notice(&format!(
+                "{} did not confirm that {} is your address, so this site will not send email to it.",
+                provider.label(),
+                profile.email.as_deref().unwrap_or_default()
+            ))
+            .await?;
+    }
+    Ok(see_other(&return_to))
+}
+
+#[derive(Debug, Deserialize)]
+struct LogoutForm {
+    #[serde(default)]
+    _csrf: String,
+    return_to: Option<String>,
+}
+
+async fn logout(viewer: Viewer, Form(form): Form<LogoutForm>) -> Result<Response, AppError> {
+    viewer.check_csrf(&form._csrf).await?;
+    viewer.sign_out().await?;
+    Ok(see_other(&safe_return_to(form.return_to.as_deref())))
+}
+
+fn identity_of(profile: Profile) -> Identity {
+    Identity {
+        provider: profile.provider,
+        subject: profile.subject,
+        login: profile.login,
+        display_name: profile.display_name,
+        email: profile.email,
+        email_verified: profile.email_verified,
+        avatar_url: profile.avatar_url,
+        profile_url: profile.profile_url,
+    }
+}
+
+/// The page a failed sign-in ends on: what happened, and a way to try again.
+fn failure(
+    state: &AppState,
+    provider_name: &str,
+    return_to: &str,
+    error: &AuthError,
+) -> Result<Response, AppError> {
+    tracing::warn!(provider = %provider_name, error = %error, "sign-in failed");
+    let status = match error {
+        AuthError::ProviderUnavailable(_) => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut layout = Layout::bare(state, error.title(), "/auth/login");
+    layout.noindex = true;
+    let page = SignInPage {
+        layout,
+        heading: error.title().to_owned(),
+        explanation: error.explanation(),
+        failed: true,
+        retry: state.providers().get(provider_name).map(|p| {
+            format!(
+                "/auth/{}/login?return_to={}",
+                p.name(),
+                form_urlencode(return_to)
+            )
+        }),
+        choices: choices(state, return_to),
+        return_to: return_to.to_owned(),
+    };
+    Ok((status, Html(page.render()?)).into_response())
+}
+
+/// 303: the browser follows with a GET, whatever the request was.
+pub(crate) fn see_other(target: &str) -> Response {
+    match HeaderValue::from_str(target) {
+        Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
+        Err(_) => Redirect::to("/").into_response(),
+    }
+}
