@@ -69,7 +69,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             "--comments",
             "20000",
             "--big-post-comments",
-            "200",
+            "500",
         ],
     )?;
     let summary = printed
@@ -81,6 +81,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         .context("the demo summary names no post with 50 comments")?;
     let search_term = json_string_field(summary, "search_term")
         .context("the demo summary names no search term")?;
+    let big_post_path = json_string_field(summary, "post_with_big_thread")
+        .context("the demo summary names no post with 500 comments")?;
 
     let folio = site.serve()?;
     let post_page = http::get(folio.addr, &post_path)?;
@@ -113,7 +115,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 
     // What a browser sends; the other rows ask for the plain bytes, like the baseline.
     const BROWSER_ENCODINGS: &str = "gzip, deflate, br, zstd";
-    let targets: [(&str, SocketAddr, String, Option<&str>); 8] = [
+    let targets: [(&str, SocketAddr, String, Option<&str>); 10] = [
         (
             "baseline: the post page from memory",
             baseline.addr,
@@ -147,6 +149,18 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             post_path.clone(),
             None,
         ),
+        (
+            "post with 500 comments",
+            folio.addr,
+            big_post_path.clone(),
+            None,
+        ),
+        (
+            "post with 500 comments, page cache off",
+            uncached.addr,
+            big_post_path.clone(),
+            None,
+        ),
     ];
     let mut results = Vec::with_capacity(targets.len());
     for (page, addr, path, encodings) in &targets {
@@ -175,6 +189,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     drop(baseline);
     drop(folio);
     drop(uncached);
+    results.push(comment_posts(&site, &options, &post_path)?);
 
     let report = report(
         &options,
@@ -190,6 +205,72 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     println!();
     println!("Written to {}", report_path.display());
     Ok(())
+}
+
+/// Signed-in readers posting comments under one post, each request a new comment from one of
+/// 200 readers in turn. The rate limits are raised (their queries still run) so that the
+/// figure is what the site can take, not what the limits allow.
+fn comment_posts(site: &Site, options: &Options, post_path: &str) -> anyhow::Result<Measurement> {
+    const READERS: &str = "200";
+    let sessions = command_output(
+        Command::new(release_binary())
+            .args(["bench-sessions", "--users", READERS])
+            .env("FOLIO__DATABASE__URL", &site.database_url)
+            .env("FOLIO__LOG__LEVEL", "warn"),
+    )?;
+    let server = site.serve_with(
+        "folio-serve-comments",
+        &[
+            ("FOLIO__COMMENTS__PER_USER_PER_MINUTE", "1000000"),
+            ("FOLIO__COMMENTS__PER_ADDRESS_PER_MINUTE", "1000000"),
+        ],
+    )?;
+    let page = http::get(server.addr, post_path)?;
+    let page = String::from_utf8_lossy(&page.body);
+    let post_id = page
+        .split("<article id=\"post-")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .context("the post page shows no post id")?
+        .to_owned();
+    let mut lua = String::from("local sessions = {\n");
+    for line in sessions.lines() {
+        if let Some((cookie, csrf)) = line.split_once(' ') {
+            let _ = writeln!(lua, "  {{\"{cookie}\", \"{csrf}\"}},");
+        }
+    }
+    let _ = write!(
+        lua,
+        r#"}}
+local counter = 0
+local next_thread = 0
+setup = function(thread)
+  thread:set("thread_id", next_thread)
+  next_thread = next_thread + 1
+end
+request = function()
+  counter = counter + 1
+  local s = sessions[(counter % #sessions) + 1]
+  local body = "comment=Benchmark+comment+" .. thread_id .. "-" .. counter .. "&comment_post_ID={post_id}&_csrf=" .. s[2]
+  return wrk.format("POST", "/comments", {{["Content-Type"] = "application/x-www-form-urlencoded", ["Cookie"] = "folio_session=" .. s[1]}}, body)
+end
+"#
+    );
+    let script = site.dir.join("comment.lua");
+    std::fs::write(&script, lua).with_context(|| format!("cannot write {}", script.display()))?;
+    let url = format!("http://{}/", server.addr);
+    println!("wrk: comment POSTs by signed-in readers ({url}comments)");
+    let output = command_output(
+        Command::new("wrk")
+            .arg(format!("-t{THREADS}"))
+            .arg(format!("-c{}", options.connections))
+            .arg(format!("-d{}s", options.duration))
+            .arg("--latency")
+            .arg("-s")
+            .arg(&script)
+            .arg(&url),
+    )?;
+    parse_wrk("comment POSTs by signed-in readers (303 each)", &output)
 }
 
 fn wrk(
@@ -288,6 +369,30 @@ fn report(
             "| {} | {:.0} | {:.2} ms | {:.2} ms | {:.0}% |",
             m.page, m.requests_per_second, m.p50_ms, m.p99_ms, ratio
         );
+    }
+    let rate = |name: &str| {
+        results
+            .iter()
+            .find(|m| m.page == name)
+            .map(|m| m.requests_per_second)
+    };
+    for (label, fifty, five_hundred) in [
+        ("cached", "post with 50 comments", "post with 500 comments"),
+        (
+            "page cache off",
+            "post with 50 comments, page cache off",
+            "post with 500 comments, page cache off",
+        ),
+    ] {
+        if let (Some(small), Some(big)) = (rate(fifty), rate(five_hundred))
+            && big > 0.0
+        {
+            let _ = writeln!(
+                out,
+                "\nThe 500-comment page takes {:.1}× the 50-comment page's time ({label}).",
+                small / big
+            );
+        }
     }
     let _ = writeln!(
         out,

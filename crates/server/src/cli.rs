@@ -60,6 +60,13 @@ pub enum Command {
         append: bool,
     },
     /// Serve a file's bytes from memory: the benchmark's baseline.
+    /// Makes `users` readers with open sessions and prints one `cookie csrf` line each, for
+    /// the comment benchmark.
+    #[command(hide = true)]
+    BenchSessions {
+        #[arg(long, default_value_t = 100)]
+        users: u32,
+    },
     #[command(hide = true)]
     BenchBaseline {
         #[arg(long)]
@@ -148,6 +155,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::BenchBaseline { bind, file } => bench_baseline(&bind, &file).await,
+        Command::BenchSessions { users } => bench_sessions(&settings, users).await,
     }
 }
 
@@ -340,6 +348,25 @@ async fn user_role(settings: &Settings, key: &str, role: &str) -> anyhow::Result
         }
         _ => anyhow::bail!("no user matches {key:?} (folio user list shows them)"),
     }
+}
+
+async fn bench_sessions(settings: &Settings, users: u32) -> anyhow::Result<()> {
+    let store = migrated_store(settings).await?;
+    for n in 1..=users {
+        let user = store
+            .create_user(NewUser {
+                display_name: format!("Bench Reader {n}"),
+                slug: None,
+                email: None,
+                avatar_url: None,
+                bio: String::new(),
+                role: Role::Reader,
+            })
+            .await?;
+        let (cookie, csrf) = folio_web::open_session_for(&store, user.id).await?;
+        println!("{cookie} {csrf}");
+    }
+    Ok(())
 }
 
 async fn bench_baseline(bind: &str, file: &std::path::Path) -> anyhow::Result<()> {

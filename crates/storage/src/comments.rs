@@ -177,7 +177,7 @@ impl Store {
     /// A post's newest approved comments, newest first, for its comments feed.
     pub async fn latest_approved_comments(&self, post_id: i64, count: u64) -> Result<Vec<Comment>> {
         self.comments_with_authors_where(
-            &format!("c.post_id = {post_id} AND c.status = 'approved'"),
+            &format!("c.post_id = {post_id} AND c.status = 'approved' AND c.deleted_at IS NULL"),
             &format!("ORDER BY c.created_at DESC, c.id DESC LIMIT {count}"),
         )
         .await
@@ -214,6 +214,7 @@ impl Store {
     pub async fn recent_approved_comments(&self, count: u64) -> Result<Vec<(Comment, PostLink)>> {
         let rows = comments::Entity::find()
             .filter(comments::Column::Status.eq(CommentStatus::Approved.as_str()))
+            .filter(comments::Column::DeletedAt.is_null())
             .filter(
                 comments::Column::PostId.in_subquery(
                     sea_orm::sea_query::Query::select()

@@ -396,6 +396,8 @@ impl Store {
             .column_as(comments::Column::Id.count(), "n")
             .filter(comments::Column::PostId.is_in(post_ids.iter().copied()))
             .filter(comments::Column::Status.eq("approved"))
+            // A deleted comment's marker keeps its replies in place but is not a thought.
+            .filter(comments::Column::DeletedAt.is_null())
             .group_by(comments::Column::PostId)
             .into_tuple::<(i64, i64)>()
             .all(&self.db)

@@ -412,10 +412,13 @@ impl Conditions {
             (None, None) => false,
         };
         headers.insert(header::ETAG, etag);
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=0, must-revalidate"),
-        );
+        // A page made for one reader says so (`private, no-store`); only the others are
+        // offered to shared caches.
+        headers
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static(
+                "public, max-age=0, must-revalidate",
+            ));
         if not_modified {
             headers.remove(header::CONTENT_LENGTH);
             headers.remove(header::CONTENT_TYPE);

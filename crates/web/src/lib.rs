@@ -25,6 +25,7 @@ use folio_storage::Store;
 pub use cache::PageCache;
 pub use error::AppError;
 pub use ops::{baseline_router, metrics_handle};
+pub use session::{SESSION_COOKIE, open_session_for};
 
 /// What the pages need to know about the site, from configuration.
 #[derive(Debug, Clone)]

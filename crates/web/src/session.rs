@@ -300,3 +300,25 @@ impl FromRequestParts<AppState> for ClientAddress {
         Ok(ClientAddress(Some(client)))
     }
 }
+
+/// Opens a signed-in session for `user_id` directly in the store, as a sign-in would, and
+/// returns the cookie value and the session's CSRF token. For tools that need signed-in
+/// traffic without a provider (the benchmark, test helpers); the web never calls it.
+pub async fn open_session_for(
+    store: &Store,
+    user_id: i64,
+) -> Result<(String, String), folio_storage::StorageError> {
+    let id = Id::default();
+    let csrf = new_token();
+    let data = serde_json::json!({ USER_KEY: user_id, CSRF_KEY: csrf }).to_string();
+    let expires_at =
+        (OffsetDateTime::now_utc() + time::Duration::days(INACTIVITY_DAYS)).unix_timestamp();
+    store
+        .save_session(
+            &id.to_string(),
+            Some(user_id),
+            StoredSession { data, expires_at },
+        )
+        .await?;
+    Ok((id.to_string(), csrf))
+}

@@ -251,3 +251,284 @@ pub fn at(year: i32, month: u8, day: u8) -> OffsetDateTime {
         .unwrap()
         .assume_utc()
 }
+
+impl TestApp {
+    /// Runs one SQL statement on the app's database (a test's way to set what has no admin
+    /// page yet: a ban, an old timestamp).
+    pub async fn sql(&self, statement: &str) {
+        use sea_orm::ConnectionTrait;
+        let db = sea_orm::Database::connect(&self.database_url)
+            .await
+            .unwrap();
+        db.execute_unprepared(statement)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+        db.close().await.unwrap();
+    }
+
+    /// One number from SQL (`SELECT COUNT(*) AS n ...`).
+    pub async fn count(&self, query: &str) -> i64 {
+        use sea_orm::ConnectionTrait;
+        let db = sea_orm::Database::connect(&self.database_url)
+            .await
+            .unwrap();
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                query.to_owned(),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e}"))
+            .expect("a row");
+        let n: i64 = row.try_get("", "n").unwrap();
+        db.close().await.unwrap();
+        n
+    }
+}
+
+/// Where a reader signs in: the real OpenID provider, or the GitHub/Discord/Facebook/X
+/// stand-in.
+#[derive(Clone, Copy)]
+pub enum Idp<'a> {
+    Oidc(&'a folio_testkit::OidcServer),
+    StandIn(&'a folio_testkit::OAuthStandIn),
+}
+
+impl Idp<'_> {
+    /// Does what the person does at the provider: signs in as `who` and presses Authorize.
+    /// Returns the provider's redirect back to us.
+    pub async fn authorize(&self, authorize_url: &str, who: &str) -> String {
+        match self {
+            Idp::Oidc(server) => server.authorize(authorize_url, who).await,
+            Idp::StandIn(server) => server.authorize(authorize_url, who).await,
+        }
+    }
+
+    pub async fn deny(&self, authorize_url: &str) -> String {
+        match self {
+            Idp::Oidc(server) => server.deny(authorize_url).await,
+            Idp::StandIn(server) => server.deny(authorize_url).await,
+        }
+    }
+}
+
+/// A person with a browser: their own cookie jar, redirects not followed (so that each
+/// step can be checked).
+pub struct Reader {
+    pub client: reqwest::Client,
+    pub jar: std::sync::Arc<reqwest::cookie::Jar>,
+    pub base: String,
+}
+
+impl Reader {
+    pub fn new(app: &TestApp) -> Reader {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_provider(jar.clone())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Reader {
+            client,
+            jar,
+            base: app.address.clone(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_owned()
+        } else {
+            format!("{}{}", self.base, path)
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// GET that must answer 200; returns the body.
+    pub async fn page(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert_eq!(status, 200, "GET {path} answered {status}: {body}");
+        body
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The value of the `folio_session` cookie the browser holds, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        let url = reqwest::Url::parse(&self.base).unwrap();
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .unwrap()
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == "folio_session")
+            .map(|(_, value)| value.to_owned())
+    }
+
+    /// GET `/auth/{provider}/login`: must send the browser to the provider. Returns the
+    /// provider's authorize URL.
+    pub async fn start_sign_in(&self, provider: &str, return_to: &str) -> String {
+        let response = self
+            .client
+            .get(self.url(&format!("/auth/{provider}/login")))
+            .query(&[("return_to", return_to)])
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert_eq!(
+            status,
+            303,
+            "login answered {status}: {}",
+            response.text().await.unwrap_or_default()
+        );
+        location(&response)
+    }
+
+    /// Follows the provider's redirect back to our callback (the full URL it gave).
+    pub async fn callback(&self, provider_location: &str) -> reqwest::Response {
+        assert!(
+            provider_location.starts_with(&self.base),
+            "the provider sent the browser to {provider_location}, not to this site"
+        );
+        self.client.get(provider_location).send().await.unwrap()
+    }
+
+    /// The whole sign-in as a person does it; returns where the site sent them afterwards.
+    pub async fn sign_in(
+        &self,
+        idp: Idp<'_>,
+        provider: &str,
+        who: &str,
+        return_to: &str,
+    ) -> String {
+        let authorize = self.start_sign_in(provider, return_to).await;
+        let back = idp.authorize(&authorize, who).await;
+        let response = self.callback(&back).await;
+        let status = response.status();
+        if status != 303 {
+            panic!(
+                "the callback answered {status}: {}",
+                response.text().await.unwrap_or_default()
+            );
+        }
+        location(&response)
+    }
+
+    /// The CSRF token the forms of `path` carry.
+    pub async fn csrf(&self, path: &str) -> String {
+        csrf_of(&self.page(path).await)
+    }
+
+    /// Posts a comment through the post page's form; the response is not followed.
+    pub async fn comment(
+        &self,
+        post_path: &str,
+        post_id: i64,
+        parent: Option<i64>,
+        text: &str,
+    ) -> reqwest::Response {
+        let csrf = self.csrf(post_path).await;
+        let post_id = post_id.to_string();
+        let parent = parent.unwrap_or(0).to_string();
+        self.post_form(
+            "/comments",
+            &[
+                ("comment", text),
+                ("comment_post_ID", &post_id),
+                ("comment_parent", &parent),
+                ("_csrf", &csrf),
+                ("url", ""),
+            ],
+        )
+        .await
+    }
+
+    /// Posts a comment that must be accepted; returns its id (from `#comment-N`).
+    pub async fn comment_ok(
+        &self,
+        post_path: &str,
+        post_id: i64,
+        parent: Option<i64>,
+        text: &str,
+    ) -> i64 {
+        let response = self.comment(post_path, post_id, parent, text).await;
+        let status = response.status();
+        if status != 303 {
+            panic!(
+                "comment {text:?} answered {status}: {}",
+                response.text().await.unwrap_or_default()
+            );
+        }
+        comment_id_of(&location(&response))
+    }
+}
+
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .unwrap_or_else(|| panic!("{} without Location", response.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The first `_csrf` value in a page's forms.
+pub fn csrf_of(html: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no _csrf field in:\n{html}"))
+        + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+/// `N` from `...#comment-N`.
+pub fn comment_id_of(location: &str) -> i64 {
+    location
+        .rsplit_once("#comment-")
+        .and_then(|(_, id)| id.parse().ok())
+        .unwrap_or_else(|| panic!("{location} does not point at a comment"))
+}
+
+/// The HTML of `li#comment-N` up to (not including) its replies.
+pub fn comment_html(page: &str, id: i64) -> Option<String> {
+    let start = page.find(&format!("<li id=\"comment-{id}\""))?;
+    let rest = &page[start..];
+    let end = rest
+        .find("</article>")
+        .map(|e| e + "</article>".len())
+        .unwrap_or(rest.len());
+    Some(rest[..end].to_owned())
+}
+
+/// The `<ol class="comment-list">` of a page, or "" when there is none.
+pub fn comment_list(page: &str) -> String {
+    match page.find("<ol class=\"comment-list\">") {
+        Some(start) => {
+            let end = page[start..]
+                .find("<div id=\"respond\"")
+                .or_else(|| page[start..].find("</div>\n"))
+                .map_or(page.len(), |e| e + start);
+            page[start..end].to_owned()
+        }
+        None => String::new(),
+    }
+}
