@@ -17,7 +17,7 @@ mod terms;
 mod users;
 
 pub use account::LeavingComments;
-pub use comments::{CommentAuthorKey, NewComment};
+pub use comments::{CommentChecks, NewComment};
 pub use connect::{Backend, MigrationState, redact_password};
 pub use error::StorageError;
 pub use likes::{Liker, Likes};

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use folio_domain::{Comment, CommentNode, CommentRefusal, CommentStatus, Post, build_thread};
-use folio_storage::{CommentAuthorKey, Likes, NewComment};
+use folio_storage::{CommentChecks, Likes, NewComment};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -302,7 +302,7 @@ async fn post_comment(
         parent,
     };
     let address = address.map(|a| a.to_string());
-    let decision = decide(&state, &post, &user, parent, &form, address.as_deref()).await?;
+    let decision = decide(&state, &post, &user, parent, &form).await?;
     let (source, status) = match decision {
         Ok(accepted) => accepted,
         Err(refusal) => {
@@ -310,19 +310,35 @@ async fn post_comment(
             return single(&state, post, &viewer, parent, Some(refuse(refusal))).await;
         }
     };
-    let comment = store
-        .create_comment(NewComment {
-            post_id: post.summary.id,
-            parent_id: parent,
-            author_id: Some(user.id),
-            author_name: user.display_name.clone(),
-            author_url: None,
-            source,
-            status,
-            created_at: None,
-            author_ip: address,
-        })
+    let settings = state.comments();
+    let checks = CommentChecks {
+        since: OffsetDateTime::now_utc() - time::Duration::minutes(1),
+        per_user: settings.per_user_per_minute,
+        per_address: settings.per_address_per_minute,
+    };
+    let created = store
+        .create_comment_checked(
+            NewComment {
+                post_id: post.summary.id,
+                parent_id: parent,
+                author_id: Some(user.id),
+                author_name: user.display_name.clone(),
+                author_url: None,
+                source,
+                status,
+                created_at: None,
+                author_ip: address,
+            },
+            checks,
+        )
         .await?;
+    let comment = match created {
+        Ok(comment) => comment,
+        Err(refusal) => {
+            tracing::info!(user = user.id, post = post.summary.id, reason = ?refusal, "comment refused");
+            return single(&state, post, &viewer, parent, Some(refuse(refusal))).await;
+        }
+    };
     let path = PostView::new(&post.summary).path;
     Ok(see_other(&format!("{path}#comment-{}", comment.id)))
 }
@@ -334,7 +350,6 @@ async fn decide(
     user: &folio_domain::User,
     parent: Option<i64>,
     form: &CommentForm,
-    address: Option<&str>,
 ) -> Result<Result<(String, CommentStatus), CommentRefusal>, AppError> {
     let store = state.store();
     let settings = state.comments();
@@ -369,30 +384,8 @@ async fn decide(
             return Ok(Err(CommentRefusal::NoSuchParent));
         }
     }
-    let minute_ago = now - time::Duration::minutes(1);
-    if settings.per_user_per_minute > 0
-        && store
-            .comments_since(CommentAuthorKey::User(user.id), minute_ago)
-            .await?
-            >= u64::from(settings.per_user_per_minute)
-    {
-        return Ok(Err(CommentRefusal::TooFast));
-    }
-    if let Some(address) = address
-        && settings.per_address_per_minute > 0
-        && store
-            .comments_since(CommentAuthorKey::Address(address), minute_ago)
-            .await?
-            >= u64::from(settings.per_address_per_minute)
-    {
-        return Ok(Err(CommentRefusal::TooFast));
-    }
-    if store
-        .is_duplicate_comment(user.id, post.summary.id, &text)
-        .await?
-    {
-        return Ok(Err(CommentRefusal::Duplicate));
-    }
+    // The rate limits and duplicate detection run where the comment is written
+    // (`create_comment_checked`), in one transaction with it.
     let trusted = user.moderates() || post.summary.author.id == user.id;
     let has_approved = !trusted
         && settings.moderation == folio_domain::ModerationPolicy::FirstTime
