@@ -200,23 +200,20 @@ fn collect_variables(value: &Value, out: &mut Vec<String>) {
                 if let Some(key) = key.as_str() {
                     out.extend(folio_variables(key));
                 }
-                if let Some(text) = value.as_str() {
-                    // env: [{name: FOLIO__X, value: ...}] and "FOLIO__X=..." list items
-                    out.extend(
-                        folio_variables(text)
-                            .into_iter()
-                            .filter(|_| key.as_str() == Some("name")),
-                    );
+                // Kubernetes `env: [{name: FOLIO__X, value: ...}]`.
+                if key.as_str() == Some("name")
+                    && let Some(text) = value.as_str()
+                {
+                    out.extend(folio_variables(text));
                 }
                 collect_variables(value, out);
             }
         }
         Value::Sequence(items) => {
+            // Compose's `environment: ["FOLIO__X=..."]`.
             for item in items {
-                if let Some(text) = item.as_str() {
-                    if let Some((name, _)) = text.split_once('=') {
-                        out.extend(folio_variables(name));
-                    }
+                if let Some((name, _)) = item.as_str().and_then(|text| text.split_once('=')) {
+                    out.extend(folio_variables(name));
                 }
                 collect_variables(item, out);
             }
