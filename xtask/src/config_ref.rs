@@ -30,26 +30,55 @@ impl Key {
     }
 }
 
-/// Reads `[section]` headers, `key = value` lines and the comment lines just above each key.
+/// A `[section]` of config/default.toml: its keys, and comment blocks that belong to no key
+/// (such as commented-out example tables), kept as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Section {
+    pub name: String,
+    pub keys: Vec<Key>,
+    pub notes: Vec<String>,
+}
+
+/// Every key of config/default.toml, in order.
 pub fn parse(text: &str) -> anyhow::Result<Vec<Key>> {
-    let mut keys = Vec::new();
-    let mut section: Option<String> = None;
-    let mut comment: Vec<String> = Vec::new();
+    Ok(parse_sections(text)?
+        .into_iter()
+        .flat_map(|section| section.keys)
+        .collect())
+}
+
+/// Reads `[section]` headers, `key = value` lines and the comment lines just above each key.
+/// A comment block followed by a blank line (or nothing) is a note of its section; comments
+/// before the first section are the file's preamble and left out.
+pub fn parse_sections(text: &str) -> anyhow::Result<Vec<Section>> {
+    let mut sections: Vec<Section> = Vec::new();
+    let mut comment: Vec<&str> = Vec::new();
     let mut lines = text.lines().enumerate();
-    while let Some((number, line)) = lines.next() {
-        let line = line.trim();
+    let flush_note = |sections: &mut Vec<Section>, comment: &mut Vec<&str>| {
+        if let Some(section) = sections.last_mut()
+            && !comment.is_empty()
+        {
+            section.notes.push(comment.join("\n"));
+        }
+        comment.clear();
+    };
+    while let Some((number, raw)) = lines.next() {
+        let line = raw.trim();
         if line.is_empty() {
-            comment.clear();
-        } else if let Some(text) = line.strip_prefix('#') {
-            comment.push(text.strip_prefix(' ').unwrap_or(text).trim_end().to_owned());
+            flush_note(&mut sections, &mut comment);
+        } else if line.starts_with('#') {
+            comment.push(line);
         } else if let Some(header) = line.strip_prefix('[') {
+            flush_note(&mut sections, &mut comment);
             let name = header
                 .strip_suffix(']')
                 .with_context(|| format!("config/default.toml:{}: bad header", number + 1))?;
-            section = Some(name.trim().to_owned());
-            comment.clear();
+            sections.push(Section {
+                name: name.trim().to_owned(),
+                ..Section::default()
+            });
         } else if let Some((name, value)) = line.split_once('=') {
-            let section = section.clone().with_context(|| {
+            let section = sections.last_mut().with_context(|| {
                 format!(
                     "config/default.toml:{}: key outside a [section]",
                     number + 1
@@ -66,46 +95,57 @@ pub fn parse(text: &str) -> anyhow::Result<Vec<Key>> {
                     }
                 }
             }
-            keys.push(Key {
-                section,
+            let doc: Vec<&str> = comment
+                .iter()
+                .map(|c| {
+                    let text = c.trim_start_matches('#');
+                    text.strip_prefix(' ').unwrap_or(text).trim_end()
+                })
+                .collect();
+            section.keys.push(Key {
+                section: section.name.clone(),
                 name: name.trim().to_owned(),
                 default: value,
-                doc: comment.join(" "),
+                doc: doc.join(" "),
             });
             comment.clear();
         } else {
             bail!("config/default.toml:{}: cannot read {line:?}", number + 1);
         }
     }
-    Ok(keys)
+    flush_note(&mut sections, &mut comment);
+    Ok(sections)
 }
 
 /// The Markdown between the BEGIN and END markers.
-pub fn render(keys: &[Key]) -> String {
+pub fn render(sections: &[Section]) -> String {
     let mut out = String::new();
-    let mut current: Option<&str> = None;
-    for key in keys {
-        if current != Some(key.section.as_str()) {
-            if current.is_some() {
-                out.push('\n');
-            }
-            current = Some(&key.section);
+    for (i, section) in sections.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!("#### `[{}]`\n\n", section.name));
+        if !section.keys.is_empty() {
+            out.push_str(
+                "| key | default | environment variable | meaning |\n| --- | --- | --- | --- |\n",
+            );
+        }
+        for key in &section.keys {
             out.push_str(&format!(
-                "#### `[{}]`\n\n| key | default | environment variable | meaning |\n| --- | --- | --- | --- |\n",
-                key.section
+                "| `{}.{}` | `{}` | `{}` | {} |\n",
+                key.section,
+                key.name,
+                key.default.replace('|', "\\|"),
+                key.env_var(),
+                key.doc
+                    .replace('|', "\\|")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
             ));
         }
-        out.push_str(&format!(
-            "| `{}.{}` | `{}` | `{}` | {} |\n",
-            key.section,
-            key.name,
-            key.default.replace('|', "\\|"),
-            key.env_var(),
-            key.doc
-                .replace('|', "\\|")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-        ));
+        for note in &section.notes {
+            out.push_str(&format!("\n```toml\n{note}\n```\n"));
+        }
     }
     out
 }
@@ -121,11 +161,11 @@ pub fn rewrite(document: &str, config: &str) -> anyhow::Result<String> {
     if end < start {
         bail!("docs/operations.md: the config-reference END marker comes before BEGIN");
     }
-    let keys = parse(config)?;
+    let sections = parse_sections(config)?;
     Ok(format!(
         "{}{BEGIN}\n\n{}\n{}",
         &document[..start],
-        render(&keys),
+        render(&sections),
         &document[end..]
     ))
 }
@@ -208,13 +248,18 @@ mod tests {
 
     #[test]
     fn comments_values_and_arrays_are_read() {
-        let keys = parse(
-            "# header\n\n[a.b]\n# What it is,\n# and more.\nx = \"1 | 2\"\ny = [\n  1,\n  2,\n]\n",
-        )
-        .unwrap();
+        let text = "# header\n\n[a.b]\n# What it is,\n# and more.\nx = \"1 | 2\"\ny = [\n  1,\n  2,\n]\n\n# An example:\n# [a.b.c]\n# z = 1\n";
+        let keys = parse(text).unwrap();
         assert_eq!(keys[0].doc, "What it is, and more.");
         assert_eq!(keys[0].env_var(), "FOLIO__A__B__X");
         assert_eq!(keys[1].default, "[ 1, 2, ]");
-        assert!(render(&keys).contains("`\"1 \\| 2\"`"));
+        let sections = parse_sections(text).unwrap();
+        assert_eq!(sections[0].notes, ["# An example:\n# [a.b.c]\n# z = 1"]);
+        let markdown = render(&sections);
+        assert!(markdown.contains("`\"1 \\| 2\"`"), "{markdown}");
+        assert!(
+            markdown.contains("```toml\n# An example:\n# [a.b.c]\n# z = 1\n```"),
+            "{markdown}"
+        );
     }
 }
