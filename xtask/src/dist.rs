@@ -1,5 +1,5 @@
-//! `cargo xtask dist [--debug] [--out DIR]`: the release archive an operator downloads, with
-//! its checksum. The archive unpacks into one folder, `folio-<version>-<arch>-linux/`, holding
+//! `cargo xtask dist [--debug | --binary FILE] [--out DIR]`: the release archive an operator
+//! downloads, with its checksum. The archive unpacks into one folder, `folio-<version>-<arch>-linux/`, holding
 //! the `folio` binary, `config/`, `deploy/`, `docs/operations.md`, README.md and LICENSE.
 
 use std::path::{Path, PathBuf};
@@ -11,24 +11,31 @@ use crate::{absolute, cargo_command, command_output, release_binary, root, run_c
 
 struct Options {
     debug: bool,
+    /// Pack this binary instead of building one (tests pass the one cargo test built).
+    binary: Option<PathBuf>,
     out: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> anyhow::Result<Options> {
     let mut options = Options {
         debug: false,
+        binary: None,
         out: None,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--debug" => options.debug = true,
+            "--binary" => {
+                let file = args.next().context("--binary needs a file")?;
+                options.binary = Some(absolute(Path::new(file))?);
+            }
             "--out" => {
                 let dir = args.next().context("--out needs a folder")?;
                 options.out = Some(absolute(Path::new(dir))?);
             }
             other => bail!(
-                "unknown option `{other}` for dist; usage: cargo xtask dist [--debug] [--out DIR]"
+                "unknown option `{other}` for dist; usage: cargo xtask dist [--debug | --binary FILE] [--out DIR]"
             ),
         }
     }
@@ -38,7 +45,9 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let options = parse(args)?;
     let root = root();
-    let binary = if options.debug {
+    let binary = if let Some(binary) = options.binary {
+        binary
+    } else if options.debug {
         run_command(cargo_command().args(["build", "-p", "folio-server", "--bin", "folio"]))?;
         root.join("target").join("debug").join("folio")
     } else {

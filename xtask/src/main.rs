@@ -28,8 +28,9 @@ Checks and releases
   ci                                 formatting, clippy, deploy/validate, tests on SQLite, then on PostgreSQL (as .ci/run)
   bench [--duration SECS] [--connections N]
                                      load-test a demo site with wrk; report in target/bench/report.md
-  dist [--debug] [--out DIR]         release build packed as target/dist/folio-<version>-<arch>-linux.tar.gz (+ .sha256)
-                                     (--debug: a debug build, for tests; --out: another folder)
+  dist [--debug | --binary FILE] [--out DIR]
+                                     release build packed as target/dist/folio-<version>-<arch>-linux.tar.gz (+ .sha256)
+                                     (--debug: a debug build; --binary: pack FILE, no build; --out: another folder)
   validate-deploy                    YAML under deploy/ parses; FOLIO__ variables there are real keys (deploy/validate)
   config-reference [--check]         regenerate the configuration reference in docs/operations.md
 
