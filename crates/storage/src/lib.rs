@@ -3,6 +3,7 @@
 
 mod account;
 pub mod admin;
+mod backup;
 mod comments;
 mod connect;
 mod entities;
@@ -17,6 +18,7 @@ mod terms;
 mod users;
 
 pub use account::LeavingComments;
+pub use backup::sqlite_file;
 pub use comments::{CommentChecks, NewComment};
 pub use connect::{Backend, MigrationState, redact_password};
 pub use error::StorageError;
