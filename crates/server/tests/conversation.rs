@@ -1925,3 +1925,30 @@ async fn a_double_clicked_post_button_stores_one_comment() {
     assert_eq!(statuses, [303, 422, 422, 422]);
     assert_eq!(site.comment_count().await, 1);
 }
+
+#[tokio::test]
+async fn expired_sessions_are_refused_and_swept() {
+    let app = TestApp::spawn().await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let session = |expires_at| folio_storage::StoredSession {
+        data: "{}".to_owned(),
+        expires_at,
+    };
+    app.store
+        .save_session("old", None, session(now - 10))
+        .await
+        .unwrap();
+    app.store
+        .save_session("live", None, session(now + 3600))
+        .await
+        .unwrap();
+    assert!(app.store.load_session("old", now).await.unwrap().is_none());
+    // The server's own sweeper may have removed it first; either way it is gone after a sweep.
+    assert!(app.store.delete_expired_sessions(now).await.unwrap() <= 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM sessions WHERE id = 'old'")
+            .await,
+        0
+    );
+    assert!(app.store.load_session("live", now).await.unwrap().is_some());
+}
