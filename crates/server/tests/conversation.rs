@@ -1864,24 +1864,39 @@ async fn a_post_with_two_thousand_comments_still_renders() {
         .collect();
     site.app.store.create_comments(replies).await.unwrap();
     site.app.settle().await;
+    // 1,000 conversations of two comments, 50 conversations a page.
     let page = site.anonymous_page().await;
-    assert_eq!(page.matches("<li id=\"comment-").count(), 2000);
+    assert_eq!(page.matches("<li id=\"comment-").count(), 100);
     assert!(
         page.contains("2000 thoughts on"),
         "{}",
         &page[..2000.min(page.len())]
     );
-    assert!(page.contains("Top-level comment number 999.") && page.contains("Reply number 999."));
+    let last = site
+        .app
+        .page(&format!("{}comment-page-20/", site.path))
+        .await;
+    assert!(last.contains("Top-level comment number 999.") && last.contains("Reply number 999."));
     let reader = site.reader("octocat").await;
-    let mine = reader.page(&site.path).await;
-    assert_eq!(mine.matches("<li id=\"comment-").count(), 2000);
-    let id = comment_id_of(&format!(
-        "#comment-{}",
-        reader
-            .comment_ok(&site.path, site.post_id, None, "Number 2001.")
-            .await
-    ));
-    assert!(comment_html(&site.anonymous_page().await, id).is_some());
+    let mine = reader.page(&format!("{}comment-page-20/", site.path)).await;
+    assert_eq!(mine.matches("<li id=\"comment-").count(), 100);
+    // A new conversation starts page 21, and posting it lands there.
+    let response = reader
+        .comment(&site.path, site.post_id, None, "Number 2001.")
+        .await;
+    assert_eq!(response.status(), 303);
+    let landed = location(&response);
+    let id = comment_id_of(&landed);
+    assert_eq!(
+        landed,
+        format!("{}comment-page-21/#comment-{id}", site.path)
+    );
+    site.app.settle().await;
+    let newest = site
+        .app
+        .page(&format!("{}comment-page-21/", site.path))
+        .await;
+    assert!(comment_html(&newest, id).is_some());
 }
 
 /// Posts `texts` from one reader all at once; returns the statuses.
@@ -1951,4 +1966,65 @@ async fn expired_sessions_are_refused_and_swept() {
         0
     );
     assert!(app.store.load_session("live", now).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_long_thread_continues_on_comment_pages() {
+    let app = TestApp::spawn_with(|settings| settings.comments.per_page = 50).await;
+    let author = app.author("Writer").await;
+    let post = app
+        .post(
+            &author,
+            "Much Discussed",
+            "Body.",
+            time::OffsetDateTime::now_utc() - time::Duration::days(1),
+        )
+        .await;
+    let start = time::OffsetDateTime::now_utc() - time::Duration::hours(20);
+    let batch = (0..120)
+        .map(|n| NewComment {
+            post_id: post.summary.id,
+            parent_id: None,
+            author_id: None,
+            author_name: format!("Reader {n}"),
+            author_url: None,
+            source: format!("Thought number {n}."),
+            status: CommentStatus::Approved,
+            created_at: Some(start + time::Duration::minutes(n)),
+            author_ip: None,
+        })
+        .collect();
+    let comments = app.store.create_comments(batch).await.unwrap();
+    let path = post.summary.path();
+    let first = app.page(&path).await;
+    assert_eq!(first.matches("class=\"comment ").count(), 50);
+    assert!(first.contains("Thought number 0.") && !first.contains("Thought number 50."));
+    assert!(first.contains(&format!("href=\"{path}comment-page-2/#comments\"")));
+    assert!(
+        first.contains("120 thoughts on"),
+        "the heading counts every comment"
+    );
+    let third = app.page(&format!("{path}comment-page-3/")).await;
+    assert_eq!(third.matches("class=\"comment ").count(), 20);
+    assert!(third.contains("Thought number 119."));
+    assert!(third.contains(&format!(
+        "<link rel=\"canonical\" href=\"{}{path}comment-page-3/\">",
+        app.address
+    )));
+    assert_eq!(
+        app.get(&format!("{path}comment-page-4/")).await.status(),
+        404
+    );
+    assert_eq!(
+        app.get(&format!("{path}comment-page-1/")).await.status(),
+        404
+    );
+    // A comment's permalink finds its page.
+    let late = &comments[101];
+    let response = app.get(&format!("/comments/{}/", late.id)).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response.headers()["location"],
+        format!("{path}comment-page-3/#comment-{}", late.id).as_str()
+    );
 }

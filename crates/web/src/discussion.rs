@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use crate::AppState;
 use crate::error::AppError;
 use crate::layout::Layout;
-use crate::pages::{form_urlencode, single};
+use crate::pages::{Shown, form_urlencode, single};
 use crate::session::{ClientAddress, Viewer};
 use crate::signin::{SignInChoice, choices, see_other};
 use crate::views::{CommentView, PostView, default_avatar, thoughts_heading};
@@ -31,6 +31,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/comments", post(post_comment))
         .route("/wp-comments-post.php", post(post_comment))
+        .route("/comments/{id}", get(permalink))
+        .route("/comments/{id}/", get(permalink))
         .route("/comments/{id}/edit", get(edit_form).post(edit_comment))
         .route("/comments/{id}/delete", post(delete_comment))
         .route("/likes/post/{id}", post(like_post))
@@ -56,10 +58,19 @@ pub struct Conversation {
     pub form: Option<CommentFormView>,
     pub signin: Vec<SignInChoice>,
     pub reply_to_name: Option<String>,
+    pub comment_pages: CommentPages,
     pub likes: Option<LikesView>,
     pub max_length: usize,
     pub(crate) status: StatusCode,
     pub(crate) newest_activity: OffsetDateTime,
+}
+
+/// Where this page of a long thread sits: WordPress's "Older Comments / Newer Comments".
+pub struct CommentPages {
+    pub older: Option<String>,
+    pub newer: Option<String>,
+    pub current: usize,
+    pub total: usize,
 }
 
 pub struct CommentFormView {
@@ -99,9 +110,10 @@ impl Conversation {
         post: &Post,
         view: &PostView,
         viewer: &Viewer,
-        reply_to: Option<i64>,
+        shown: Shown,
         draft: Option<CommentDraft>,
     ) -> Result<Self, AppError> {
+        let reply_to = shown.reply_to;
         let store = state.store();
         let settings = state.comments();
         let max_depth = state.site().comment_max_depth;
@@ -140,10 +152,34 @@ impl Conversation {
             open,
         };
         let thread = build_thread(comments, max_depth);
+        let per_page = settings.per_page as usize;
+        let pages = if per_page == 0 {
+            1
+        } else {
+            thread.len().div_ceil(per_page).max(1)
+        };
+        let page = shown.comment_page as usize;
+        if page > pages {
+            return Err(AppError::NotFound);
+        }
+        let on_page = match per_page {
+            0 => &thread[..],
+            n => &thread[(page - 1) * n..(page * n).min(thread.len())],
+        };
         let mut thread_html = String::new();
-        for (index, node) in thread.iter().enumerate() {
+        for (index, node) in on_page.iter().enumerate() {
             marks.render(node, index, &mut thread_html)?;
         }
+        let page_link = |n: usize| match n {
+            1 => format!("{}#comments", view.path),
+            n => format!("{}comment-page-{n}/#comments", view.path),
+        };
+        let comment_pages = CommentPages {
+            older: (page > 1).then(|| page_link(page - 1)),
+            newer: (page < pages).then(|| page_link(page + 1)),
+            current: page,
+            total: pages,
+        };
         let (status, form) = match (&viewer.user, csrf.clone()) {
             (Some(user), Some(csrf)) if open => {
                 let (text, parent, error, status) = match draft {
@@ -182,6 +218,7 @@ impl Conversation {
             form,
             signin: choices(state, &respond_path),
             reply_to_name,
+            comment_pages,
             likes,
             max_length: settings.limits.max_length,
             status,
@@ -307,7 +344,11 @@ async fn post_comment(
         Ok(accepted) => accepted,
         Err(refusal) => {
             tracing::info!(user = user.id, post = post.summary.id, reason = ?refusal, "comment refused");
-            return single(&state, post, &viewer, parent, Some(refuse(refusal))).await;
+            let shown = Shown {
+                reply_to: parent,
+                comment_page: 1,
+            };
+            return single(&state, post, &viewer, shown, Some(refuse(refusal))).await;
         }
     };
     let settings = state.comments();
@@ -336,11 +377,68 @@ async fn post_comment(
         Ok(comment) => comment,
         Err(refusal) => {
             tracing::info!(user = user.id, post = post.summary.id, reason = ?refusal, "comment refused");
-            return single(&state, post, &viewer, parent, Some(refuse(refusal))).await;
+            let shown = Shown {
+                reply_to: parent,
+                comment_page: 1,
+            };
+            return single(&state, post, &viewer, shown, Some(refuse(refusal))).await;
         }
     };
+    Ok(see_other(
+        &comment_location(&state, &post, comment.id, Some(user.id)).await?,
+    ))
+}
+
+/// Where comment `id` is shown to `viewer`: the post, or the later page of a long thread
+/// that holds its conversation, with the comment's anchor.
+async fn comment_location(
+    state: &AppState,
+    post: &Post,
+    id: i64,
+    viewer: Option<i64>,
+) -> Result<String, AppError> {
     let path = PostView::new(&post.summary).path;
-    Ok(see_other(&format!("{path}#comment-{}", comment.id)))
+    let per_page = state.comments().per_page as usize;
+    if per_page == 0 || (post.summary.comment_count as usize) < per_page {
+        return Ok(format!("{path}#comment-{id}"));
+    }
+    let comments = state.store().thread_for(post.summary.id, viewer).await?;
+    let thread = build_thread(comments, state.site().comment_max_depth);
+    let index = thread
+        .iter()
+        .position(|root| root.contains(id))
+        .unwrap_or(0);
+    Ok(match index / per_page + 1 {
+        1 => format!("{path}#comment-{id}"),
+        n => format!("{path}comment-page-{n}/#comment-{id}"),
+    })
+}
+
+/// `/comments/N/`: a comment's permalink, wherever the thread has put it.
+async fn permalink(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let comment = state
+        .store()
+        .comment(id)
+        .await?
+        .filter(|c| {
+            c.status == CommentStatus::Approved
+                || (c.status == CommentStatus::Pending
+                    && c.author_id.is_some()
+                    && c.author_id == viewer.user_id())
+        })
+        .ok_or(AppError::NotFound)?;
+    let post = state
+        .store()
+        .published_entry(comment.post_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(see_other(
+        &comment_location(&state, &post, id, viewer.user_id()).await?,
+    ))
 }
 
 /// Whether the comment may be posted, and with what status; or why not.
