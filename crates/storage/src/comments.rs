@@ -46,7 +46,7 @@ impl Store {
         &self,
         new: NewComment,
         checks: CommentChecks,
-    ) -> Result<std::result::Result<Comment, CommentRefusal>> {
+    ) -> Result<std::result::Result<i64, CommentRefusal>> {
         let txn = self.db.begin().await?;
         if let Some(user_id) = new.author_id {
             users::Entity::update_many()
@@ -100,11 +100,7 @@ impl Store {
         let row = insert_comment(&txn, new).await?;
         bump_content_version(&txn).await?;
         txn.commit().await?;
-        let mut comments = self.comments_from_rows(vec![row]).await?;
-        let comment = comments
-            .pop()
-            .ok_or_else(|| StorageError::unexpected("comments", "id", "vanished after insert"))?;
-        Ok(Ok(comment))
+        Ok(Ok(row.id))
     }
 
     /// Writes many comments in one transaction (imports, sample content). A comment's parent

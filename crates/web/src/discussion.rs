@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use folio_domain::{Comment, CommentNode, CommentRefusal, CommentStatus, Post, build_thread};
-use folio_storage::{CommentChecks, Likes, NewComment};
+use folio_storage::{CommentChecks, CommentTarget, Likes, NewComment};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -319,8 +319,8 @@ async fn post_comment(
         return Err(AppError::Forbidden);
     };
     let store = state.store();
-    let post = store
-        .published_entry(form.post_id)
+    let target = store
+        .comment_target(form.post_id)
         .await?
         .ok_or(AppError::NotFound)?;
     let parent = form
@@ -339,16 +339,12 @@ async fn post_comment(
         parent,
     };
     let address = address.map(|a| a.to_string());
-    let decision = decide(&state, &post, &user, parent, &form).await?;
+    let decision = decide(&state, &target, &user, parent, &form).await?;
     let (source, status) = match decision {
         Ok(accepted) => accepted,
         Err(refusal) => {
-            tracing::info!(user = user.id, post = post.summary.id, reason = ?refusal, "comment refused");
-            let shown = Shown {
-                reply_to: parent,
-                comment_page: 1,
-            };
-            return single(&state, post, &viewer, shown, Some(refuse(refusal))).await;
+            tracing::info!(user = user.id, post = target.post_id, reason = ?refusal, "comment refused");
+            return refused(&state, &viewer, &target, parent, refuse(refusal)).await;
         }
     };
     let settings = state.comments();
@@ -360,7 +356,7 @@ async fn post_comment(
     let created = store
         .create_comment_checked(
             NewComment {
-                post_id: post.summary.id,
+                post_id: target.post_id,
                 parent_id: parent,
                 author_id: Some(user.id),
                 author_name: user.display_name.clone(),
@@ -373,36 +369,52 @@ async fn post_comment(
             checks,
         )
         .await?;
-    let comment = match created {
-        Ok(comment) => comment,
+    let comment_id = match created {
+        Ok(id) => id,
         Err(refusal) => {
-            tracing::info!(user = user.id, post = post.summary.id, reason = ?refusal, "comment refused");
-            let shown = Shown {
-                reply_to: parent,
-                comment_page: 1,
-            };
-            return single(&state, post, &viewer, shown, Some(refuse(refusal))).await;
+            tracing::info!(user = user.id, post = target.post_id, reason = ?refusal, "comment refused");
+            return refused(&state, &viewer, &target, parent, refuse(refusal)).await;
         }
     };
     Ok(see_other(
-        &comment_location(&state, &post, comment.id, Some(user.id)).await?,
+        &comment_location(&state, &target, comment_id, Some(user.id)).await?,
     ))
+}
+
+/// The post page again, with the refused comment back in its form and the reason.
+async fn refused(
+    state: &AppState,
+    viewer: &Viewer,
+    target: &CommentTarget,
+    parent: Option<i64>,
+    draft: CommentDraft,
+) -> Result<Response, AppError> {
+    let post = state
+        .store()
+        .published_entry(target.post_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let shown = Shown {
+        reply_to: parent,
+        comment_page: 1,
+    };
+    single(state, post, viewer, shown, Some(draft)).await
 }
 
 /// Where comment `id` is shown to `viewer`: the post, or the later page of a long thread
 /// that holds its conversation, with the comment's anchor.
 async fn comment_location(
     state: &AppState,
-    post: &Post,
+    target: &CommentTarget,
     id: i64,
     viewer: Option<i64>,
 ) -> Result<String, AppError> {
-    let path = PostView::new(&post.summary).path;
+    let path = &target.link.path;
     let per_page = state.comments().per_page as usize;
-    if per_page == 0 || (post.summary.comment_count as usize) < per_page {
+    if per_page == 0 || (target.comment_count as usize) < per_page {
         return Ok(format!("{path}#comment-{id}"));
     }
-    let comments = state.store().thread_for(post.summary.id, viewer).await?;
+    let comments = state.store().thread_for(target.post_id, viewer).await?;
     let thread = build_thread(comments, state.site().comment_max_depth);
     let index = thread
         .iter()
@@ -431,20 +443,20 @@ async fn permalink(
                     && c.author_id == viewer.user_id())
         })
         .ok_or(AppError::NotFound)?;
-    let post = state
+    let target = state
         .store()
-        .published_entry(comment.post_id)
+        .comment_target(comment.post_id)
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(see_other(
-        &comment_location(&state, &post, id, viewer.user_id()).await?,
+        &comment_location(&state, &target, id, viewer.user_id()).await?,
     ))
 }
 
 /// Whether the comment may be posted, and with what status; or why not.
 async fn decide(
     state: &AppState,
-    post: &Post,
+    post: &CommentTarget,
     user: &folio_domain::User,
     parent: Option<i64>,
     form: &CommentForm,
@@ -460,7 +472,7 @@ async fn decide(
     }
     let open = folio_domain::comments::comments_open(
         post.comments_open,
-        post.summary.published_at,
+        post.published_at,
         now,
         settings.close_after_days,
     );
@@ -473,7 +485,7 @@ async fn decide(
     };
     if let Some(parent) = parent {
         let visible = store.comment(parent).await?.is_some_and(|c| {
-            c.post_id == post.summary.id
+            c.post_id == post.post_id
                 && !c.deleted
                 && (c.status == CommentStatus::Approved
                     || (c.status == CommentStatus::Pending && c.author_id == Some(user.id)))
@@ -484,7 +496,7 @@ async fn decide(
     }
     // The rate limits and duplicate detection run where the comment is written
     // (`create_comment_checked`), in one transaction with it.
-    let trusted = user.moderates() || post.summary.author.id == user.id;
+    let trusted = user.moderates() || post.author_id == user.id;
     let has_approved = !trusted
         && settings.moderation == folio_domain::ModerationPolicy::FirstTime
         && store.has_approved_comment(user.id).await?;
