@@ -36,6 +36,8 @@ pub struct SiteSection {
     pub posts_per_page: u32,
     pub full_text_in_lists: bool,
     pub feed_items: u32,
+    /// A fixed offset from UTC such as "+01:00": the admin's dates and times are in it.
+    pub timezone: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -219,6 +221,15 @@ impl Settings {
         }
         self.providers()
             .map_err(|e| ConfigError(format!("config: {e}")))?;
+        if folio_domain::schedule::parse_utc_offset(&self.site.timezone).is_none() {
+            return bad(
+                "site.timezone",
+                &format!(
+                    "must be a fixed offset from UTC such as \"+01:00\", got {:?}",
+                    self.site.timezone
+                ),
+            );
+        }
         if self.cache.poll_milliseconds < 50 {
             return bad("cache.poll_milliseconds", "must be at least 50");
         }
@@ -258,6 +269,9 @@ impl Settings {
                 full_text_in_lists: self.site.full_text_in_lists,
                 comment_max_depth: self.comments.max_depth,
                 feed_items: self.site.feed_items,
+                timezone: folio_domain::schedule::parse_utc_offset(&self.site.timezone)
+                    .unwrap_or(time::UtcOffset::UTC),
+                timezone_label: self.site.timezone.trim().to_owned(),
             },
             cache: folio_web::CacheSettings {
                 enabled: self.cache.enabled,

@@ -3,30 +3,39 @@
 
 mod account;
 pub mod admin;
+mod audit;
 mod comments;
 mod connect;
 mod entities;
 mod error;
 mod identities;
 mod likes;
+mod moderation;
 mod posts;
 mod search;
 mod sessions;
 mod site;
 mod terms;
 mod users;
+mod writing;
 
 pub use account::LeavingComments;
+pub use audit::AuditEntry;
 pub use comments::{CommentAuthorKey, NewComment};
 pub use connect::{Backend, MigrationState, redact_password};
 pub use error::StorageError;
 pub use likes::{Liker, Likes};
+pub use moderation::QueuedComment;
 pub use posts::{Adjacent, NewPost, PostFilter, PostLink, PostListing, PostRow};
 pub use search::SearchHit;
 pub use sessions::StoredSession;
 pub use site::{ContentState, MonthCount, SitemapEntry};
 pub use terms::CategoryCount;
 pub use users::NewUser;
+pub use writing::{
+    AdminPostQuery, AdminPostRow, DashboardCounts, EditablePost, EditorialStatus, PostEdit,
+    Revision,
+};
 
 use sea_orm::DatabaseConnection;
 

@@ -1,6 +1,7 @@
 //! Folio's HTTP side: the only crate that knows about routes, status codes and HTML.
 
 mod account;
+mod admin;
 mod cache;
 mod discussion;
 mod error;
@@ -40,6 +41,10 @@ pub struct SiteSettings {
     pub full_text_in_lists: bool,
     pub comment_max_depth: u32,
     pub feed_items: u32,
+    /// The site's time zone, a fixed offset from UTC: the admin reads and shows dates in it.
+    pub timezone: time::UtcOffset,
+    /// How the admin names it (`+01:00`).
+    pub timezone_label: String,
 }
 
 #[derive(Debug, Clone)]

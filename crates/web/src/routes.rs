@@ -11,7 +11,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::error_pages;
 use crate::session::DatabaseSessions;
-use crate::{AppState, WebSettings, account, cache, discussion, feeds, ops, pages, signin};
+use crate::{AppState, WebSettings, account, admin, cache, discussion, feeds, ops, pages, signin};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -33,6 +33,7 @@ pub fn build(state: AppState, settings: &WebSettings) -> Router {
         .merge(signin::router())
         .merge(discussion::router())
         .merge(account::router())
+        .merge(admin::router())
         .layer(DatabaseSessions::layer(
             state.store().clone(),
             secure_cookies,

@@ -1,0 +1,993 @@
+//! The admin over HTTP, with signed-in users of every role: writing, scheduling and
+//! publishing, who may do what, CSRF, redirects for changed slugs, revisions, moderation
+//! and bans. Sessions are opened straight in the session store, as a sign-in would.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestApp, csrf_of, days_ago, location};
+use folio_domain::{CommentStatus, Role, User};
+use folio_storage::{NewComment, NewUser};
+
+/// A signed-in user of the admin.
+struct Person {
+    user: User,
+    cookie: String,
+    csrf: String,
+}
+
+async fn person(app: &TestApp, name: &str, role: Role) -> Person {
+    let user = app
+        .store
+        .create_user(NewUser {
+            display_name: name.to_owned(),
+            slug: None,
+            email: Some(format!("{}@example.org", name.to_lowercase())),
+            avatar_url: None,
+            bio: String::new(),
+            role,
+        })
+        .await
+        .unwrap();
+    let (cookie, csrf) = folio_web::open_session_for(&app.store, user.id)
+        .await
+        .unwrap();
+    Person { user, cookie, csrf }
+}
+
+impl Person {
+    fn cookie_header(&self) -> String {
+        format!("{}={}", folio_web::SESSION_COOKIE, self.cookie)
+    }
+
+    async fn get(&self, app: &TestApp, path: &str) -> reqwest::Response {
+        app.client
+            .get(app.url(path))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn page(&self, app: &TestApp, path: &str) -> String {
+        let response = self.get(app, path).await;
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert_eq!(status, 200, "GET {path} answered {status}: {body}");
+        body
+    }
+
+    /// POSTs a form with this session's CSRF token.
+    async fn post(&self, app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut fields: Vec<(&str, &str)> = vec![("_csrf", &self.csrf)];
+        fields.extend_from_slice(form);
+        self.post_raw(app, path, &fields).await
+    }
+
+    /// POSTs exactly these fields.
+    async fn post_raw(
+        &self,
+        app: &TestApp,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        app.client
+            .post(app.url(path))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn id_in(location: &str) -> i64 {
+    location
+        .trim_start_matches("/admin/posts/")
+        .parse()
+        .unwrap_or_else(|_| panic!("{location} is not an edited post"))
+}
+
+/// Writes a post through the editor; returns its id.
+async fn write(app: &TestApp, who: &Person, form: &[(&str, &str)]) -> i64 {
+    let response = who.post(app, "/admin/posts/new", form).await;
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+    id_in(&location(&response))
+}
+
+fn local_input(at: time::OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+#[tokio::test]
+async fn a_post_goes_from_draft_to_scheduled_to_the_front_page() {
+    let app = TestApp::spawn().await;
+    let admin = person(&app, "Ada", Role::Admin).await;
+    // Something on the front page already, so that it is a list (and cached).
+    app.post(&admin.user, "Older news", "Hello.", days_ago(3))
+        .await;
+
+    let id = write(
+        &app,
+        &admin,
+        &[
+            ("title", "Harvest notes"),
+            ("source", "The **apples** are in."),
+            ("categories", "Garden > Orchard"),
+            ("tags", "apples, autumn"),
+            ("featured_image", "https://images.example.org/apples.jpg"),
+            ("comments_open", "1"),
+            ("status", "draft"),
+        ],
+    )
+    .await;
+    let editor = admin.page(&app, &format!("/admin/posts/{id}")).await;
+    assert!(
+        editor.contains("value=\"harvest-notes\""),
+        "slug made from the title"
+    );
+    assert!(editor.contains("Garden &gt; Orchard") || editor.contains("Garden &#62; Orchard"));
+    assert!(
+        !app.page("/").await.contains("Harvest notes"),
+        "a draft is not public"
+    );
+    let drafts = admin.page(&app, "/admin/posts?status=draft").await;
+    assert!(drafts.contains("Harvest notes"));
+
+    // Scheduled a few seconds ahead, in the site's time zone (UTC here).
+    let due = time::OffsetDateTime::now_utc() + time::Duration::seconds(3);
+    let due_input = local_input(due);
+    let response = admin
+        .post(
+            &app,
+            &format!("/admin/posts/{id}"),
+            &[
+                ("title", "Harvest notes"),
+                ("slug", "harvest-notes"),
+                ("source", "The **apples** are in."),
+                ("categories", "Garden > Orchard"),
+                ("tags", "apples, autumn"),
+                ("comments_open", "1"),
+                ("status", "scheduled"),
+                ("publish_at", &due_input),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert!(
+        admin
+            .page(&app, "/admin/posts?status=scheduled")
+            .await
+            .contains("Harvest notes")
+    );
+    assert!(
+        admin
+            .page(&app, "/admin/")
+            .await
+            .contains("<strong id=\"count-scheduled\">1</strong>")
+    );
+    // Read (and cached) before its time: not there.
+    assert!(!app.page("/").await.contains("Harvest notes"));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    app.settle().await;
+    let front = app.page("/").await;
+    assert!(
+        front.contains("Harvest notes"),
+        "due post appears without a restart"
+    );
+    let path = format!(
+        "/{:04}/{:02}/{:02}/harvest-notes/",
+        due.year(),
+        u8::from(due.month()),
+        due.day()
+    );
+    let post = app.page(&path).await;
+    assert!(post.contains("<strong>apples</strong>"));
+    assert!(post.contains("/category/garden/orchard/") || post.contains("/category/orchard/"));
+
+    // Published now from the start.
+    write(
+        &app,
+        &admin,
+        &[
+            ("title", "Straight out"),
+            ("source", "Now."),
+            ("status", "published"),
+        ],
+    )
+    .await;
+    app.settle().await;
+    assert!(app.page("/").await.contains("Straight out"));
+}
+
+#[tokio::test]
+async fn a_post_scheduled_for_tomorrow_waits_for_its_time() {
+    let app = TestApp::spawn_with(|s| s.site.timezone = "+01:00".to_owned()).await;
+    let author = person(&app, "Ben", Role::Author).await;
+    let tomorrow = (time::OffsetDateTime::now_utc() + time::Duration::days(1)).date();
+    let nine = format!("{tomorrow}T09:00");
+    let id = write(
+        &app,
+        &author,
+        &[
+            ("title", "Tomorrow morning"),
+            ("source", "Soon."),
+            ("status", "scheduled"),
+            ("publish_at", &nine),
+        ],
+    )
+    .await;
+    // 09:00 at +01:00 is 08:00 UTC.
+    let stored = app
+        .count(&format!(
+            "SELECT COUNT(*) AS n FROM posts WHERE id = {id} AND status = 'published'"
+        ))
+        .await;
+    assert_eq!(stored, 1);
+    let editor = author.page(&app, &format!("/admin/posts/{id}")).await;
+    assert!(
+        editor.contains(&format!("value=\"{nine}\"")),
+        "shown in the site's zone"
+    );
+    assert!(editor.contains("<strong class=\"post-status\">scheduled</strong>"));
+    assert!(!app.page("/").await.contains("Tomorrow morning"));
+    let path = format!("/{}/", tomorrow.to_string().replace('-', "/"));
+    assert_eq!(
+        app.get(&format!("{path}tomorrow-morning/")).await.status(),
+        404
+    );
+}
+
+/// A user of each role, and content owned by some of them.
+struct World {
+    app: TestApp,
+    reader: Person,
+    author: Person,
+    editor: Person,
+    admin: Person,
+    /// The author's post, and a held comment on it.
+    own_post: i64,
+    own_comment: i64,
+    /// Another author's post, a held comment on it, and a page.
+    other_post: i64,
+    other_comment: i64,
+    page: i64,
+}
+
+async fn world() -> World {
+    let app = TestApp::spawn().await;
+    let reader = person(&app, "Rita", Role::Reader).await;
+    let author = person(&app, "Aldo", Role::Author).await;
+    let other = person(&app, "Otto", Role::Author).await;
+    let editor = person(&app, "Edna", Role::Editor).await;
+    let admin = person(&app, "Adam", Role::Admin).await;
+    let own_post = app
+        .post(&author.user, "Aldo's post", "Mine.", days_ago(2))
+        .await;
+    let other_post = app
+        .post(&other.user, "Otto's post", "His.", days_ago(1))
+        .await;
+    let own_comment = app
+        .comment(
+            own_post.summary.id,
+            None,
+            "Guest",
+            "On Aldo's.",
+            CommentStatus::Pending,
+        )
+        .await;
+    let other_comment = app
+        .comment(
+            other_post.summary.id,
+            None,
+            "Guest",
+            "On Otto's.",
+            CommentStatus::Pending,
+        )
+        .await;
+    let response = admin
+        .post(
+            &app,
+            "/admin/pages/new",
+            &[
+                ("title", "About"),
+                ("source", "About us."),
+                ("status", "published"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let about = id_in(&location(&response));
+    World {
+        app,
+        reader,
+        author,
+        editor,
+        admin,
+        own_post: own_post.summary.id,
+        own_comment,
+        other_post: other_post.summary.id,
+        other_comment,
+        page: about,
+    }
+}
+
+#[tokio::test]
+async fn every_admin_page_answers_each_role_as_the_rules_say() {
+    let w = world().await;
+    let app = &w.app;
+    let (own, other, page) = (w.own_post, w.other_post, w.page);
+    let (own_c, other_c) = (w.own_comment, w.other_comment);
+    // Expected status for reader, author, editor, admin.
+    let table: Vec<(String, [u16; 4])> = vec![
+        ("/admin/".into(), [403, 200, 200, 200]),
+        ("/admin/posts".into(), [403, 200, 200, 200]),
+        (
+            "/admin/posts?status=draft&q=post&page=1".into(),
+            [403, 200, 200, 200],
+        ),
+        ("/admin/pages".into(), [403, 403, 200, 200]),
+        ("/admin/posts/new".into(), [403, 200, 200, 200]),
+        ("/admin/pages/new".into(), [403, 403, 200, 200]),
+        (format!("/admin/posts/{own}"), [403, 200, 200, 200]),
+        (format!("/admin/posts/{other}"), [403, 403, 200, 200]),
+        (format!("/admin/posts/{page}"), [403, 403, 200, 200]),
+        (
+            format!("/admin/posts/{own}/revisions"),
+            [403, 200, 200, 200],
+        ),
+        (
+            format!("/admin/posts/{other}/revisions"),
+            [403, 403, 200, 200],
+        ),
+        ("/admin/comments".into(), [403, 200, 200, 200]),
+        ("/admin/comments?status=spam".into(), [403, 200, 200, 200]),
+        (
+            format!("/admin/comments/{own_c}/edit"),
+            [403, 200, 200, 200],
+        ),
+        (
+            format!("/admin/comments/{other_c}/edit"),
+            [403, 403, 200, 200],
+        ),
+        ("/admin/users".into(), [403, 403, 403, 200]),
+        ("/admin/audit".into(), [403, 403, 403, 200]),
+    ];
+    let people = [&w.reader, &w.author, &w.editor, &w.admin];
+    for (path, expected) in &table {
+        for (who, want) in people.iter().zip(expected) {
+            let got = who.get(app, path).await.status().as_u16();
+            assert_eq!(got, *want, "{} GET {path}", who.user.display_name);
+        }
+        // Nobody signed in: sent to sign in.
+        let anonymous = app.get(path).await;
+        assert_eq!(anonymous.status(), 303, "anonymous GET {path}");
+        assert!(location(&anonymous).starts_with("/auth/login?return_to="));
+    }
+    // The author's lists hold only their own posts and the comments on them.
+    let posts = w.author.page(app, "/admin/posts").await;
+    assert!(posts.contains("Aldo&#39;s post") || posts.contains("Aldo's post"));
+    assert!(!posts.contains("Otto"));
+    let queue = w.author.page(app, "/admin/comments").await;
+    assert!(queue.contains("On Aldo"));
+    assert!(!queue.contains("On Otto"));
+}
+
+#[tokio::test]
+async fn every_admin_action_refuses_the_wrong_role_and_changes_nothing() {
+    let w = world().await;
+    let app = &w.app;
+    let (own, other) = (w.own_post, w.other_post);
+    let other_c = w.other_comment;
+    let reader_id = w.reader.user.id.to_string();
+    let other_c_text = other_c.to_string();
+    let (reader, author, editor, admin) = (&w.reader, &w.author, &w.editor, &w.admin);
+    struct Action<'a> {
+        path: String,
+        form: Vec<(&'a str, &'a str)>,
+        refused: Vec<&'a Person>,
+        allowed: &'a Person,
+        probe: String,
+    }
+    let actions = vec![
+        Action {
+            path: "/admin/posts/new".into(),
+            form: vec![
+                ("title", "New one"),
+                ("source", "x"),
+                ("status", "published"),
+            ],
+            refused: vec![reader],
+            allowed: author,
+            probe: "SELECT COUNT(*) AS n FROM posts".into(),
+        },
+        Action {
+            path: "/admin/pages/new".into(),
+            form: vec![
+                ("title", "New page"),
+                ("source", "x"),
+                ("status", "published"),
+            ],
+            refused: vec![reader, author],
+            allowed: editor,
+            probe: "SELECT COUNT(*) AS n FROM posts WHERE kind = 'page'".into(),
+        },
+        Action {
+            path: format!("/admin/posts/{other}"),
+            form: vec![
+                ("title", "Changed"),
+                ("source", "x"),
+                ("status", "published"),
+            ],
+            refused: vec![reader, author],
+            allowed: editor,
+            probe: "SELECT COUNT(*) AS n FROM posts WHERE title = 'Changed'".into(),
+        },
+        Action {
+            path: format!("/admin/posts/{other}/trash"),
+            form: vec![],
+            refused: vec![reader, author],
+            allowed: admin,
+            probe: "SELECT COUNT(*) AS n FROM posts WHERE trashed_at IS NOT NULL".into(),
+        },
+        Action {
+            path: format!("/admin/posts/{other}/restore"),
+            form: vec![],
+            refused: vec![reader, author],
+            allowed: editor,
+            probe: "SELECT COUNT(*) AS n FROM posts WHERE trashed_at IS NOT NULL".into(),
+        },
+        Action {
+            path: "/admin/comments/moderate".into(),
+            form: vec![("action", "approve"), ("id", &other_c_text)],
+            refused: vec![reader, author],
+            allowed: editor,
+            probe: "SELECT COUNT(*) AS n FROM comments WHERE status = 'approved'".into(),
+        },
+        Action {
+            path: format!("/admin/comments/{other_c}/edit"),
+            form: vec![("comment", "Edited by someone")],
+            refused: vec![reader, author],
+            allowed: editor,
+            probe: "SELECT COUNT(*) AS n FROM comments WHERE source = 'Edited by someone'".into(),
+        },
+        Action {
+            path: format!("/admin/comments/{other_c}/reply"),
+            form: vec![("comment", "A reply")],
+            refused: vec![reader, author],
+            allowed: admin,
+            probe: "SELECT COUNT(*) AS n FROM comments".into(),
+        },
+        Action {
+            path: format!("/admin/users/{reader_id}/ban"),
+            form: vec![("reason", "spam")],
+            refused: vec![reader, author],
+            allowed: editor,
+            probe: "SELECT COUNT(*) AS n FROM users WHERE banned_at IS NOT NULL".into(),
+        },
+        Action {
+            path: format!("/admin/users/{reader_id}/unban"),
+            form: vec![],
+            refused: vec![reader, author],
+            allowed: admin,
+            probe: "SELECT COUNT(*) AS n FROM users WHERE banned_at IS NOT NULL".into(),
+        },
+        Action {
+            path: format!("/admin/users/{reader_id}/role"),
+            form: vec![("role", "author")],
+            refused: vec![reader, author, editor],
+            allowed: admin,
+            probe: "SELECT COUNT(*) AS n FROM users WHERE role = 'author'".into(),
+        },
+    ];
+    // The preview renders for staff only.
+    assert_eq!(
+        reader
+            .post(app, "/admin/preview", &[("source", "*hi*")])
+            .await
+            .status(),
+        403
+    );
+    let preview = author
+        .post(app, "/admin/preview", &[("source", "*hi*")])
+        .await;
+    assert_eq!(preview.status(), 200);
+    assert!(preview.text().await.unwrap().contains("<em>hi</em>"));
+    for action in &actions {
+        let before = app.count(&action.probe).await;
+        for who in &action.refused {
+            let response = who.post(app, &action.path, &action.form).await;
+            assert_eq!(
+                response.status(),
+                403,
+                "{} POST {}",
+                who.user.display_name,
+                action.path
+            );
+            assert_eq!(
+                app.count(&action.probe).await,
+                before,
+                "{} changed",
+                action.path
+            );
+        }
+        let response = action.allowed.post(app, &action.path, &action.form).await;
+        assert_eq!(
+            response.status(),
+            303,
+            "{} POST {}",
+            action.allowed.user.display_name,
+            action.path
+        );
+        assert_ne!(
+            app.count(&action.probe).await,
+            before,
+            "{} took effect",
+            action.path
+        );
+    }
+    // The author may act on their own post.
+    let response = author
+        .post(app, &format!("/admin/posts/{own}/trash"), &[])
+        .await;
+    assert_eq!(response.status(), 303);
+    // Every change is in the audit log, which admins read.
+    let audit = admin.page(app, "/admin/audit").await;
+    for action in [
+        "post.create",
+        "post.save",
+        "post.trash",
+        "post.restore",
+        "comment.approved",
+        "comment.edit",
+        "comment.reply",
+        "user.ban",
+        "user.unban",
+        "user.role",
+    ] {
+        assert!(audit.contains(action), "audit log lacks {action}");
+    }
+}
+
+#[tokio::test]
+async fn forms_without_this_sessions_token_are_refused_and_change_nothing() {
+    let w = world().await;
+    let app = &w.app;
+    let other_c = w.other_comment.to_string();
+    let forms: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            "/admin/posts/new".into(),
+            vec![
+                ("title", "Forged"),
+                ("source", "x"),
+                ("status", "published"),
+            ],
+        ),
+        (
+            format!("/admin/posts/{}", w.other_post),
+            vec![
+                ("title", "Forged"),
+                ("source", "x"),
+                ("status", "published"),
+            ],
+        ),
+        (format!("/admin/posts/{}/trash", w.other_post), vec![]),
+        (
+            "/admin/comments/moderate".into(),
+            vec![("action", "spam"), ("id", &other_c)],
+        ),
+        (
+            format!("/admin/users/{}/ban", w.reader.user.id),
+            vec![("reason", "x")],
+        ),
+        (
+            format!("/admin/users/{}/role", w.reader.user.id),
+            vec![("role", "admin")],
+        ),
+    ];
+    let probe = "SELECT (SELECT COUNT(*) FROM posts WHERE title = 'Forged' OR trashed_at IS NOT NULL) \
+                 + (SELECT COUNT(*) FROM comments WHERE status = 'spam') \
+                 + (SELECT COUNT(*) FROM users WHERE banned_at IS NOT NULL OR role = 'admin') AS n";
+    let before = app.count(probe).await;
+    for (path, form) in &forms {
+        let missing = w.admin.post_raw(app, path, form).await;
+        assert_eq!(missing.status(), 403, "no token: {path}");
+        let mut forged = vec![("_csrf", "0123456789abcdef")];
+        forged.extend_from_slice(form);
+        let forged_response = w.admin.post_raw(app, path, &forged).await;
+        assert_eq!(forged_response.status(), 403, "forged token: {path}");
+        // Another session's real token is no better.
+        let mut stolen = vec![("_csrf", w.editor.csrf.as_str())];
+        stolen.extend_from_slice(form);
+        assert_eq!(w.admin.post_raw(app, path, &stolen).await.status(), 403);
+    }
+    assert_eq!(app.count(probe).await, before);
+}
+
+#[tokio::test]
+async fn a_changed_slug_keeps_the_old_address_answering_with_301() {
+    let app = TestApp::spawn().await;
+    let editor = person(&app, "Eve", Role::Editor).await;
+    let id = write(
+        &app,
+        &editor,
+        &[
+            ("title", "First name"),
+            ("source", "Body."),
+            ("status", "published"),
+        ],
+    )
+    .await;
+    let editor_page = editor.page(&app, &format!("/admin/posts/{id}")).await;
+    let old_path = editor_page
+        .split("href=\"")
+        .map(|s| s.split('"').next().unwrap_or(""))
+        .find(|href| href.ends_with("/first-name/"))
+        .expect("a link to the post")
+        .to_owned();
+    assert_eq!(app.get(&old_path).await.status(), 200);
+    let response = editor
+        .post(
+            &app,
+            &format!("/admin/posts/{id}"),
+            &[
+                ("title", "Second name"),
+                ("slug", "second-name"),
+                ("source", "Body."),
+                ("status", "published"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    app.settle().await;
+    let new_path = old_path.replace("first-name", "second-name");
+    let moved = app.get(&old_path).await;
+    assert_eq!(moved.status(), 301);
+    assert_eq!(location(&moved), new_path);
+    assert_eq!(app.get(&new_path).await.status(), 200);
+    // A slug another post has is refused, and the form keeps what was typed.
+    write(
+        &app,
+        &editor,
+        &[("title", "Taken"), ("source", "x"), ("status", "published")],
+    )
+    .await;
+    let clash = editor
+        .post(
+            &app,
+            &format!("/admin/posts/{id}"),
+            &[
+                ("title", "Second name"),
+                ("slug", "taken"),
+                ("source", "Typed text."),
+                ("status", "published"),
+            ],
+        )
+        .await;
+    assert_eq!(clash.status(), 422);
+    let body = clash.text().await.unwrap();
+    assert!(body.contains("already uses the slug"));
+    assert!(body.contains("Typed text."));
+    // Trashed, the post is gone and so is its redirect; restored, both are back.
+    editor
+        .post(&app, &format!("/admin/posts/{id}/trash"), &[])
+        .await;
+    app.settle().await;
+    assert_eq!(app.get(&new_path).await.status(), 404);
+    assert_eq!(app.get(&old_path).await.status(), 404);
+    editor
+        .post(&app, &format!("/admin/posts/{id}/restore"), &[])
+        .await;
+    app.settle().await;
+    assert_eq!(app.get(&new_path).await.status(), 200);
+    assert_eq!(app.get(&old_path).await.status(), 301);
+}
+
+#[tokio::test]
+async fn an_earlier_revision_can_be_compared_and_restored() {
+    let app = TestApp::spawn().await;
+    let author = person(&app, "Rev", Role::Author).await;
+    let id = write(
+        &app,
+        &author,
+        &[
+            ("title", "Versions"),
+            ("source", "line one\nline two"),
+            ("status", "published"),
+        ],
+    )
+    .await;
+    let response = author
+        .post(
+            &app,
+            &format!("/admin/posts/{id}"),
+            &[
+                ("title", "Versions"),
+                ("source", "line one\nline 2, rewritten"),
+                ("status", "published"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let list = author
+        .page(&app, &format!("/admin/posts/{id}/revisions"))
+        .await;
+    let revision_ids: Vec<i64> = list
+        .split("id=\"revision-")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(revision_ids.len(), 2, "one revision per save");
+    let first = *revision_ids.iter().min().unwrap();
+    let compare = author
+        .page(&app, &format!("/admin/posts/{id}/revisions/{first}"))
+        .await;
+    assert!(compare.contains("- line two"));
+    assert!(compare.contains("+ line 2, rewritten"));
+    assert!(compare.contains("  line one"));
+    let response = author
+        .post(
+            &app,
+            &format!("/admin/posts/{id}/revisions/{first}/restore"),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let editor = author.page(&app, &format!("/admin/posts/{id}")).await;
+    assert!(editor.contains("line one\nline two</textarea>"));
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) AS n FROM post_revisions WHERE post_id = {id}"
+        ))
+        .await,
+        3,
+        "the restore is a save too"
+    );
+    app.settle().await;
+    let public = app.page(&editor_path(&editor)).await;
+    assert!(public.contains("line two"));
+}
+
+fn editor_path(editor_html: &str) -> String {
+    editor_html
+        .split("href=\"")
+        .map(|s| s.split('"').next().unwrap_or(""))
+        .find(|href| href.ends_with("/versions/"))
+        .expect("a link to the public post")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn moderators_approve_spam_reply_and_ban() {
+    let app = TestApp::spawn().await;
+    let admin = person(&app, "Mod", Role::Admin).await;
+    let troll = person(&app, "Troll", Role::Reader).await;
+    let post = app
+        .post(&admin.user, "Open thread", "Talk.", days_ago(1))
+        .await;
+    let post_id = post.summary.id;
+    let held = |who: Option<i64>, text: &str| NewComment {
+        post_id,
+        parent_id: None,
+        author_id: who,
+        author_name: "Someone".into(),
+        author_url: None,
+        source: text.into(),
+        status: CommentStatus::Pending,
+        created_at: None,
+        author_ip: None,
+    };
+    let a = app
+        .store
+        .create_comment(held(None, "Kind words"))
+        .await
+        .unwrap()
+        .id;
+    let b = app
+        .store
+        .create_comment(held(None, "More kind words"))
+        .await
+        .unwrap()
+        .id;
+    let c = app
+        .store
+        .create_comment(held(Some(troll.user.id), "Buy pills"))
+        .await
+        .unwrap()
+        .id;
+    let d = app
+        .store
+        .create_comment(held(Some(troll.user.id), "Pills again"))
+        .await
+        .unwrap()
+        .id;
+    let queue = admin.page(&app, "/admin/comments").await;
+    for id in [a, b, c, d] {
+        assert!(queue.contains(&format!("id=\"queued-{id}\"")));
+    }
+    assert_eq!(csrf_of(&queue), admin.csrf);
+
+    // Two approved at once.
+    let (a_s, b_s, c_s) = (a.to_string(), b.to_string(), c.to_string());
+    let response = admin
+        .post(
+            &app,
+            "/admin/comments/moderate",
+            &[
+                ("action", "approve"),
+                ("id", &a_s),
+                ("id", &b_s),
+                ("return_to", "/admin/comments"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    app.settle().await;
+    let public = app.page(&post.summary.path()).await;
+    assert!(public.contains("Kind words") && public.contains("More kind words"));
+    assert!(!public.contains("Buy pills"));
+
+    // One as spam, then its author banned: their other held comment goes to spam too.
+    admin
+        .post(
+            &app,
+            "/admin/comments/moderate",
+            &[("action", "spam"), ("id", &c_s)],
+        )
+        .await;
+    let response = admin
+        .post(
+            &app,
+            &format!("/admin/users/{}/ban", troll.user.id),
+            &[("reason", "selling pills"), ("until", "")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let spam = admin.page(&app, "/admin/comments?status=spam").await;
+    assert!(spam.contains(&format!("id=\"queued-{c}\"")));
+    assert!(spam.contains(&format!("id=\"queued-{d}\"")));
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM comments WHERE status = 'pending'")
+            .await,
+        0
+    );
+    let banned = app.store.user_by_id(troll.user.id).await.unwrap().unwrap();
+    assert!(banned.is_banned(time::OffsetDateTime::now_utc()));
+    assert_eq!(banned.ban.unwrap().reason, "selling pills");
+    // The banned reader cannot comment any more.
+    let refused = troll
+        .post_raw(
+            &app,
+            "/wp-comments-post.php",
+            &[
+                ("_csrf", &troll.csrf),
+                ("comment", "Let me back"),
+                ("comment_post_ID", &post_id.to_string()),
+                ("comment_parent", "0"),
+            ],
+        )
+        .await;
+    assert_ne!(
+        refused.status(),
+        303,
+        "a banned reader's comment is not accepted"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM comments WHERE source = 'Let me back'")
+            .await,
+        0
+    );
+
+    // Trash and restore.
+    admin
+        .post(
+            &app,
+            "/admin/comments/moderate",
+            &[("action", "trash"), ("id", &c_s)],
+        )
+        .await;
+    assert!(
+        admin
+            .page(&app, "/admin/comments?status=trash")
+            .await
+            .contains(&format!("id=\"queued-{c}\""))
+    );
+    admin
+        .post(
+            &app,
+            "/admin/comments/moderate",
+            &[("action", "restore"), ("id", &c_s)],
+        )
+        .await;
+    assert!(
+        admin
+            .page(&app, "/admin/comments?status=held")
+            .await
+            .contains(&format!("id=\"queued-{c}\""))
+    );
+
+    // Edit a comment, and reply from the admin: the reply is approved at once.
+    let response = admin
+        .post(
+            &app,
+            &format!("/admin/comments/{a}/edit"),
+            &[("comment", "Kind words, tidied")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let response = admin
+        .post(
+            &app,
+            &format!("/admin/comments/{a}/reply"),
+            &[("comment", "Thank you!")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    app.settle().await;
+    let public = app.page(&post.summary.path()).await;
+    assert!(public.contains("Kind words, tidied"));
+    assert!(public.contains("Thank you!"));
+
+    // Lifted.
+    admin
+        .post(&app, &format!("/admin/users/{}/unban", troll.user.id), &[])
+        .await;
+    let lifted = app.store.user_by_id(troll.user.id).await.unwrap().unwrap();
+    assert!(lifted.ban.is_none());
+    // Nobody bans themselves.
+    assert_eq!(
+        admin
+            .post(
+                &app,
+                &format!("/admin/users/{}/ban", admin.user.id),
+                &[("reason", "oops")]
+            )
+            .await
+            .status(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn admins_change_roles_and_see_who_did_what() {
+    let app = TestApp::spawn().await;
+    let admin = person(&app, "Root", Role::Admin).await;
+    let newcomer = person(&app, "Newt", Role::Reader).await;
+    assert_eq!(newcomer.get(&app, "/admin/").await.status(), 403);
+    let response = admin
+        .post(
+            &app,
+            &format!("/admin/users/{}/role", newcomer.user.id),
+            &[("role", "author")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(newcomer.get(&app, "/admin/").await.status(), 200);
+    let users = admin.page(&app, "/admin/users").await;
+    assert!(users.contains("Newt"));
+    let audit = admin.page(&app, "/admin/audit").await;
+    assert!(audit.contains("user.role") && audit.contains("Root") && audit.contains("author"));
+    // An admin does not demote themselves.
+    assert_eq!(
+        admin
+            .post(
+                &app,
+                &format!("/admin/users/{}/role", admin.user.id),
+                &[("role", "reader")]
+            )
+            .await
+            .status(),
+        403
+    );
+}
