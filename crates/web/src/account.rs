@@ -46,13 +46,11 @@ struct IdentityView {
     email: String,
 }
 
-fn signed_in(viewer: &Viewer) -> Result<User, Response> {
-    viewer.user.clone().ok_or_else(|| {
-        see_other(&format!(
-            "/auth/login?return_to={}",
-            form_urlencode("/account")
-        ))
-    })
+fn sign_in_first() -> Response {
+    see_other(&format!(
+        "/auth/login?return_to={}",
+        form_urlencode("/account")
+    ))
 }
 
 async fn page(
@@ -101,9 +99,8 @@ async fn page(
 }
 
 async fn show(State(state): State<AppState>, viewer: Viewer) -> Result<Response, AppError> {
-    let user = match signed_in(&viewer) {
-        Ok(user) => user,
-        Err(redirect) => return Ok(redirect),
+    let Some(user) = viewer.user.clone() else {
+        return Ok(sign_in_first());
     };
     let page = page(&state, &viewer, user, None).await?;
     Ok(private(Html(page.render()?).into_response()))
@@ -134,9 +131,8 @@ async fn save(
 
 /// Everything kept about the reader, as JSON, to download.
 async fn export(State(state): State<AppState>, viewer: Viewer) -> Result<Response, AppError> {
-    let user = match signed_in(&viewer) {
-        Ok(user) => user,
-        Err(redirect) => return Ok(redirect),
+    let Some(user) = viewer.user.clone() else {
+        return Ok(sign_in_first());
     };
     let store = state.store();
     let base = &state.site().base_url;

@@ -389,11 +389,7 @@ fn edit_of(form: &EditorForm, offset: time::UtcOffset) -> Result<PostEdit, Strin
         })?),
     };
     let featured = form.featured_image.trim();
-    if !featured.is_empty()
-        && !(featured.starts_with("https://")
-            || featured.starts_with("http://")
-            || (featured.starts_with('/') && !featured.starts_with("//")))
-    {
+    if !featured.is_empty() && !is_image_address(featured) {
         return Err(
             "The featured image must be an http(s):// address or a path on this site.".to_owned(),
         );
@@ -465,6 +461,13 @@ async fn store_edit(
     };
     viewer.set_notice("Saved.").await?;
     Ok(see_other(&format!("/admin/posts/{id}")))
+}
+
+/// An absolute http(s) address, or a path on this site (not `//host`).
+fn is_image_address(raw: &str) -> bool {
+    raw.starts_with("https://")
+        || raw.starts_with("http://")
+        || (raw.starts_with('/') && !raw.starts_with("//"))
 }
 
 fn kind_of(raw: &str) -> PostKind {
