@@ -23,14 +23,16 @@ const UP: &[&str] = &[
         created_at {ts} NOT NULL
     )",
     "CREATE INDEX post_revisions_by_post ON post_revisions (post_id, id)",
-    // The path a post answered at before its slug (or date) changed: it answers with a 301
-    // to wherever the post is now.
+    // The path a post (or a category or tag) answered at before its slug or date changed,
+    // or before it was merged into another: it answers with a 301 to wherever that is now.
     "CREATE TABLE slug_redirects (
         old_path TEXT PRIMARY KEY,
-        post_id BIGINT NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+        post_id BIGINT REFERENCES posts (id) ON DELETE CASCADE,
+        term_id BIGINT REFERENCES terms (id) ON DELETE CASCADE,
         created_at {ts} NOT NULL
     )",
     "CREATE INDEX slug_redirects_by_post ON slug_redirects (post_id)",
+    "CREATE INDEX slug_redirects_by_term ON slug_redirects (term_id)",
     "CREATE TABLE audit_log (
         id {id},
         actor_id BIGINT REFERENCES users (id) ON DELETE SET NULL,

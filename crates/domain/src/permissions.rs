@@ -44,6 +44,11 @@ pub fn may_ban(user: &User) -> bool {
     user.role >= Role::Editor
 }
 
+/// Categories and tags are the whole site's: editors and admins manage them.
+pub fn may_manage_terms(user: &User) -> bool {
+    user.role >= Role::Editor
+}
+
 /// Users' roles and the audit log: admins only.
 pub fn may_manage_users(user: &User) -> bool {
     user.role == Role::Admin
@@ -98,6 +103,7 @@ mod tests {
         assert!(!may_moderate_comment(&author, 3));
         assert!(!may_ban(&author));
         assert!(!sees_all_posts(&author));
+        assert!(!may_manage_terms(&author));
     }
 
     #[test]
@@ -108,6 +114,7 @@ mod tests {
         assert!(may_edit_post(&editor, PostKind::Page, 9));
         assert!(may_moderate_comment(&editor, 9));
         assert!(may_ban(&editor));
+        assert!(may_manage_terms(&editor));
         assert!(!may_manage_users(&editor));
     }
 

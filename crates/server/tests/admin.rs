@@ -361,6 +361,8 @@ async fn every_admin_page_answers_each_role_as_the_rules_say() {
             format!("/admin/comments/{other_c}/edit"),
             [403, 403, 200, 200],
         ),
+        ("/admin/categories".into(), [403, 403, 200, 200]),
+        ("/admin/tags".into(), [403, 403, 200, 200]),
         ("/admin/users".into(), [403, 403, 403, 200]),
         ("/admin/audit".into(), [403, 403, 403, 200]),
     ];
@@ -990,4 +992,137 @@ async fn admins_change_roles_and_see_who_did_what() {
             .status(),
         403
     );
+}
+
+#[tokio::test]
+async fn editors_rename_nest_merge_and_delete_categories_and_tags() {
+    let app = TestApp::spawn().await;
+    let editor = person(&app, "Tess", Role::Editor).await;
+    let author = person(&app, "Abe", Role::Author).await;
+    let first = app
+        .post_in(
+            &author.user,
+            "Apples",
+            "Red.",
+            days_ago(2),
+            &["Fruit", "Orchard"],
+            &["red", "crisp"],
+        )
+        .await;
+    app.post_in(
+        &author.user,
+        "Pears",
+        "Green.",
+        days_ago(1),
+        &["Orchard"],
+        &["green"],
+    )
+    .await;
+    let id_of = |taxonomy: &'static str, slug: &'static str| {
+        let app = &app;
+        async move {
+            app.count(&format!(
+                "SELECT id AS n FROM terms WHERE taxonomy = '{taxonomy}' AND slug = '{slug}'"
+            ))
+            .await
+        }
+    };
+    let fruit = id_of("category", "fruit").await;
+    let orchard = id_of("category", "orchard").await;
+    let crisp = id_of("tag", "crisp").await;
+    let red = id_of("tag", "red").await;
+
+    // Authors and readers have no say over terms.
+    assert_eq!(author.get(&app, "/admin/categories").await.status(), 403);
+    assert_eq!(
+        author
+            .post(&app, &format!("/admin/terms/{fruit}/delete"), &[])
+            .await
+            .status(),
+        403
+    );
+    assert!(
+        editor
+            .page(&app, "/admin/categories")
+            .await
+            .contains("Orchard")
+    );
+
+    // Renamed, re-slugged and nested: the old address redirects.
+    let response = editor
+        .post(
+            &app,
+            &format!("/admin/terms/{orchard}"),
+            &[
+                ("name", "Trees"),
+                ("slug", "trees"),
+                ("parent", &fruit.to_string()),
+                ("description", ""),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    app.settle().await;
+    let moved = app.get("/category/orchard/").await;
+    assert_eq!(moved.status(), 301);
+    assert_eq!(location(&moved), "/category/trees/");
+    assert!(app.page("/category/trees/").await.contains("Pears"));
+    // A category may not go under its own child.
+    let loop_response = editor
+        .post(
+            &app,
+            &format!("/admin/terms/{fruit}"),
+            &[
+                ("name", "Fruit"),
+                ("slug", "fruit"),
+                ("parent", &orchard.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(loop_response.status(), 422);
+
+    // Merged: posts move over, the old tag's address redirects.
+    let response = editor
+        .post(
+            &app,
+            &format!("/admin/terms/{crisp}/merge"),
+            &[("into", &red.to_string())],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    app.settle().await;
+    assert_eq!(location(&app.get("/tag/crisp/").await), "/tag/red/");
+
+    // Deleted: the post keeps its other terms.
+    let response = editor
+        .post(&app, &format!("/admin/terms/{fruit}/delete"), &[])
+        .await;
+    assert_eq!(response.status(), 303);
+    app.settle().await;
+    let post = app.page(&first.summary.path()).await;
+    assert!(post.contains("/category/trees/"));
+    assert!(post.contains("/tag/red/"));
+    assert!(!post.contains("/category/fruit/"));
+    // Trees moved up to the top level.
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) AS n FROM terms WHERE id = {orchard} AND parent_id IS NULL"
+        ))
+        .await,
+        1
+    );
+    // Created from the list, and logged.
+    let response = editor
+        .post(
+            &app,
+            "/admin/tags",
+            &[("name", "Late season"), ("slug", "")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert!(id_of("tag", "late-season").await > 0);
+    let audit = app
+        .count("SELECT COUNT(*) AS n FROM audit_log WHERE action LIKE 'category.%' OR action LIKE 'tag.%'")
+        .await;
+    assert_eq!(audit, 4);
 }

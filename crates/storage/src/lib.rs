@@ -15,6 +15,7 @@ mod posts;
 mod search;
 mod sessions;
 mod site;
+mod taxonomy;
 mod terms;
 mod users;
 mod writing;
@@ -30,6 +31,7 @@ pub use posts::{Adjacent, NewPost, PostFilter, PostLink, PostListing, PostRow};
 pub use search::SearchHit;
 pub use sessions::StoredSession;
 pub use site::{ContentState, MonthCount, SitemapEntry};
+pub use taxonomy::{TermEdit, TermRefusal, TermUsage};
 pub use terms::CategoryCount;
 pub use users::NewUser;
 pub use writing::{

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use crate::audit::record;
 use crate::entities::{comments, post_revisions, post_terms, posts, slug_redirects, terms, users};
 use crate::site::bump_content_version;
-use crate::terms::ensure_term_on;
+use crate::terms::{ensure_term_on, term_from_row};
 use crate::users::numbered;
 use crate::{Result, StorageError, Store, normalize_time, now};
 
@@ -537,10 +537,19 @@ impl Store {
         else {
             return Ok(None);
         };
-        let Some(row) = posts::Entity::find_by_id(redirect.post_id)
-            .one(&self.db)
-            .await?
-        else {
+        if let Some(term_id) = redirect.term_id {
+            return Ok(terms::Entity::find_by_id(term_id)
+                .one(&self.db)
+                .await?
+                .map(term_from_row)
+                .transpose()?
+                .map(|term| term.path())
+                .filter(|path| path != old_path));
+        }
+        let Some(post_id) = redirect.post_id else {
+            return Ok(None);
+        };
+        let Some(row) = posts::Entity::find_by_id(post_id).one(&self.db).await? else {
             return Ok(None);
         };
         if EditorialStatus::of(&row, now()) != EditorialStatus::Published {
@@ -606,7 +615,8 @@ async fn keep_old_address(
             .await?;
         slug_redirects::ActiveModel {
             old_path: Set(old_path),
-            post_id: Set(new.id),
+            post_id: Set(Some(new.id)),
+            term_id: Set(None),
             created_at: Set(at),
         }
         .insert(txn)

@@ -6,7 +6,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub old_path: String,
-    pub post_id: i64,
+    pub post_id: Option<i64>,
+    pub term_id: Option<i64>,
     pub created_at: TimeDateTimeWithTimeZone,
 }
 

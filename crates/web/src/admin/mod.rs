@@ -4,6 +4,7 @@
 
 mod comments;
 mod posts;
+mod terms;
 mod users;
 
 use askama::Template;
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/", get(dashboard))
         .merge(posts::router())
         .merge(comments::router())
+        .merge(terms::router())
         .merge(users::router())
 }
 
