@@ -43,6 +43,11 @@ const UP: &[&str] = &[
         created_at {ts} NOT NULL
     )",
     "CREATE INDEX audit_log_by_date ON audit_log (created_at, id)",
+    // What an admin saved in the settings screen; a key that is absent takes the config's.
+    "CREATE TABLE site_settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )",
 ];
 
 #[async_trait::async_trait]
@@ -53,6 +58,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let statements: &[&str] = &[
+            "DROP TABLE IF EXISTS site_settings",
             "DROP TABLE IF EXISTS audit_log",
             "DROP TABLE IF EXISTS slug_redirects",
             "DROP TABLE IF EXISTS post_revisions",

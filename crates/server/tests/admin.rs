@@ -364,6 +364,7 @@ async fn every_admin_page_answers_each_role_as_the_rules_say() {
         ("/admin/categories".into(), [403, 403, 200, 200]),
         ("/admin/tags".into(), [403, 403, 200, 200]),
         ("/admin/users".into(), [403, 403, 403, 200]),
+        ("/admin/settings".into(), [403, 403, 403, 200]),
         ("/admin/audit".into(), [403, 403, 403, 200]),
     ];
     let people = [&w.reader, &w.author, &w.editor, &w.admin];
@@ -1125,4 +1126,80 @@ async fn editors_rename_nest_merge_and_delete_categories_and_tags() {
         .count("SELECT COUNT(*) AS n FROM audit_log WHERE action LIKE 'category.%' OR action LIKE 'tag.%'")
         .await;
     assert_eq!(audit, 4);
+}
+
+#[tokio::test]
+async fn settings_saved_by_an_admin_override_the_config_file() {
+    let app = TestApp::spawn_with(|s| s.comments.moderation = "off".to_owned()).await;
+    let admin = person(&app, "Sal", Role::Admin).await;
+    let editor = person(&app, "Ed", Role::Editor).await;
+    let reader = person(&app, "Ria", Role::Reader).await;
+    let first = app.post(&admin.user, "First", "One.", days_ago(2)).await;
+    app.post(&admin.user, "Second", "Two.", days_ago(1)).await;
+    let form = [
+        ("title", "Renamed Blog"),
+        ("tagline", "Now with settings"),
+        ("posts_per_page", "1"),
+        ("moderation", "always"),
+        ("max_depth", "3"),
+        ("edit_window_minutes", "15"),
+        ("close_after_days", "0"),
+    ];
+    assert_eq!(
+        editor.post(&app, "/admin/settings", &form).await.status(),
+        403
+    );
+    assert_eq!(
+        admin
+            .post_raw(&app, "/admin/settings", &form)
+            .await
+            .status(),
+        403
+    );
+    let response = admin.post(&app, "/admin/settings", &form).await;
+    assert_eq!(response.status(), 303);
+    app.settle().await;
+    let front = app.page("/").await;
+    assert!(front.contains("Renamed Blog") && front.contains("Now with settings"));
+    let listed = app.main_of("/").await;
+    assert!(listed.contains("Second") && !listed.contains("First"));
+    assert_eq!(
+        app.get("/page/2/").await.status(),
+        200,
+        "one post per page now"
+    );
+    // Comments are held now, although the file says "off".
+    let response = reader
+        .post(
+            &app,
+            "/wp-comments-post.php",
+            &[
+                ("comment", "Held by the saved policy"),
+                ("comment_post_ID", &first.summary.id.to_string()),
+                ("comment_parent", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM comments WHERE status = 'pending'")
+            .await,
+        1
+    );
+    // A bad value is refused and nothing changes.
+    let mut bad = form;
+    bad[2] = ("posts_per_page", "0");
+    assert_eq!(
+        admin.post(&app, "/admin/settings", &bad).await.status(),
+        422
+    );
+    // Back to the file's values.
+    let response = admin.post(&app, "/admin/settings/reset", &[]).await;
+    assert_eq!(response.status(), 303);
+    app.settle().await;
+    assert!(app.page("/").await.contains("Test Blog"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM site_settings").await,
+        0
+    );
 }

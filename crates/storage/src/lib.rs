@@ -14,6 +14,7 @@ mod moderation;
 mod posts;
 mod search;
 mod sessions;
+mod settings;
 mod site;
 mod taxonomy;
 mod terms;

@@ -11,6 +11,7 @@ mod ops;
 mod pages;
 mod routes;
 mod session;
+mod settings;
 mod signin;
 mod views;
 
@@ -91,9 +92,12 @@ pub struct AppState {
 struct StateInner {
     store: Store,
     providers: Providers,
-    comments: CommentSettings,
+    /// The configuration's values: what the admin's saved settings override.
+    configured_comments: CommentSettings,
+    configured_site: SiteSettings,
+    /// The configuration with the saved settings applied, as last read from the database.
+    effective: std::sync::RwLock<settings::Effective>,
     trusted_proxies: Vec<IpAddr>,
-    site: SiteSettings,
     cache: PageCache,
     chrome: layout::ChromeCache,
 }
@@ -106,9 +110,13 @@ impl AppState {
             inner: Arc::new(StateInner {
                 store,
                 providers,
-                comments: settings.comments.clone(),
+                configured_comments: settings.comments.clone(),
+                configured_site: settings.site.clone(),
+                effective: std::sync::RwLock::new(settings::Effective::of(
+                    &settings.site,
+                    &settings.comments,
+                )),
                 trusted_proxies: settings.trusted_proxies.clone(),
-                site: settings.site.clone(),
                 cache,
                 chrome,
             }),
@@ -123,16 +131,50 @@ impl AppState {
         &self.inner.providers
     }
 
-    pub fn comments(&self) -> &CommentSettings {
-        &self.inner.comments
+    /// The comment rules in force: the configuration's, with what an admin saved.
+    pub fn comments(&self) -> Arc<CommentSettings> {
+        self.effective().comments
     }
 
     pub(crate) fn trusted_proxies(&self) -> &[IpAddr] {
         &self.inner.trusted_proxies
     }
 
-    pub fn site(&self) -> &SiteSettings {
-        &self.inner.site
+    /// The site's settings in force: the configuration's, with what an admin saved.
+    pub fn site(&self) -> Arc<SiteSettings> {
+        self.effective().site
+    }
+
+    fn effective(&self) -> settings::Effective {
+        self.inner
+            .effective
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the saved settings again and applies them over the configuration.
+    pub async fn reload_settings(&self) -> Result<(), folio_storage::StorageError> {
+        let stored = self.store().stored_settings().await?;
+        let effective = settings::Effective::with_overrides(
+            &self.inner.configured_site,
+            &self.inner.configured_comments,
+            &stored,
+        );
+        *self
+            .inner
+            .effective
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = effective;
+        Ok(())
+    }
+
+    pub(crate) fn configured_site(&self) -> &SiteSettings {
+        &self.inner.configured_site
+    }
+
+    pub(crate) fn configured_comments(&self) -> &CommentSettings {
+        &self.inner.configured_comments
     }
 
     pub fn cache(&self) -> &PageCache {

@@ -22,6 +22,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 
 pub fn build(state: AppState, settings: &WebSettings) -> Router {
     state.cache().watch(state.store().clone());
+    crate::settings::watch(state.clone(), settings.cache.poll_interval);
     // Install the recorder before the first request, so that it is counted.
     ops::metrics_handle();
     // What readers read goes through the page cache; what operators poll does not.

@@ -9,6 +9,7 @@ pub mod post_revisions;
 pub mod post_terms;
 pub mod posts;
 pub mod sessions;
+pub mod site_settings;
 pub mod slug_redirects;
 pub mod terms;
 pub mod users;

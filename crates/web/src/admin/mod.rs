@@ -4,6 +4,7 @@
 
 mod comments;
 mod posts;
+mod site_settings;
 mod terms;
 mod users;
 
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .merge(posts::router())
         .merge(comments::router())
         .merge(terms::router())
+        .merge(site_settings::router())
         .merge(users::router())
 }
 
