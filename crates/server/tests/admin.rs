@@ -365,6 +365,7 @@ async fn every_admin_page_answers_each_role_as_the_rules_say() {
         ("/admin/tags".into(), [403, 403, 200, 200]),
         ("/admin/users".into(), [403, 403, 403, 200]),
         ("/admin/settings".into(), [403, 403, 403, 200]),
+        ("/admin/media".into(), [403, 200, 200, 200]),
         ("/admin/audit".into(), [403, 403, 403, 200]),
     ];
     let people = [&w.reader, &w.author, &w.editor, &w.admin];
@@ -1201,5 +1202,154 @@ async fn settings_saved_by_an_admin_override_the_config_file() {
     assert_eq!(
         app.count("SELECT COUNT(*) AS n FROM site_settings").await,
         0
+    );
+}
+
+/// A multipart form with the session's token and one file, as a browser sends it.
+async fn upload(app: &TestApp, who: &Person, csrf: &str, file: &[u8]) -> reqwest::Response {
+    let boundary = "folio-test-boundary-7d3a";
+    let mut body = Vec::with_capacity(file.len() + 512);
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{csrf}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.jpg\"\r\n\
+             Content-Type: image/jpeg\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    app.client
+        .post(app.url("/admin/media"))
+        .header("cookie", who.cookie_header())
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn encoded(format: image::ImageFormat) -> Vec<u8> {
+    let picture = image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([
+            u8::try_from(x * 4).unwrap(),
+            u8::try_from(y * 5).unwrap(),
+            128,
+        ])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(picture)
+        .write_to(&mut out, format)
+        .unwrap();
+    out.into_inner()
+}
+
+/// A JPEG with an EXIF block holding a GPS position, right after the start-of-image marker.
+fn jpeg_with_gps() -> Vec<u8> {
+    let plain = encoded(image::ImageFormat::Jpeg);
+    let mut tiff = b"MM\x00\x2a\x00\x00\x00\x08".to_vec();
+    // One entry: GPSInfo (0x8825) pointing at the GPS directory just after this one.
+    tiff.extend_from_slice(
+        b"\x00\x01\x88\x25\x00\x04\x00\x00\x00\x01\x00\x00\x00\x1a\x00\x00\x00\x00",
+    );
+    // The GPS directory: GPSLatitudeRef "N", and a note a reader would not want published.
+    tiff.extend_from_slice(
+        b"\x00\x01\x00\x01\x00\x02\x00\x00\x00\x02N\x00\x00\x00\x00\x00\x00\x00",
+    );
+    tiff.extend_from_slice(b"GPS 48.8584 N 2.2945 E (home)");
+    let mut segment = b"Exif\x00\x00".to_vec();
+    segment.extend_from_slice(&tiff);
+    let length = u16::try_from(segment.len() + 2).unwrap().to_be_bytes();
+    let mut out = plain[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&length);
+    out.extend_from_slice(&segment);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn uploaded_images_are_checked_cleaned_and_served_for_a_long_time() {
+    let media = tempfile::tempdir().unwrap();
+    let directory = media.path().join("media").display().to_string();
+    let app = TestApp::spawn_with(|s| s.media.directory = directory).await;
+    let author = person(&app, "Pix", Role::Author).await;
+    let reader = person(&app, "Rex", Role::Reader).await;
+    let png = encoded(image::ImageFormat::Png);
+
+    // Readers cannot upload; nor can anyone without the form's token.
+    assert_eq!(
+        upload(&app, &reader, &reader.csrf, &png).await.status(),
+        403
+    );
+    assert_eq!(upload(&app, &author, "forged", &png).await.status(), 403);
+
+    let response = upload(&app, &author, &author.csrf, &png).await;
+    assert_eq!(response.status(), 303);
+    let library = author.page(&app, "/admin/media").await;
+    let png_path = library
+        .split("<code>")
+        .nth(1)
+        .and_then(|s| s.split("</code>").next())
+        .expect("the image's address")
+        .to_owned();
+    assert!(png_path.starts_with("/media/") && png_path.ends_with(".png"));
+    let served = app.get(&png_path).await;
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert!(
+        served.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=31536000")
+    );
+    let bytes = served.bytes().await.unwrap();
+    assert!(image::load_from_memory(&bytes).is_ok());
+
+    // A JPEG with a GPS position: kept, without it.
+    let tagged = jpeg_with_gps();
+    assert!(contains(&tagged, b"Exif") && contains(&tagged, b"48.8584"));
+    let response = upload(&app, &author, &author.csrf, &tagged).await;
+    assert_eq!(response.status(), 303);
+    let library = author.page(&app, "/admin/media").await;
+    let jpg_path = library
+        .split("<code>")
+        .find_map(|s| s.split("</code>").next().filter(|p| p.ends_with(".jpg")))
+        .expect("the JPEG's address")
+        .to_owned();
+    let cleaned = app.get(&jpg_path).await.bytes().await.unwrap();
+    assert!(image::load_from_memory(&cleaned).is_ok());
+    assert!(!contains(&cleaned, b"Exif"), "EXIF removed");
+    assert!(!contains(&cleaned, b"48.8584"), "GPS position removed");
+
+    // Text that claims to be an image, and a 50 MB file: refused, nothing stored.
+    let fake = b"\x89PNG\r\n\x1a\nthis is not really an image".to_vec();
+    assert_eq!(
+        upload(&app, &author, &author.csrf, &fake).await.status(),
+        415
+    );
+    let mut huge = png.clone();
+    huge.resize(50 * 1024 * 1024, 0);
+    assert_eq!(
+        upload(&app, &author, &author.csrf, &huge).await.status(),
+        413
+    );
+    let library = author.page(&app, "/admin/media").await;
+    assert_eq!(library.matches("<li id=\"media-").count(), 2);
+    // Names outside the library are not served.
+    assert_eq!(app.get("/media/..%2F..%2Fetc%2Fpasswd").await.status(), 404);
+    // Stored under content-hash names, in the configured directory only.
+    assert_eq!(
+        std::fs::read_dir(media.path().join("media"))
+            .unwrap()
+            .count(),
+        2
     );
 }

@@ -47,6 +47,17 @@ pub(crate) async fn record<C: ConnectionTrait>(
 }
 
 impl Store {
+    /// Logs an admin action that changes nothing in the database (an upload, say).
+    pub async fn record_admin_action(
+        &self,
+        actor: &User,
+        action: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<()> {
+        record(&self.db, actor, action, subject, detail).await
+    }
+
     /// Newest first.
     pub async fn audit_log(
         &self,

@@ -7,6 +7,7 @@ mod discussion;
 mod error;
 mod feeds;
 mod layout;
+mod media;
 mod ops;
 mod pages;
 mod routes;
@@ -73,12 +74,20 @@ pub struct CommentSettings {
     pub per_address_per_minute: u32,
 }
 
+/// Uploaded images (`[media]`).
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    pub directory: std::path::PathBuf,
+    pub max_upload_bytes: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct WebSettings {
     pub site: SiteSettings,
     pub cache: CacheSettings,
     pub comments: CommentSettings,
     pub request_timeout: Duration,
+    pub media: MediaSettings,
     /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<IpAddr>,
 }
@@ -98,6 +107,8 @@ struct StateInner {
     /// The configuration with the saved settings applied, as last read from the database.
     effective: std::sync::RwLock<settings::Effective>,
     trusted_proxies: Vec<IpAddr>,
+    media: media::DirectoryMedia,
+    max_upload_bytes: u64,
     cache: PageCache,
     chrome: layout::ChromeCache,
 }
@@ -117,6 +128,8 @@ impl AppState {
                     &settings.comments,
                 )),
                 trusted_proxies: settings.trusted_proxies.clone(),
+                media: media::DirectoryMedia::new(settings.media.directory.clone()),
+                max_upload_bytes: settings.media.max_upload_bytes,
                 cache,
                 chrome,
             }),
@@ -167,6 +180,14 @@ impl AppState {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = effective;
         Ok(())
+    }
+
+    pub(crate) fn media(&self) -> &media::DirectoryMedia {
+        &self.inner.media
+    }
+
+    pub(crate) fn max_upload_bytes(&self) -> u64 {
+        self.inner.max_upload_bytes
     }
 
     pub(crate) fn configured_site(&self) -> &SiteSettings {

@@ -34,12 +34,13 @@ pub fn build(state: AppState, settings: &WebSettings) -> Router {
         .merge(signin::router())
         .merge(discussion::router())
         .merge(account::router())
-        .merge(admin::router())
+        .merge(admin::router(settings.media.max_upload_bytes))
         .layer(DatabaseSessions::layer(
             state.store().clone(),
             secure_cookies,
         ))
         .merge(ops::router())
+        .merge(crate::media::router())
         .layer(from_fn_with_state(state.clone(), error_pages))
         .layer(from_fn(ops::record_metrics))
         .layer(

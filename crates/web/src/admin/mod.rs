@@ -3,6 +3,7 @@
 //! anything, and every form carries the session's CSRF token.
 
 mod comments;
+mod media;
 mod posts;
 mod site_settings;
 mod terms;
@@ -25,7 +26,7 @@ use crate::pages::form_urlencode;
 use crate::session::Viewer;
 use crate::signin::see_other;
 
-pub fn router() -> Router<AppState> {
+pub fn router(max_upload_bytes: u64) -> Router<AppState> {
     Router::new()
         .route("/admin", get(|| async { see_other("/admin/") }))
         .route("/admin/", get(dashboard))
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .merge(comments::router())
         .merge(terms::router())
         .merge(site_settings::router())
+        .merge(media::router(max_upload_bytes))
         .merge(users::router())
 }
 
