@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 
+use folio_domain::markdown::render_comment;
 use folio_domain::{CommentStatus, PageNumber, Paginated, Role, User};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 use time::OffsetDateTime;
 
@@ -16,7 +17,7 @@ use crate::audit::record;
 use crate::entities::{comments, posts, users};
 use crate::site::bump_content_version;
 use crate::users::user_from_row;
-use crate::{NewComment, Result, StorageError, Store, now};
+use crate::{Result, StorageError, Store, now};
 
 /// A comment in the moderation queue, with what the moderator needs beside it.
 #[derive(Debug, Clone, PartialEq)]
@@ -162,46 +163,60 @@ impl Store {
         Ok(())
     }
 
-    /// A moderator's change to someone's comment.
+    /// A moderator's change to someone's comment, logged in the same transaction.
     pub async fn moderator_edit_comment(&self, actor: &User, id: i64, source: &str) -> Result<()> {
-        self.edit_comment(id, source).await?;
         let txn = self.db.begin().await?;
+        let at = now();
+        comments::Entity::update_many()
+            .col_expr(comments::Column::Source, Expr::value(source))
+            .col_expr(comments::Column::Html, Expr::value(render_comment(source)))
+            .col_expr(comments::Column::EditedAt, Expr::value(at))
+            .col_expr(comments::Column::UpdatedAt, Expr::value(at))
+            .filter(comments::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
         record(&txn, actor, "comment.edit", &format!("comment {id}"), "").await?;
+        bump_content_version(&txn).await?;
         txn.commit().await?;
         Ok(())
     }
 
-    /// A moderator's answer, shown at once.
+    /// A moderator's answer, shown at once, logged in the same transaction.
     pub async fn moderator_reply(
         &self,
         actor: &User,
         parent: &QueuedComment,
         source: &str,
     ) -> Result<i64> {
-        let comment = self
-            .create_comment(NewComment {
-                post_id: parent.post_id,
-                parent_id: Some(parent.id),
-                author_id: Some(actor.id),
-                author_name: actor.display_name.clone(),
-                author_url: None,
-                source: source.to_owned(),
-                status: CommentStatus::Approved,
-                created_at: None,
-                author_ip: None,
-            })
-            .await?;
         let txn = self.db.begin().await?;
+        let at = now();
+        let row = comments::ActiveModel {
+            post_id: Set(parent.post_id),
+            parent_id: Set(Some(parent.id)),
+            author_id: Set(Some(actor.id)),
+            author_name: Set(actor.display_name.clone()),
+            author_url: Set(None),
+            author_ip: Set(None),
+            html: Set(render_comment(source)),
+            source: Set(source.to_owned()),
+            status: Set(CommentStatus::Approved.as_str().to_owned()),
+            created_at: Set(at),
+            updated_at: Set(at),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
         record(
             &txn,
             actor,
             "comment.reply",
-            &format!("comment {}", comment.id),
+            &format!("comment {}", row.id),
             &format!("in reply to comment {}", parent.id),
         )
         .await?;
+        bump_content_version(&txn).await?;
         txn.commit().await?;
-        Ok(comment.id)
+        Ok(row.id)
     }
 
     /// Bans a user until `until` (None: until lifted); their held comments go to spam.
