@@ -85,6 +85,7 @@ impl App {
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(signal);
+        let sweeper = tokio::spawn(sweep_expired_sessions(self.store.clone()));
         let mut stopping = stopping_rx;
         let deadline = async move {
             let _ = stopping.wait_for(|stopping| *stopping).await;
@@ -94,8 +95,24 @@ impl App {
             result = server => result.context("serving HTTP")?,
             () = deadline => tracing::warn!("requests still running after the shutdown grace period; stopping anyway"),
         }
+        sweeper.abort();
         self.store.close().await.ok();
         Ok(())
+    }
+}
+
+/// Sessions past their expiry are refused when read; this removes them from the table now
+/// and then. Several processes may sweep at once: deleting twice is harmless.
+async fn sweep_expired_sessions(store: Store) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        match store.delete_expired_sessions(now).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "expired sessions removed"),
+            Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
+        }
     }
 }
 

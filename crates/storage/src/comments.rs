@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use folio_domain::markdown::render_comment;
-use folio_domain::{Comment, CommentStatus, PostKind};
+use folio_domain::{Comment, CommentRefusal, CommentStatus, PostKind};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
@@ -37,30 +37,79 @@ impl Store {
             .ok_or_else(|| StorageError::unexpected("comments", "id", "vanished after insert"))
     }
 
+    /// Writes a reader's comment unless, checked inside the same transaction, it is one too
+    /// many for the last minute (`checks`) or the same text they already left under the post.
+    /// The author's user row is written first, which holds their other comments back until
+    /// this one is in (a row lock on PostgreSQL, the write lock on SQLite): a burst of
+    /// requests, or a double-clicked button, cannot all pass the checks before any is stored.
+    pub async fn create_comment_checked(
+        &self,
+        new: NewComment,
+        checks: CommentChecks,
+    ) -> Result<std::result::Result<i64, CommentRefusal>> {
+        let txn = self.db.begin().await?;
+        if let Some(user_id) = new.author_id {
+            users::Entity::update_many()
+                .col_expr(
+                    users::Column::LastSignInAt,
+                    Expr::col(users::Column::LastSignInAt),
+                )
+                .filter(users::Column::Id.eq(user_id))
+                .exec(&txn)
+                .await?;
+        }
+        let recent = |key: CommentAuthorKey<'_>| {
+            let query = comments::Entity::find()
+                .filter(comments::Column::CreatedAt.gt(normalize_time(checks.since)));
+            match key {
+                CommentAuthorKey::User(id) => query.filter(comments::Column::AuthorId.eq(id)),
+                CommentAuthorKey::Address(ip) => {
+                    query.filter(comments::Column::AuthorIp.eq(ip.to_owned()))
+                }
+            }
+        };
+        if let Some(user_id) = new.author_id
+            && checks.per_user > 0
+            && recent(CommentAuthorKey::User(user_id)).count(&txn).await?
+                >= u64::from(checks.per_user)
+        {
+            return Ok(Err(CommentRefusal::TooFast));
+        }
+        if let Some(address) = new.author_ip.as_deref()
+            && checks.per_address > 0
+            && recent(CommentAuthorKey::Address(address))
+                .count(&txn)
+                .await?
+                >= u64::from(checks.per_address)
+        {
+            return Ok(Err(CommentRefusal::TooFast));
+        }
+        if let Some(user_id) = new.author_id {
+            let duplicate = comments::Entity::find()
+                .filter(comments::Column::AuthorId.eq(user_id))
+                .filter(comments::Column::PostId.eq(new.post_id))
+                .filter(comments::Column::Source.eq(new.source.as_str()))
+                .filter(comments::Column::DeletedAt.is_null())
+                .one(&txn)
+                .await?
+                .is_some();
+            if duplicate {
+                return Ok(Err(CommentRefusal::Duplicate));
+            }
+        }
+        let row = insert_comment(&txn, new).await?;
+        bump_content_version(&txn).await?;
+        txn.commit().await?;
+        Ok(Ok(row.id))
+    }
+
     /// Writes many comments in one transaction (imports, sample content). A comment's parent
     /// must already exist.
     pub async fn create_comments(&self, batch: Vec<NewComment>) -> Result<Vec<Comment>> {
         let txn = self.db.begin().await?;
         let mut rows = Vec::with_capacity(batch.len());
         for new in batch {
-            let created = new.created_at.map_or_else(now, normalize_time);
-            let row = comments::ActiveModel {
-                post_id: Set(new.post_id),
-                parent_id: Set(new.parent_id),
-                author_id: Set(new.author_id),
-                author_name: Set(new.author_name),
-                author_url: Set(new.author_url),
-                author_ip: Set(new.author_ip),
-                html: Set(render_comment(&new.source)),
-                source: Set(new.source),
-                status: Set(new.status.as_str().to_owned()),
-                created_at: Set(created),
-                updated_at: Set(created),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
-            rows.push(row);
+            rows.push(insert_comment(&txn, new).await?);
         }
         bump_content_version(&txn).await?;
         txn.commit().await?;
@@ -109,39 +158,6 @@ impl Store {
         Ok(comments::Entity::find()
             .filter(comments::Column::AuthorId.eq(user_id))
             .filter(comments::Column::Status.eq(CommentStatus::Approved.as_str()))
-            .one(&self.db)
-            .await?
-            .is_some())
-    }
-
-    /// Comments written since `since` by this user, or from this address: for rate limits
-    /// that hold across server processes.
-    pub async fn comments_since(
-        &self,
-        author: CommentAuthorKey<'_>,
-        since: OffsetDateTime,
-    ) -> Result<u64> {
-        let query =
-            comments::Entity::find().filter(comments::Column::CreatedAt.gt(normalize_time(since)));
-        let query = match author {
-            CommentAuthorKey::User(id) => query.filter(comments::Column::AuthorId.eq(id)),
-            CommentAuthorKey::Address(ip) => query.filter(comments::Column::AuthorIp.eq(ip)),
-        };
-        Ok(query.count(&self.db).await?)
-    }
-
-    /// Whether this user already left exactly this text under this post.
-    pub async fn is_duplicate_comment(
-        &self,
-        user_id: i64,
-        post_id: i64,
-        source: &str,
-    ) -> Result<bool> {
-        Ok(comments::Entity::find()
-            .filter(comments::Column::AuthorId.eq(user_id))
-            .filter(comments::Column::PostId.eq(post_id))
-            .filter(comments::Column::Source.eq(source))
-            .filter(comments::Column::DeletedAt.is_null())
             .one(&self.db)
             .await?
             .is_some())
@@ -266,8 +282,37 @@ impl Store {
     }
 }
 
+async fn insert_comment<C: ConnectionTrait>(db: &C, new: NewComment) -> Result<comments::Model> {
+    let created = new.created_at.map_or_else(now, normalize_time);
+    Ok(comments::ActiveModel {
+        post_id: Set(new.post_id),
+        parent_id: Set(new.parent_id),
+        author_id: Set(new.author_id),
+        author_name: Set(new.author_name),
+        author_url: Set(new.author_url),
+        author_ip: Set(new.author_ip),
+        html: Set(render_comment(&new.source)),
+        source: Set(new.source),
+        status: Set(new.status.as_str().to_owned()),
+        created_at: Set(created),
+        updated_at: Set(created),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+/// The limits [`Store::create_comment_checked`] applies: comments since `since` per user and
+/// per network address (0: no limit).
 #[derive(Debug, Clone, Copy)]
-pub enum CommentAuthorKey<'a> {
+pub struct CommentChecks {
+    pub since: OffsetDateTime,
+    pub per_user: u32,
+    pub per_address: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum CommentAuthorKey<'a> {
     User(i64),
     Address(&'a str),
 }

@@ -4,6 +4,7 @@
 mod account;
 pub mod admin;
 mod audit;
+mod backup;
 mod comments;
 mod connect;
 mod entities;
@@ -23,12 +24,13 @@ mod writing;
 
 pub use account::LeavingComments;
 pub use audit::AuditEntry;
-pub use comments::{CommentAuthorKey, NewComment};
+pub use backup::sqlite_file;
+pub use comments::{CommentChecks, NewComment};
 pub use connect::{Backend, MigrationState, redact_password};
 pub use error::StorageError;
 pub use likes::{Liker, Likes};
 pub use moderation::QueuedComment;
-pub use posts::{Adjacent, NewPost, PostFilter, PostLink, PostListing, PostRow};
+pub use posts::{Adjacent, CommentTarget, NewPost, PostFilter, PostLink, PostListing, PostRow};
 pub use search::SearchHit;
 pub use sessions::StoredSession;
 pub use site::{ContentState, MonthCount, SitemapEntry};

@@ -46,11 +46,14 @@ struct IdentityView {
     email: String,
 }
 
-fn sign_in_first() -> Response {
-    see_other(&format!(
-        "/auth/login?return_to={}",
-        form_urlencode("/account")
-    ))
+/// The signed-in reader, or (boxed: a response is large) the way to sign in first.
+fn signed_in(viewer: &Viewer) -> Result<User, Box<Response>> {
+    viewer.user.clone().ok_or_else(|| {
+        Box::new(see_other(&format!(
+            "/auth/login?return_to={}",
+            form_urlencode("/account")
+        )))
+    })
 }
 
 async fn page(
@@ -99,8 +102,9 @@ async fn page(
 }
 
 async fn show(State(state): State<AppState>, viewer: Viewer) -> Result<Response, AppError> {
-    let Some(user) = viewer.user.clone() else {
-        return Ok(sign_in_first());
+    let user = match signed_in(&viewer) {
+        Ok(user) => user,
+        Err(redirect) => return Ok(*redirect),
     };
     let page = page(&state, &viewer, user, None).await?;
     Ok(private(Html(page.render()?).into_response()))
@@ -131,8 +135,9 @@ async fn save(
 
 /// Everything kept about the reader, as JSON, to download.
 async fn export(State(state): State<AppState>, viewer: Viewer) -> Result<Response, AppError> {
-    let Some(user) = viewer.user.clone() else {
-        return Ok(sign_in_first());
+    let user = match signed_in(&viewer) {
+        Ok(user) => user,
+        Err(redirect) => return Ok(*redirect),
     };
     let store = state.store();
     let base = &state.site().base_url;

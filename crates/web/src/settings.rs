@@ -152,6 +152,7 @@ mod tests {
             close_after_days: 0,
             per_user_per_minute: 0,
             per_address_per_minute: 0,
+            per_page: 50,
         };
         let stored: BTreeMap<String, String> = [
             (TITLE, "Saved"),
