@@ -23,6 +23,7 @@ pub struct Settings {
     pub comments: CommentsSection,
     pub auth: AuthSection,
     pub cache: CacheSection,
+    pub media: MediaSection,
     pub log: LogSection,
 }
 
@@ -36,6 +37,8 @@ pub struct SiteSection {
     pub posts_per_page: u32,
     pub full_text_in_lists: bool,
     pub feed_items: u32,
+    /// A fixed offset from UTC such as "+01:00": the admin's dates and times are in it.
+    pub timezone: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -75,6 +78,13 @@ pub struct AuthSection {
     /// One table per provider offered; the key is its name in URLs (`/auth/{name}/login`).
     #[serde(default)]
     pub providers: BTreeMap<String, folio_auth::ProviderConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSection {
+    pub directory: String,
+    pub max_upload_megabytes: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -220,6 +230,21 @@ impl Settings {
         }
         self.providers()
             .map_err(|e| ConfigError(format!("config: {e}")))?;
+        if self.media.directory.trim().is_empty() {
+            return bad("media.directory", "must name a directory");
+        }
+        if !(1..=1024).contains(&self.media.max_upload_megabytes) {
+            return bad("media.max_upload_megabytes", "must be from 1 to 1024");
+        }
+        if folio_domain::schedule::parse_utc_offset(&self.site.timezone).is_none() {
+            return bad(
+                "site.timezone",
+                &format!(
+                    "must be a fixed offset from UTC such as \"+01:00\", got {:?}",
+                    self.site.timezone
+                ),
+            );
+        }
         if self.cache.poll_milliseconds < 50 {
             return bad("cache.poll_milliseconds", "must be at least 50");
         }
@@ -259,6 +284,9 @@ impl Settings {
                 full_text_in_lists: self.site.full_text_in_lists,
                 comment_max_depth: self.comments.max_depth,
                 feed_items: self.site.feed_items,
+                timezone: folio_domain::schedule::parse_utc_offset(&self.site.timezone)
+                    .unwrap_or(time::UtcOffset::UTC),
+                timezone_label: self.site.timezone.trim().to_owned(),
             },
             cache: folio_web::CacheSettings {
                 enabled: self.cache.enabled,
@@ -267,6 +295,10 @@ impl Settings {
                 poll_interval: Duration::from_millis(self.cache.poll_milliseconds),
             },
             request_timeout: Duration::from_secs(self.server.request_timeout_seconds),
+            media: folio_web::MediaSettings {
+                directory: self.media.directory.clone().into(),
+                max_upload_bytes: self.media.max_upload_megabytes.saturating_mul(1024 * 1024),
+            },
             comments: folio_web::CommentSettings {
                 moderation: folio_domain::ModerationPolicy::parse(&self.comments.moderation)
                     .unwrap_or(folio_domain::ModerationPolicy::FirstTime),

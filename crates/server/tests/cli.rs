@@ -241,8 +241,8 @@ async fn migrate_status_lists_applied_migrations() {
     assert!(down.status.success(), "{}", stderr(&down));
     let status = folio(&url, &["migrate", "status"]);
     assert!(
-        stdout(&status).contains("pending  m20261126_000002_conversation")
-            && stdout(&status).contains("applied  m20261126_000001_blog_schema"),
+        stdout(&status).contains("pending  m20261127_000004_admin")
+            && stdout(&status).contains("applied  m20261126_000002_conversation"),
         "rolling back undoes the newest migration only: {}",
         stdout(&status)
     );

@@ -3,6 +3,7 @@
 
 mod account;
 pub mod admin;
+mod audit;
 mod backup;
 mod comments;
 mod connect;
@@ -10,25 +11,36 @@ mod entities;
 mod error;
 mod identities;
 mod likes;
+mod moderation;
 mod posts;
 mod search;
 mod sessions;
+mod settings;
 mod site;
+mod taxonomy;
 mod terms;
 mod users;
+mod writing;
 
 pub use account::LeavingComments;
+pub use audit::AuditEntry;
 pub use backup::sqlite_file;
 pub use comments::{CommentChecks, NewComment};
 pub use connect::{Backend, MigrationState, redact_password};
 pub use error::StorageError;
 pub use likes::{Liker, Likes};
+pub use moderation::QueuedComment;
 pub use posts::{Adjacent, CommentTarget, NewPost, PostFilter, PostLink, PostListing, PostRow};
 pub use search::SearchHit;
 pub use sessions::StoredSession;
 pub use site::{ContentState, MonthCount, SitemapEntry};
+pub use taxonomy::{TermEdit, TermRefusal, TermUsage};
 pub use terms::CategoryCount;
 pub use users::NewUser;
+pub use writing::{
+    AdminPostQuery, AdminPostRow, DashboardCounts, EditablePost, EditorialStatus, PostEdit,
+    Revision,
+};
 
 use sea_orm::DatabaseConnection;
 

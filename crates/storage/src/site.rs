@@ -30,20 +30,37 @@ pub struct SitemapEntry {
 
 impl Store {
     /// A number that changes whenever content changes, in this process or any other, and
-    /// when that last happened.
+    /// when that last happened. A scheduled post whose time has come changed the content
+    /// too, without a write: `changed_at` is then its publication time, so caches that watch
+    /// it drop their pages as soon as the post is due, in every process.
     pub async fn content_state(&self) -> Result<ContentState> {
+        let now_param = match self.backend {
+            Backend::Sqlite => "?",
+            Backend::Postgres => "$1",
+        };
+        let sql = format!(
+            "SELECT content_version, changed_at, \
+             (SELECT MAX(published_at) FROM posts WHERE kind IN ('post', 'page') \
+              AND status = 'published' AND published_at <= {now_param}) AS newest_publication \
+             FROM site_state WHERE id = 1"
+        );
         let row = self
             .db
-            .query_one_raw(Statement::from_string(
+            .query_one_raw(Statement::from_sql_and_values(
                 self.db_backend(),
-                "SELECT content_version, changed_at FROM site_state WHERE id = 1",
+                sql,
+                [crate::now().into()],
             ))
             .await?;
         Ok(match row {
-            Some(row) => ContentState {
-                version: row.try_get("", "content_version")?,
-                changed_at: row.try_get("", "changed_at")?,
-            },
+            Some(row) => {
+                let changed_at: Option<OffsetDateTime> = row.try_get("", "changed_at")?;
+                let newest: Option<OffsetDateTime> = row.try_get("", "newest_publication")?;
+                ContentState {
+                    version: row.try_get("", "content_version")?,
+                    changed_at: changed_at.max(newest),
+                }
+            }
             None => ContentState {
                 version: 0,
                 changed_at: None,

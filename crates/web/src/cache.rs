@@ -143,10 +143,11 @@ impl PageCache {
         let changed_at = state
             .changed_at
             .map_or(i64::MIN, time::OffsetDateTime::unix_timestamp);
-        self.changed_at.store(changed_at, Ordering::SeqCst);
+        // The change time moves alone when a scheduled post falls due: that is a change too.
+        let previous_change = self.changed_at.swap(changed_at, Ordering::SeqCst);
         let version = state.version;
         let previous = self.version.swap(version, Ordering::SeqCst);
-        if previous != version
+        if (previous != version || previous_change != changed_at)
             && let Some(pages) = &self.pages
         {
             pages.invalidate_all();

@@ -1,15 +1,18 @@
 //! Folio's HTTP side: the only crate that knows about routes, status codes and HTML.
 
 mod account;
+mod admin;
 mod cache;
 mod discussion;
 mod error;
 mod feeds;
 mod layout;
+mod media;
 mod ops;
 mod pages;
 mod routes;
 mod session;
+mod settings;
 mod signin;
 mod views;
 
@@ -40,6 +43,10 @@ pub struct SiteSettings {
     pub full_text_in_lists: bool,
     pub comment_max_depth: u32,
     pub feed_items: u32,
+    /// The site's time zone, a fixed offset from UTC: the admin reads and shows dates in it.
+    pub timezone: time::UtcOffset,
+    /// How the admin names it (`+01:00`).
+    pub timezone_label: String,
 }
 
 #[derive(Debug, Clone)]
@@ -69,12 +76,20 @@ pub struct CommentSettings {
     pub per_address_per_minute: u32,
 }
 
+/// Uploaded images (`[media]`).
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    pub directory: std::path::PathBuf,
+    pub max_upload_bytes: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct WebSettings {
     pub site: SiteSettings,
     pub cache: CacheSettings,
     pub comments: CommentSettings,
     pub request_timeout: Duration,
+    pub media: MediaSettings,
     /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<IpAddr>,
 }
@@ -88,9 +103,14 @@ pub struct AppState {
 struct StateInner {
     store: Store,
     providers: Providers,
-    comments: CommentSettings,
+    /// The configuration's values: what the admin's saved settings override.
+    configured_comments: CommentSettings,
+    configured_site: SiteSettings,
+    /// The configuration with the saved settings applied, as last read from the database.
+    effective: std::sync::RwLock<settings::Effective>,
     trusted_proxies: Vec<IpAddr>,
-    site: SiteSettings,
+    media: media::DirectoryMedia,
+    max_upload_bytes: u64,
     cache: PageCache,
     chrome: layout::ChromeCache,
 }
@@ -103,9 +123,15 @@ impl AppState {
             inner: Arc::new(StateInner {
                 store,
                 providers,
-                comments: settings.comments.clone(),
+                configured_comments: settings.comments.clone(),
+                configured_site: settings.site.clone(),
+                effective: std::sync::RwLock::new(settings::Effective::of(
+                    &settings.site,
+                    &settings.comments,
+                )),
                 trusted_proxies: settings.trusted_proxies.clone(),
-                site: settings.site.clone(),
+                media: media::DirectoryMedia::new(settings.media.directory.clone()),
+                max_upload_bytes: settings.media.max_upload_bytes,
                 cache,
                 chrome,
             }),
@@ -120,16 +146,58 @@ impl AppState {
         &self.inner.providers
     }
 
-    pub fn comments(&self) -> &CommentSettings {
-        &self.inner.comments
+    /// The comment rules in force: the configuration's, with what an admin saved.
+    pub fn comments(&self) -> Arc<CommentSettings> {
+        self.effective().comments
     }
 
     pub(crate) fn trusted_proxies(&self) -> &[IpAddr] {
         &self.inner.trusted_proxies
     }
 
-    pub fn site(&self) -> &SiteSettings {
-        &self.inner.site
+    /// The site's settings in force: the configuration's, with what an admin saved.
+    pub fn site(&self) -> Arc<SiteSettings> {
+        self.effective().site
+    }
+
+    fn effective(&self) -> settings::Effective {
+        self.inner
+            .effective
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the saved settings again and applies them over the configuration.
+    pub async fn reload_settings(&self) -> Result<(), folio_storage::StorageError> {
+        let stored = self.store().stored_settings().await?;
+        let effective = settings::Effective::with_overrides(
+            &self.inner.configured_site,
+            &self.inner.configured_comments,
+            &stored,
+        );
+        *self
+            .inner
+            .effective
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = effective;
+        Ok(())
+    }
+
+    pub(crate) fn media(&self) -> &media::DirectoryMedia {
+        &self.inner.media
+    }
+
+    pub(crate) fn max_upload_bytes(&self) -> u64 {
+        self.inner.max_upload_bytes
+    }
+
+    pub(crate) fn configured_site(&self) -> &SiteSettings {
+        &self.inner.configured_site
+    }
+
+    pub(crate) fn configured_comments(&self) -> &CommentSettings {
+        &self.inner.configured_comments
     }
 
     pub fn cache(&self) -> &PageCache {

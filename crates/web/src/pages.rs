@@ -224,9 +224,32 @@ pub async fn content(
         };
         return Ok(moved_permanently(&target));
     }
-    let (content, page) = ContentPath::parse(path).ok_or(AppError::NotFound)?;
+    let answer = match ContentPath::parse(path) {
+        Some((content, page)) => {
+            answer_content(&state, path, content, page, &viewer, reply_to).await
+        }
+        None => Err(AppError::NotFound),
+    };
+    match answer {
+        // A post whose slug (or date) changed keeps answering at its old address.
+        Err(AppError::NotFound) => match state.store().redirect_for(path).await? {
+            Some(target) => Ok(moved_permanently(&target)),
+            None => Err(AppError::NotFound),
+        },
+        other => other,
+    }
+}
+
+async fn answer_content(
+    state: &AppState,
+    path: &str,
+    content: ContentPath,
+    page: PageNumber,
+    viewer: &Viewer,
+    reply_to: Option<i64>,
+) -> Result<Response, AppError> {
     match content {
-        ContentPath::Home => home(&state, page).await,
+        ContentPath::Home => home(state, page).await,
         ContentPath::Post {
             year,
             month,
@@ -245,35 +268,25 @@ pub async fn content(
                 reply_to,
                 comment_page,
             };
-            post(
-                &state,
-                &post_path,
-                (year, month, day),
-                &slug,
-                &viewer,
-                shown,
-            )
-            .await
+            post(state, &post_path, (year, month, day), &slug, viewer, shown).await
         }
         ContentPath::PostCommentsFeed { slug } => {
             let post_path = path.strip_suffix("feed/").unwrap_or(path);
-            crate::feeds::post_comments(&state, post_path, &slug).await
+            crate::feeds::post_comments(state, post_path, &slug).await
         }
         ContentPath::Page { slug } => {
             let shown = Shown {
                 reply_to,
                 comment_page: 1,
             };
-            page_of_site(&state, &slug, &viewer, shown).await
+            page_of_site(state, &slug, viewer, shown).await
         }
         ContentPath::Category { slug } => {
-            term_archive(&state, Taxonomy::Category, &slug, page).await
+            term_archive(state, Taxonomy::Category, &slug, page).await
         }
-        ContentPath::Tag { slug } => term_archive(&state, Taxonomy::Tag, &slug, page).await,
-        ContentPath::Author { slug } => author_archive(&state, &slug, page).await,
-        ContentPath::Date { year, month, day } => {
-            date_archive(&state, year, month, day, page).await
-        }
+        ContentPath::Tag { slug } => term_archive(state, Taxonomy::Tag, &slug, page).await,
+        ContentPath::Author { slug } => author_archive(state, &slug, page).await,
+        ContentPath::Date { year, month, day } => date_archive(state, year, month, day, page).await,
     }
 }
 

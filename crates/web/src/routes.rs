@@ -11,7 +11,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::error_pages;
 use crate::session::DatabaseSessions;
-use crate::{AppState, WebSettings, account, cache, discussion, feeds, ops, pages, signin};
+use crate::{AppState, WebSettings, account, admin, cache, discussion, feeds, ops, pages, signin};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -22,6 +22,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 
 pub fn build(state: AppState, settings: &WebSettings) -> Router {
     state.cache().watch(state.store().clone());
+    crate::settings::watch(state.clone(), settings.cache.poll_interval);
     // Install the recorder before the first request, so that it is counted.
     ops::metrics_handle();
     // What readers read goes through the page cache; what operators poll does not.
@@ -33,11 +34,13 @@ pub fn build(state: AppState, settings: &WebSettings) -> Router {
         .merge(signin::router())
         .merge(discussion::router())
         .merge(account::router())
+        .merge(admin::router(settings.media.max_upload_bytes))
         .layer(DatabaseSessions::layer(
             state.store().clone(),
             secure_cookies,
         ))
         .merge(ops::router())
+        .merge(crate::media::router())
         .layer(from_fn_with_state(state.clone(), error_pages))
         .layer(from_fn(ops::record_metrics))
         .layer(

@@ -1,9 +1,13 @@
 //! The tables as sea-orm sees them. Nothing outside this crate sees these types.
 
+pub mod audit_log;
 pub mod comments;
 pub mod identities;
+pub mod post_revisions;
 pub mod post_terms;
 pub mod posts;
 pub mod sessions;
+pub mod site_settings;
+pub mod slug_redirects;
 pub mod terms;
 pub mod users;

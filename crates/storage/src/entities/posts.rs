@@ -20,6 +20,8 @@ pub struct Model {
     pub author_id: i64,
     pub comments_open: bool,
     pub featured_image: Option<String>,
+    pub trashed_at: Option<TimeDateTimeWithTimeZone>,
+    pub trashed_status: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}
