@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod dialect;
 mod m20261126_000001_blog_schema;
 mod m20261126_000002_conversation;
+mod m20261127_000003_notifications;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_blog_schema::Migration),
             Box::new(m20261126_000002_conversation::Migration),
+            Box::new(m20261127_000003_notifications::Migration),
         ]
     }
 }
