@@ -43,24 +43,7 @@ impl Store {
         let txn = self.db.begin().await?;
         let mut rows = Vec::with_capacity(batch.len());
         for new in batch {
-            let created = new.created_at.map_or_else(now, normalize_time);
-            let row = comments::ActiveModel {
-                post_id: Set(new.post_id),
-                parent_id: Set(new.parent_id),
-                author_id: Set(new.author_id),
-                author_name: Set(new.author_name),
-                author_url: Set(new.author_url),
-                author_ip: Set(new.author_ip),
-                html: Set(render_comment(&new.source)),
-                source: Set(new.source),
-                status: Set(new.status.as_str().to_owned()),
-                created_at: Set(created),
-                updated_at: Set(created),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
-            rows.push(row);
+            rows.push(insert_comment(&txn, new).await?);
         }
         bump_content_version(&txn).await?;
         txn.commit().await?;
@@ -240,7 +223,10 @@ impl Store {
             .collect())
     }
 
-    async fn comments_from_rows(&self, rows: Vec<comments::Model>) -> Result<Vec<Comment>> {
+    pub(crate) async fn comments_from_rows(
+        &self,
+        rows: Vec<comments::Model>,
+    ) -> Result<Vec<Comment>> {
         let mut author_ids: Vec<i64> = rows.iter().filter_map(|r| r.author_id).collect();
         author_ids.sort_unstable();
         author_ids.dedup();
@@ -270,6 +256,30 @@ impl Store {
 pub enum CommentAuthorKey<'a> {
     User(i64),
     Address(&'a str),
+}
+
+/// Inserts one comment (inside the caller's transaction).
+pub(crate) async fn insert_comment<C: ConnectionTrait>(
+    db: &C,
+    new: NewComment,
+) -> Result<comments::Model> {
+    let created = new.created_at.map_or_else(now, normalize_time);
+    Ok(comments::ActiveModel {
+        post_id: Set(new.post_id),
+        parent_id: Set(new.parent_id),
+        author_id: Set(new.author_id),
+        author_name: Set(new.author_name),
+        author_url: Set(new.author_url),
+        author_ip: Set(new.author_ip),
+        html: Set(render_comment(&new.source)),
+        source: Set(new.source),
+        status: Set(new.status.as_str().to_owned()),
+        created_at: Set(created),
+        updated_at: Set(created),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
 }
 
 /// Removes the comments matching `which`: those with replies become markers, the rest go.

@@ -9,6 +9,7 @@ mod entities;
 mod error;
 mod identities;
 mod likes;
+mod mail;
 mod posts;
 mod search;
 mod sessions;
@@ -21,6 +22,10 @@ pub use comments::{CommentAuthorKey, NewComment};
 pub use connect::{Backend, MigrationState, redact_password};
 pub use error::StorageError;
 pub use likes::{Liker, Likes};
+pub use mail::{
+    BlogSubscription, ClaimedMail, CommentAudience, FailedMail, NewMail, OutboxCounts,
+    UnsubscribeTarget, millis, random_token, still_tellable,
+};
 pub use posts::{Adjacent, NewPost, PostFilter, PostLink, PostListing, PostRow};
 pub use search::SearchHit;
 pub use sessions::StoredSession;
