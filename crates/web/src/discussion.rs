@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use folio_domain::{Comment, CommentNode, CommentRefusal, CommentStatus, Post, build_thread};
-use folio_storage::{CommentAuthorKey, Likes, NewComment};
+use folio_storage::{CommentAuthorKey, Likes};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -269,6 +269,26 @@ pub struct CommentForm {
     /// The honeypot: hidden from people, filled in by form-filling robots.
     #[serde(default)]
     url: String,
+    /// "Notify me of follow-up comments by email".
+    #[serde(default)]
+    subscribe_comments: Option<String>,
+    /// "Notify me of new posts by email".
+    #[serde(default)]
+    subscribe_blog: Option<String>,
+}
+
+impl CommentForm {
+    pub(crate) fn subscribe_comments(&self) -> bool {
+        self.subscribe_comments
+            .as_deref()
+            .is_some_and(|v| !v.is_empty())
+    }
+
+    pub(crate) fn subscribe_blog(&self) -> bool {
+        self.subscribe_blog
+            .as_deref()
+            .is_some_and(|v| !v.is_empty())
+    }
 }
 
 async fn post_comment(
@@ -310,20 +330,11 @@ async fn post_comment(
             return single(&state, post, &viewer, parent, Some(refuse(refusal))).await;
         }
     };
-    let comment = store
-        .create_comment(NewComment {
-            post_id: post.summary.id,
-            parent_id: parent,
-            author_id: Some(user.id),
-            author_name: user.display_name.clone(),
-            author_url: None,
-            source,
-            status,
-            created_at: None,
-            author_ip: address,
-        })
-        .await?;
     let path = PostView::new(&post.summary).path;
+    let comment = crate::subscriptions::create_comment(
+        &state, &post, &path, &user, parent, source, status, address, &form,
+    )
+    .await?;
     Ok(see_other(&format!("{path}#comment-{}", comment.id)))
 }
 

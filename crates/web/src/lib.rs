@@ -11,6 +11,7 @@ mod pages;
 mod routes;
 mod session;
 mod signin;
+mod subscriptions;
 mod views;
 
 use std::net::IpAddr;

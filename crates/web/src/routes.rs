@@ -11,7 +11,9 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::error_pages;
 use crate::session::DatabaseSessions;
-use crate::{AppState, WebSettings, account, cache, discussion, feeds, ops, pages, signin};
+use crate::{
+    AppState, WebSettings, account, cache, discussion, feeds, ops, pages, signin, subscriptions,
+};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -33,6 +35,7 @@ pub fn build(state: AppState, settings: &WebSettings) -> Router {
         .merge(signin::router())
         .merge(discussion::router())
         .merge(account::router())
+        .merge(subscriptions::router())
         .layer(DatabaseSessions::layer(
             state.store().clone(),
             secure_cookies,

@@ -1,0 +1,337 @@
+//! Email subscriptions seen from the browser: the unsubscribe page behind every email's link
+//! (GET shows the choices, POST acts; a bare POST is RFC 8058's one-click unsubscribe), the
+//! new-posts subscription for readers who are not signed in, and its double opt-in.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use folio_domain::{Comment, CommentStatus, Post, User};
+use folio_storage::{NewComment, UnsubscribeTarget};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::discussion::{CommentForm, private};
+use crate::error::AppError;
+use crate::layout::Layout;
+
+/// Writes a reader's comment with the emails it causes (in one transaction), their follow of
+/// the thread if they ticked `subscribe_comments`, and their new-posts subscription if they
+/// ticked `subscribe_blog` (at once for a provider-verified address; never for another).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn create_comment(
+    state: &AppState,
+    post: &Post,
+    path: &str,
+    user: &User,
+    parent: Option<i64>,
+    source: String,
+    status: CommentStatus,
+    address: Option<String>,
+    form: &CommentForm,
+) -> Result<Comment, AppError> {
+    let store = state.store();
+    let plan = folio_notification::plan_comment_mail(
+        store,
+        folio_notification::CommentFacts {
+            post_id: post.summary.id,
+            post_title: &post.summary.title,
+            post_path: path,
+            parent_id: parent,
+            author_id: Some(user.id),
+            author_name: &user.display_name,
+            source: &source,
+            status,
+        },
+    )
+    .await?;
+    let comment = store
+        .create_comment_with_notifications(
+            NewComment {
+                post_id: post.summary.id,
+                parent_id: parent,
+                author_id: Some(user.id),
+                author_name: user.display_name.clone(),
+                author_url: None,
+                source,
+                status,
+                created_at: None,
+                author_ip: address,
+            },
+            form.subscribe_comments(),
+            |id| plan.rows(id),
+        )
+        .await?;
+    if form.subscribe_blog()
+        && user.email_verified
+        && let Some(email) = user.email.as_deref()
+    {
+        store
+            .subscribe_blog(email, Some(user.id), true, |_| None)
+            .await?;
+    }
+    Ok(comment)
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/unsubscribe/{token}",
+            get(unsubscribe_page).post(unsubscribe),
+        )
+        .route("/subscribe", post(subscribe))
+        .route(
+            "/subscribe/confirm/{token}",
+            get(confirm_page).post(confirm),
+        )
+}
+
+/// One choice on the unsubscribe page.
+pub struct Choice {
+    pub value: &'static str,
+    pub label: String,
+    pub checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "unsubscribe.html")]
+struct UnsubscribePage {
+    layout: Layout,
+    token: String,
+    recipient: String,
+    choices: Vec<Choice>,
+    done: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "subscribed.html")]
+struct MessagePage {
+    layout: Layout,
+    heading: String,
+    message: String,
+    /// A confirmation still to press (a GET never changes anything: mail scanners open links).
+    confirm_token: Option<String>,
+}
+
+fn is_blog_kind(target: &UnsubscribeTarget) -> bool {
+    target.blog_subscription || matches!(target.kind.as_str(), "new_post" | "confirm_blog")
+}
+
+/// The choices that make sense for this email, the one-click default first.
+fn choices_for(target: &UnsubscribeTarget) -> Vec<Choice> {
+    let mut choices = Vec::new();
+    let thread = target.user_id.is_some() && target.post_id.is_some() && !is_blog_kind(target);
+    if thread {
+        choices.push(Choice {
+            value: "thread",
+            label: "Emails about this post's comments".to_owned(),
+            checked: false,
+        });
+    }
+    if target.user_id.is_some() {
+        choices.push(Choice {
+            value: "replies",
+            label: "Emails when someone replies to my comments".to_owned(),
+            checked: false,
+        });
+    }
+    choices.push(Choice {
+        value: "new_posts",
+        label: "Emails about new posts".to_owned(),
+        checked: false,
+    });
+    choices.push(Choice {
+        value: "everything",
+        label: "Everything: no more email from this site".to_owned(),
+        checked: false,
+    });
+    if let Some(first) = choices.first_mut() {
+        first.checked = true;
+    }
+    choices
+}
+
+async fn target(state: &AppState, token: &str) -> Result<UnsubscribeTarget, AppError> {
+    if token.len() > 128 {
+        return Err(AppError::NotFound);
+    }
+    state
+        .store()
+        .unsubscribe_target(token)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+fn page_layout(state: &AppState, title: &str, path: &str) -> Layout {
+    let mut layout = Layout::bare(state, title, path);
+    layout.noindex = true;
+    layout
+}
+
+async fn unsubscribe_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    let target = target(&state, &token).await?;
+    let page = UnsubscribePage {
+        layout: page_layout(&state, "Unsubscribe", &format!("/unsubscribe/{token}")),
+        choices: choices_for(&target),
+        recipient: target.recipient,
+        token,
+        done: None,
+    };
+    Ok(private(Html(page.render()?).into_response()))
+}
+
+async fn unsubscribe(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    let target = target(&state, &token).await?;
+    let choices = choices_for(&target);
+    // A one-click POST carries `List-Unsubscribe=One-Click` (or nothing); the page's form
+    // carries `choice`, whose values are plain words.
+    let requested = String::from_utf8_lossy(&body)
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == "choice")
+        .map(|(_, value)| value.to_owned());
+    let choice = match requested.as_deref() {
+        Some(value) => choices
+            .iter()
+            .find(|c| c.value == value)
+            .map(|c| c.value)
+            .ok_or(AppError::NotFound)?,
+        None => choices.first().map_or("everything", |c| c.value),
+    };
+    let store = state.store();
+    let done = match (choice, target.user_id, target.post_id) {
+        ("thread", Some(user), Some(post)) => {
+            store.set_thread_follow(post, user, false).await?;
+            "You will get no more email about this post's comments."
+        }
+        ("replies", Some(user), _) => {
+            store.set_notify_replies(user, false).await?;
+            "You will get no more email when someone replies to your comments."
+        }
+        ("new_posts", user, _) => {
+            store.unsubscribe_blog(&target.recipient, user).await?;
+            "You will get no more email about new posts."
+        }
+        (_, user, _) => {
+            store.unsubscribe_blog(&target.recipient, user).await?;
+            if let Some(user) = user {
+                store.set_notify_replies(user, false).await?;
+                store.unfollow_all_threads(user).await?;
+            }
+            "You will get no more email from this site about comments or posts."
+        }
+    };
+    tracing::info!(choice, "unsubscribed");
+    let page = UnsubscribePage {
+        layout: page_layout(&state, "Unsubscribed", &format!("/unsubscribe/{token}")),
+        choices: Vec::new(),
+        recipient: target.recipient,
+        token,
+        done: Some(done.to_owned()),
+    };
+    Ok(private(Html(page.render()?).into_response()))
+}
+
+#[derive(Debug, Deserialize)]
+struct SubscribeForm {
+    #[serde(default)]
+    email: String,
+    /// The honeypot: hidden from people.
+    #[serde(default)]
+    url: String,
+}
+
+fn message(
+    state: &AppState,
+    status: StatusCode,
+    heading: &str,
+    text: &str,
+) -> Result<Response, AppError> {
+    let page = MessagePage {
+        layout: page_layout(state, heading, "/subscribe"),
+        heading: heading.to_owned(),
+        message: text.to_owned(),
+        confirm_token: None,
+    };
+    Ok(private((status, Html(page.render()?)).into_response()))
+}
+
+/// A reader who is not signed in types an address: it gets the confirmation email and
+/// nothing else until its owner confirms.
+async fn subscribe(
+    State(state): State<AppState>,
+    Form(form): Form<SubscribeForm>,
+) -> Result<Response, AppError> {
+    let email = form.email.trim();
+    let plausible = email.len() <= 254
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.contains(char::is_whitespace)
+        && email.parse::<folio_notification::Mailbox>().is_ok();
+    if !plausible {
+        return message(
+            &state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Subscribe",
+            "That does not look like an email address. Please go back and check it.",
+        );
+    }
+    if form.url.is_empty() {
+        state
+            .store()
+            .subscribe_blog(email, None, false, |s| {
+                Some(folio_notification::confirmation_mail(s))
+            })
+            .await?;
+    }
+    // The same answer whether or not the address was known: it tells nobody who subscribed.
+    message(
+        &state,
+        StatusCode::OK,
+        "Check your inbox",
+        "We sent a confirmation link to that address. New posts arrive once it is confirmed.",
+    )
+}
+
+async fn confirm_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    let page = MessagePage {
+        layout: page_layout(&state, "Confirm your subscription", "/subscribe"),
+        heading: "Confirm your subscription".to_owned(),
+        message: "Press the button to receive an email for each new post.".to_owned(),
+        confirm_token: Some(token),
+    };
+    Ok(private(Html(page.render()?).into_response()))
+}
+
+async fn confirm(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    match state.store().confirm_blog_subscription(&token).await? {
+        Some(_) => message(
+            &state,
+            StatusCode::OK,
+            "Subscribed",
+            "Thank you: you will receive an email for each new post.",
+        ),
+        None => message(
+            &state,
+            StatusCode::NOT_FOUND,
+            "Link not valid",
+            "This confirmation link is not valid (anymore). Please subscribe again.",
+        ),
+    }
+}
