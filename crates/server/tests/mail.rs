@@ -1,0 +1,644 @@
+//! Email notifications end to end: a real Folio over HTTP, its mail worker, and a real SMTP
+//! server on loopback (mailin-embedded) whose messages are parsed with mail-parser.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{TestApp, comment_id_of, location};
+use folio_domain::{Identity, User};
+use mailin_embedded::{Handler, Response, Server, SslConfig, response};
+
+/// One message as the SMTP server received it.
+#[derive(Debug, Clone)]
+struct Received {
+    to: Vec<String>,
+    raw: Vec<u8>,
+}
+
+impl Received {
+    fn parsed(&self) -> mail_parser::Message<'_> {
+        mail_parser::MessageParser::default()
+            .parse(&self.raw)
+            .expect("a parsable message")
+    }
+
+    fn header(&self, name: &str) -> String {
+        self.parsed()
+            .header_raw(name)
+            .unwrap_or_else(|| panic!("no {name} header"))
+            .trim()
+            .to_owned()
+    }
+}
+
+#[derive(Clone)]
+struct Sink {
+    inbox: Arc<Mutex<Vec<Received>>>,
+    reject: Arc<AtomicBool>,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl Handler for Sink {
+    fn rcpt(&mut self, _to: &str) -> Response {
+        if self.reject.load(Ordering::SeqCst) {
+            response::NO_MAILBOX
+        } else {
+            response::OK
+        }
+    }
+
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
+        self.to = to.to_vec();
+        self.data.clear();
+        response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        self.inbox.lock().unwrap().push(Received {
+            to: std::mem::take(&mut self.to),
+            raw: std::mem::take(&mut self.data),
+        });
+        response::OK
+    }
+}
+
+struct Smtp {
+    port: u16,
+    inbox: Arc<Mutex<Vec<Received>>>,
+    reject: Arc<AtomicBool>,
+}
+
+impl Smtp {
+    /// A real SMTP server on a random loopback port, for the life of the test binary.
+    fn start() -> Smtp {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on(listener)
+    }
+
+    fn start_on(listener: std::net::TcpListener) -> Smtp {
+        let port = listener.local_addr().unwrap().port();
+        let inbox = Arc::new(Mutex::new(Vec::new()));
+        let reject = Arc::new(AtomicBool::new(false));
+        let sink = Sink {
+            inbox: inbox.clone(),
+            reject: reject.clone(),
+            to: Vec::new(),
+            data: Vec::new(),
+        };
+        let mut server = Server::new(sink);
+        server
+            .with_name("sink.test")
+            .with_ssl(SslConfig::None)
+            .unwrap()
+            .with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        Smtp {
+            port,
+            inbox,
+            reject,
+        }
+    }
+
+    fn to(&self, address: &str) -> Vec<Received> {
+        self.inbox
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(address)))
+            .cloned()
+            .collect()
+    }
+
+    fn all(&self) -> Vec<Received> {
+        self.inbox.lock().unwrap().clone()
+    }
+
+    /// Waits until `address` has `count` messages; returns them.
+    async fn wait_for(&self, address: &str, count: usize) -> Vec<Received> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let got = self.to(address);
+            if got.len() >= count {
+                return got;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{address} received {} emails, expected {count}; all: {:?}",
+                got.len(),
+                self.all().iter().map(|m| &m.to).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn app_with_smtp(port: u16) -> TestApp {
+    TestApp::spawn_with(|s| {
+        s.mail.transport = folio_server::config::MailTransport::Smtp;
+        s.mail.smtp_url = format!("smtp://127.0.0.1:{port}");
+        s.mail.poll_milliseconds = 50;
+        s.mail.retry_base_seconds = 1;
+        s.mail.retry_max_seconds = 2;
+        s.mail.timeout_seconds = 5;
+        s.comments.moderation = "off".to_owned();
+        s.comments.per_user_per_minute = 0;
+    })
+    .await
+}
+
+/// A reader who signed in with GitHub, whose address GitHub vouched for.
+async fn reader(app: &TestApp, login: &str, name: &str) -> (User, reqwest::Client) {
+    let user = app
+        .store
+        .sign_in(&Identity {
+            provider: "github".to_owned(),
+            subject: format!("gh-{login}"),
+            login: Some(login.to_owned()),
+            display_name: name.to_owned(),
+            email: Some(format!("{login}@example.org")),
+            email_verified: true,
+            avatar_url: None,
+            profile_url: None,
+        })
+        .await
+        .unwrap();
+    let (cookie, _csrf) = folio_web::open_session_for(&app.store, user.id)
+        .await
+        .unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::COOKIE,
+        format!("{}={cookie}", folio_web::SESSION_COOKIE)
+            .parse()
+            .unwrap(),
+    );
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    (user, client)
+}
+
+/// Posts a comment through the form, as a browser does; returns its id.
+async fn comment(
+    app: &TestApp,
+    client: &reqwest::Client,
+    post: &folio_domain::Post,
+    parent: Option<i64>,
+    text: &str,
+    extra: &[(&str, &str)],
+) -> i64 {
+    let path = post_path(post);
+    let page = client.get(app.url(&path)).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("name=\"subscribe_comments\""),
+        "no follow-up checkbox"
+    );
+    assert!(
+        html.contains("name=\"subscribe_blog\""),
+        "no new-posts checkbox"
+    );
+    let csrf = common::csrf_of(&html);
+    let post_id = post.summary.id.to_string();
+    let parent = parent.unwrap_or(0).to_string();
+    let mut form = vec![
+        ("comment", text),
+        ("comment_post_ID", post_id.as_str()),
+        ("comment_parent", parent.as_str()),
+        ("_csrf", csrf.as_str()),
+        ("url", ""),
+    ];
+    form.extend_from_slice(extra);
+    let response = client
+        .post(app.url("/comments"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+    comment_id_of(&location(&response))
+}
+
+fn post_path(post: &folio_domain::Post) -> String {
+    post.summary.path()
+}
+
+/// Waits until the outbox has nothing left to send now.
+async fn drained(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let counts = app.store.outbox_counts().await.unwrap();
+        if counts.pending == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "outbox not drained: {counts:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn sales_post(app: &TestApp) -> folio_domain::Post {
+    let writer = app.author("Writer").await;
+    app.post(
+        &writer,
+        "Sales Isn't Adversarial",
+        "Selling is helping someone decide.",
+        common::days_ago(1),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn alice_hears_of_bobs_reply_once_and_unsubscribes_with_one_click() {
+    let smtp = Smtp::start();
+    let app = app_with_smtp(smtp.port).await;
+    let post = sales_post(&app).await;
+    let (_alice, alice_client) = reader(&app, "alice", "Alice").await;
+    let (_bob, bob_client) = reader(&app, "bob", "Bob").await;
+
+    let alice_comment = comment(
+        &app,
+        &alice_client,
+        &post,
+        None,
+        "Good salespeople **listen** first.",
+        &[("subscribe_comments", "subscribe")],
+    )
+    .await;
+    let bob_reply = comment(
+        &app,
+        &bob_client,
+        &post,
+        Some(alice_comment),
+        "Agreed, and they say no when it doesn't fit.",
+        &[],
+    )
+    .await;
+
+    let mail = smtp.wait_for("alice@example.org", 1).await;
+    drained(&app).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(smtp.to("alice@example.org").len(), 1, "one email per event");
+    assert!(
+        smtp.to("bob@example.org").is_empty(),
+        "nobody hears of their own comment"
+    );
+
+    let message = &mail[0];
+    let parsed = message.parsed();
+    assert_eq!(
+        parsed.subject().unwrap(),
+        "Bob replied to your comment on “Sales Isn't Adversarial”"
+    );
+    let text = parsed.body_text(0).unwrap().to_string();
+    let html = parsed.body_html(0).unwrap().to_string();
+    let link = format!("{}{}#comment-{bob_reply}", app.address, post_path(&post));
+    for part in [&text, &html] {
+        assert!(part.contains("listen"), "quotes Alice: {part}");
+        assert!(part.contains("say no when it"), "quotes Bob: {part}");
+        assert!(part.contains(&link), "links to Bob's reply: {part}");
+    }
+    assert!(parsed.message_id().is_some());
+    assert!(parsed.date().is_some());
+    assert!(
+        message
+            .header("In-Reply-To")
+            .contains(&format!("post-{}", post.summary.id))
+    );
+    assert!(
+        message
+            .header("References")
+            .contains(&format!("post-{}", post.summary.id))
+    );
+    assert_eq!(
+        message.header("List-Unsubscribe-Post"),
+        "List-Unsubscribe=One-Click"
+    );
+    let unsubscribe = message.header("List-Unsubscribe");
+    let unsubscribe = unsubscribe
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_owned();
+    assert!(unsubscribe.starts_with(&format!("{}/unsubscribe/", app.address)));
+
+    // The unsubscribe page works without signing in.
+    let page = app.client.get(&unsubscribe).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("value=\"thread\""), "{page}");
+    assert!(page.contains("value=\"everything\""), "{page}");
+
+    // What the mail client's own button does (RFC 8058): a bare POST, no cookie, no token.
+    let one_click = app
+        .client
+        .post(&unsubscribe)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one_click.status(), 200);
+    assert_eq!(
+        app.store
+            .thread_follow(post.summary.id, _alice.id)
+            .await
+            .unwrap(),
+        Some(false)
+    );
+
+    // Another reply to Alice: she asked for no more email about this thread.
+    let (_carol, carol_client) = reader(&app, "carol", "Carol").await;
+    comment(
+        &app,
+        &carol_client,
+        &post,
+        Some(alice_comment),
+        "Me too.",
+        &[],
+    )
+    .await;
+    drained(&app).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(smtp.to("alice@example.org").len(), 1);
+}
+
+#[tokio::test]
+async fn nobody_is_told_of_their_own_comment() {
+    let smtp = Smtp::start();
+    let app = app_with_smtp(smtp.port).await;
+    let post = sales_post(&app).await;
+    let (_alice, alice) = reader(&app, "alice", "Alice").await;
+    let first = comment(
+        &app,
+        &alice,
+        &post,
+        None,
+        "A thought.",
+        &[("subscribe_comments", "subscribe")],
+    )
+    .await;
+    comment(
+        &app,
+        &alice,
+        &post,
+        Some(first),
+        "And a second thought.",
+        &[],
+    )
+    .await;
+    drained(&app).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(smtp.all().is_empty(), "{:?}", smtp.all().len());
+    assert_eq!(app.store.outbox_counts().await.unwrap().sent, 0);
+}
+
+#[tokio::test]
+async fn the_post_author_and_followers_hear_of_new_comments_once_each() {
+    let smtp = Smtp::start();
+    let app = app_with_smtp(smtp.port).await;
+    let post = sales_post(&app).await;
+    app.sql("UPDATE users SET email_verified = TRUE WHERE email = 'writer@example.org'")
+        .await;
+    let (_alice, alice) = reader(&app, "alice", "Alice").await;
+    let (_bob, bob) = reader(&app, "bob", "Bob").await;
+    let first = comment(
+        &app,
+        &alice,
+        &post,
+        None,
+        "First comment.",
+        &[("subscribe_comments", "subscribe")],
+    )
+    .await;
+    // Writer hears of Alice's comment.
+    let writer_mail = smtp.wait_for("writer@example.org", 1).await;
+    assert!(
+        writer_mail[0]
+            .parsed()
+            .subject()
+            .unwrap()
+            .starts_with("Alice commented on")
+    );
+    // Bob follows too and answers: Alice gets a reply email (not also a follower one), the
+    // writer one more.
+    comment(
+        &app,
+        &bob,
+        &post,
+        Some(first),
+        "An answer.",
+        &[("subscribe_comments", "subscribe")],
+    )
+    .await;
+    smtp.wait_for("alice@example.org", 1).await;
+    smtp.wait_for("writer@example.org", 2).await;
+    drained(&app).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(smtp.to("alice@example.org").len(), 1);
+    assert_eq!(smtp.to("writer@example.org").len(), 2);
+    assert!(smtp.to("bob@example.org").is_empty());
+}
+
+#[tokio::test]
+async fn smtp_down_then_up_delivers_exactly_once() {
+    // A port with nobody listening, for now.
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let app = app_with_smtp(port).await;
+    let post = sales_post(&app).await;
+    let (_alice, alice) = reader(&app, "alice", "Alice").await;
+    let (_bob, bob) = reader(&app, "bob", "Bob").await;
+    let first = comment(
+        &app,
+        &alice,
+        &post,
+        None,
+        "Down?",
+        &[("subscribe_comments", "subscribe")],
+    )
+    .await;
+    comment(&app, &bob, &post, Some(first), "Up!", &[]).await;
+    // The worker tried and failed (connection refused): the email waits, not lost.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app
+        .count("SELECT COUNT(*) AS n FROM mail_outbox WHERE status = 'pending' AND attempts >= 1")
+        .await
+        < 1
+    {
+        assert!(Instant::now() < deadline, "no failed attempt recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let smtp = Smtp::start_on(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap());
+    smtp.wait_for("alice@example.org", 1).await;
+    drained(&app).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(smtp.all().len(), 1, "delivered exactly once");
+    let counts = app.store.outbox_counts().await.unwrap();
+    assert_eq!((counts.sent, counts.failed, counts.pending), (1, 0, 0));
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_marks_the_email_failed_without_retrying() {
+    let smtp = Smtp::start();
+    smtp.reject.store(true, Ordering::SeqCst);
+    let app = app_with_smtp(smtp.port).await;
+    let post = sales_post(&app).await;
+    let (_alice, alice) = reader(&app, "alice", "Alice").await;
+    let (_bob, bob) = reader(&app, "bob", "Bob").await;
+    let first = comment(
+        &app,
+        &alice,
+        &post,
+        None,
+        "Refused?",
+        &[("subscribe_comments", "subscribe")],
+    )
+    .await;
+    comment(&app, &bob, &post, Some(first), "Refused.", &[]).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.store.failed_mail().await.unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the email was not marked failed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let failed = app.store.failed_mail().await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].attempts, 1, "not retried: {failed:?}");
+    assert!(failed[0].last_error.contains("550"), "{failed:?}");
+    assert!(smtp.all().is_empty());
+
+    // `folio mail retry` puts it back; now the server accepts.
+    smtp.reject.store(false, Ordering::SeqCst);
+    assert_eq!(app.store.retry_failed_mail(None).await.unwrap(), 1);
+    smtp.wait_for("alice@example.org", 1).await;
+}
+
+#[tokio::test]
+async fn a_typed_address_gets_only_the_confirmation_until_confirmed() {
+    let smtp = Smtp::start();
+    let app = app_with_smtp(smtp.port).await;
+    let writer = app.author("Writer").await;
+    let response = app
+        .client
+        .post(app.url("/subscribe"))
+        .form(&[("email", "reader@example.org"), ("url", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let confirmation = smtp.wait_for("reader@example.org", 1).await;
+    let parsed = confirmation[0].parsed();
+    assert!(
+        parsed
+            .subject()
+            .unwrap()
+            .starts_with("Confirm your subscription")
+    );
+    let text = parsed.body_text(0).unwrap().to_string();
+    let start = text
+        .find(&format!("{}/subscribe/confirm/", app.address))
+        .unwrap();
+    let confirm_url: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+
+    // A post published before confirmation: nothing for this address.
+    let payload = |post: &folio_domain::Post| folio_notification::PostPayload {
+        post_id: post.summary.id,
+        post_title: post.summary.title.clone(),
+        post_path: post_path(post),
+        author_name: "Writer".to_owned(),
+        excerpt: "An excerpt.".to_owned(),
+    };
+    let early = app
+        .post(&writer, "Before", "text", common::days_ago(0))
+        .await;
+    assert_eq!(
+        folio_notification::notify_new_post(&app.store, &payload(&early), writer.id)
+            .await
+            .unwrap(),
+        0
+    );
+    // Subscribing again sends no second confirmation.
+    app.client
+        .post(app.url("/subscribe"))
+        .form(&[("email", "reader@example.org"), ("url", "")])
+        .send()
+        .await
+        .unwrap();
+
+    // Opening the link shows a button; pressing it confirms.
+    assert_eq!(
+        app.client.get(&confirm_url).send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        app.store
+            .blog_subscription("reader@example.org")
+            .await
+            .unwrap(),
+        Some(false)
+    );
+    let confirmed = app.client.post(&confirm_url).send().await.unwrap();
+    assert_eq!(confirmed.status(), 200);
+    assert_eq!(
+        app.store
+            .blog_subscription("reader@example.org")
+            .await
+            .unwrap(),
+        Some(true)
+    );
+
+    let later = app
+        .post(&writer, "After", "text", common::days_ago(0))
+        .await;
+    assert_eq!(
+        folio_notification::notify_new_post(&app.store, &payload(&later), writer.id)
+            .await
+            .unwrap(),
+        1
+    );
+    let mail = smtp.wait_for("reader@example.org", 2).await;
+    drained(&app).await;
+    assert_eq!(smtp.to("reader@example.org").len(), 2);
+    let news = mail
+        .iter()
+        .find(|m| m.parsed().subject().unwrap().contains("After"))
+        .expect("the new post's email");
+    let unsubscribe = news.header("List-Unsubscribe");
+    let unsubscribe = unsubscribe.trim_start_matches('<').trim_end_matches('>');
+    let done = app
+        .client
+        .post(unsubscribe)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    assert_eq!(
+        app.store
+            .blog_subscription("reader@example.org")
+            .await
+            .unwrap(),
+        None
+    );
+}
