@@ -91,9 +91,9 @@ impl Worker {
     pub async fn run_once(&self) -> Result<usize, MailError> {
         let batch = self.settings.batch_size.max(1);
         let mut lease = self.settings.lease;
-        if self.settings.per_second > 0 {
+        if let Some(seconds) = batch.checked_div(self.settings.per_second) {
             // The whole batch must fit in the lease even at the send-rate limit.
-            lease += Duration::from_secs(u64::from(batch / self.settings.per_second + 1) * 2);
+            lease += Duration::from_secs(u64::from(seconds + 1) * 2);
         }
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
         let until = millis(OffsetDateTime::now_utc()).saturating_add(lease_ms);

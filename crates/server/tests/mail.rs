@@ -102,6 +102,7 @@ impl Smtp {
             .with_name("sink.test")
             .with_ssl(SslConfig::None)
             .unwrap()
+            .with_num_threads(16)
             .with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();
@@ -434,8 +435,26 @@ async fn the_post_author_and_followers_hear_of_new_comments_once_each() {
             .unwrap()
             .starts_with("Alice commented on")
     );
+    // Carol follows the conversation without commenting.
+    let (_carol, carol) = reader(&app, "carol", "Carol").await;
+    let page = carol
+        .get(app.url(&post_path(&post)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Follow this conversation"));
+    let followed = carol
+        .post(app.url(&format!("/follow/{}", post.summary.id)))
+        .form(&[("_csrf", common::csrf_of(&page).as_str()), ("follow", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(followed.status(), 303);
     // Bob follows too and answers: Alice gets a reply email (not also a follower one), the
-    // writer one more.
+    // writer one more, Carol a follower's one.
     comment(
         &app,
         &bob,
@@ -452,6 +471,15 @@ async fn the_post_author_and_followers_hear_of_new_comments_once_each() {
     assert_eq!(smtp.to("alice@example.org").len(), 1);
     assert_eq!(smtp.to("writer@example.org").len(), 2);
     assert!(smtp.to("bob@example.org").is_empty());
+    let to_carol = smtp.to("carol@example.org");
+    assert_eq!(to_carol.len(), 1);
+    assert!(
+        to_carol[0]
+            .parsed()
+            .subject()
+            .unwrap()
+            .starts_with("New comment on")
+    );
 }
 
 #[tokio::test]
@@ -641,4 +669,202 @@ async fn a_typed_address_gets_only_the_confirmation_until_confirmed() {
             .unwrap(),
         None
     );
+}
+
+async fn app_without_worker(port: u16, moderation: &str) -> TestApp {
+    let moderation = moderation.to_owned();
+    TestApp::spawn_with(move |s| {
+        s.mail.transport = folio_server::config::MailTransport::Smtp;
+        s.mail.smtp_url = format!("smtp://127.0.0.1:{port}");
+        s.mail.worker = false;
+        s.mail.poll_milliseconds = 20;
+        s.comments.moderation = moderation;
+        s.comments.per_user_per_minute = 0;
+    })
+    .await
+}
+
+/// Runs one mail worker (as `folio worker` would) until the outbox has nothing due.
+async fn run_worker_until_drained(app: &TestApp) {
+    let worker = folio_server::app::mail_worker(app.store.clone(), &app.settings).unwrap();
+    while worker.run_once().await.unwrap() > 0 {}
+}
+
+#[tokio::test]
+async fn a_comment_deleted_before_sending_is_not_sent() {
+    let smtp = Smtp::start();
+    let app = app_without_worker(smtp.port, "off").await;
+    let post = sales_post(&app).await;
+    let (_alice, alice) = reader(&app, "alice", "Alice").await;
+    let (_bob, bob) = reader(&app, "bob", "Bob").await;
+    let first = comment(
+        &app,
+        &alice,
+        &post,
+        None,
+        "Hello.",
+        &[("subscribe_comments", "subscribe")],
+    )
+    .await;
+    let reply = comment(&app, &bob, &post, Some(first), "Oops, wrong post.", &[]).await;
+    assert_eq!(app.store.outbox_counts().await.unwrap().pending, 1);
+    // Bob deletes his reply within the edit window, before any worker ran.
+    let csrf = common::csrf_of(
+        &bob.get(app.url(&format!("/comments/{reply}/edit")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let deleted = bob
+        .post(app.url(&format!("/comments/{reply}/delete")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 303);
+    run_worker_until_drained(&app).await;
+    let counts = app.store.outbox_counts().await.unwrap();
+    assert_eq!((counts.sent, counts.cancelled), (0, 1));
+    assert!(smtp.all().is_empty());
+}
+
+#[tokio::test]
+async fn a_held_comment_tells_only_moderators_until_approved() {
+    let smtp = Smtp::start();
+    let app = app_without_worker(smtp.port, "always").await;
+    let post = sales_post(&app).await;
+    app.sql("UPDATE users SET email_verified = TRUE WHERE email = 'writer@example.org'")
+        .await;
+    let (moderator, _) = reader(&app, "mod", "Moderator").await;
+    app.store
+        .set_role(moderator.id, folio_domain::Role::Editor)
+        .await
+        .unwrap();
+    let (_alice, alice) = reader(&app, "alice", "Alice").await;
+    let (_bob, bob) = reader(&app, "bob", "Bob").await;
+    // Alice's comment is approved at once by SQL, so that Bob can answer it.
+    let first = comment(
+        &app,
+        &alice,
+        &post,
+        None,
+        "Held first.",
+        &[("subscribe_comments", "subscribe")],
+    )
+    .await;
+    run_worker_until_drained(&app).await;
+    assert_eq!(
+        smtp.to("mod@example.org").len(),
+        1,
+        "the moderator is asked"
+    );
+    assert!(
+        smtp.to("writer@example.org").is_empty(),
+        "held: only moderators"
+    );
+    let moderation = smtp.to("mod@example.org")[0]
+        .parsed()
+        .subject()
+        .unwrap()
+        .to_owned();
+    assert!(moderation.starts_with("Please moderate"), "{moderation}");
+    app.sql(&format!(
+        "UPDATE comments SET status = 'approved' WHERE id = {first}"
+    ))
+    .await;
+    let path = post_path(&post);
+    folio_notification::notify_approved_comment(&app.store, first, &post.summary.title, &path)
+        .await
+        .unwrap();
+    run_worker_until_drained(&app).await;
+    assert_eq!(
+        smtp.to("writer@example.org").len(),
+        1,
+        "the author hears once approved"
+    );
+    assert_eq!(
+        smtp.to("mod@example.org").len(),
+        1,
+        "no second email for the moderator"
+    );
+
+    let reply = comment(&app, &bob, &post, Some(first), "Held reply.", &[]).await;
+    run_worker_until_drained(&app).await;
+    assert!(
+        smtp.to("alice@example.org").is_empty(),
+        "followers wait for approval"
+    );
+    assert_eq!(smtp.to("mod@example.org").len(), 2);
+    app.sql(&format!(
+        "UPDATE comments SET status = 'approved' WHERE id = {reply}"
+    ))
+    .await;
+    folio_notification::notify_approved_comment(&app.store, reply, &post.summary.title, &path)
+        .await
+        .unwrap();
+    run_worker_until_drained(&app).await;
+    let to_alice = smtp.to("alice@example.org");
+    assert_eq!(to_alice.len(), 1);
+    assert!(
+        to_alice[0]
+            .parsed()
+            .subject()
+            .unwrap()
+            .starts_with("Bob replied to your comment")
+    );
+}
+
+#[tokio::test]
+async fn two_workers_on_one_database_send_each_email_once() {
+    let smtp = Smtp::start();
+    let app = app_without_worker(smtp.port, "off").await;
+    let total = 300;
+    let mails: Vec<folio_storage::NewMail> = (0..total)
+        .map(|i| folio_storage::NewMail {
+            kind: "test".to_owned(),
+            recipient: format!("reader{i}@example.org"),
+            user_id: None,
+            post_id: None,
+            comment_id: None,
+            payload: "{}".to_owned(),
+            dedupe_key: format!("load:{i}"),
+        })
+        .collect();
+    assert_eq!(app.store.enqueue_mail(&mails).await.unwrap(), total);
+    // Two processes' worth: each worker with its own connection pool.
+    let mut settings = app.settings.clone();
+    settings.mail.batch_size = 10;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let store = folio_storage::Store::connect(&app.database_url)
+            .await
+            .unwrap();
+        let worker = folio_server::app::mail_worker(store, &settings).unwrap();
+        tasks.push(tokio::spawn(worker.run(stop_rx.clone())));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while smtp.all().len() < total as usize {
+        assert!(
+            Instant::now() < deadline,
+            "only {} delivered",
+            smtp.all().len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drained(&app).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = stop_tx.send(true);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let mut recipients: Vec<String> = smtp.all().iter().flat_map(|m| m.to.clone()).collect();
+    assert_eq!(recipients.len(), total as usize);
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(recipients.len(), total as usize, "an email was sent twice");
+    assert_eq!(app.store.outbox_counts().await.unwrap().sent, total);
 }

@@ -46,6 +46,8 @@ struct IdentityView {
     email: String,
 }
 
+// The error is the page to answer with; it is built once per request, not passed around.
+#[allow(clippy::result_large_err)]
 fn signed_in(viewer: &Viewer) -> Result<User, Response> {
     viewer.user.clone().ok_or_else(|| {
         see_other(&format!(

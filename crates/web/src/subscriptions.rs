@@ -16,6 +16,8 @@ use crate::AppState;
 use crate::discussion::{CommentForm, private};
 use crate::error::AppError;
 use crate::layout::Layout;
+use crate::session::Viewer;
+use crate::signin::see_other;
 
 /// Writes a reader's comment with the emails it causes (in one transaction), their follow of
 /// the thread if they ticked `subscribe_comments`, and their new-posts subscription if they
@@ -82,6 +84,7 @@ pub fn router() -> Router<AppState> {
             get(unsubscribe_page).post(unsubscribe),
         )
         .route("/subscribe", post(subscribe))
+        .route("/follow/{post_id}", post(follow))
         .route(
             "/subscribe/confirm/{token}",
             get(confirm_page).post(confirm),
@@ -334,4 +337,35 @@ async fn confirm(
             "This confirmation link is not valid (anymore). Please subscribe again.",
         ),
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct FollowForm {
+    #[serde(default)]
+    _csrf: String,
+    /// "1" follows, "0" stops following.
+    #[serde(default)]
+    follow: Option<String>,
+}
+
+/// "Follow this conversation": email about new comments without writing one.
+async fn follow(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(post_id): Path<i64>,
+    Form(form): Form<FollowForm>,
+) -> Result<Response, AppError> {
+    viewer.check_csrf(&form._csrf).await?;
+    let user_id = viewer.user_id().ok_or(AppError::Forbidden)?;
+    let post = state
+        .store()
+        .published_entry(post_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let following = form.follow.as_deref() != Some("0");
+    state
+        .store()
+        .set_thread_follow(post_id, user_id, following)
+        .await?;
+    Ok(see_other(&format!("{}#respond", post.summary.path())))
 }
