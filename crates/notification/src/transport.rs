@@ -61,7 +61,15 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    /// Builds the transport; nothing connects until the first message.
+    /// Whether `url` is an SMTP URL lettre understands; needs no runtime, connects nowhere.
+    pub fn check_smtp_url(url: &str) -> Result<(), MailError> {
+        AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map(|_| ())
+            .map_err(|e| MailError::SmtpUrl(e.to_string()))
+    }
+
+    /// Builds the transport (inside a Tokio runtime: the pool starts a task); nothing
+    /// connects until the first message.
     pub fn new(settings: &TransportSettings) -> Result<Self, MailError> {
         Ok(match settings {
             TransportSettings::Smtp {

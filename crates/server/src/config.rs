@@ -261,7 +261,7 @@ impl Settings {
             return bad("cache.poll_milliseconds", "must be at least 50");
         }
         if self.mail.transport == MailTransport::Smtp
-            && let Err(error) = folio_notification::Mailer::new(&self.mail_transport())
+            && let Err(error) = folio_notification::Mailer::check_smtp_url(&self.mail.smtp_url)
         {
             return bad("mail.smtp_url", &error.to_string());
         }
