@@ -7,6 +7,7 @@ use folio_storage::{ClaimedMail, Store, millis};
 use lettre::message::Mailbox;
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, watch};
+use tokio::task::JoinSet;
 
 use crate::MailError;
 use crate::messages::{SiteInfo, render_message};
@@ -27,6 +28,8 @@ pub struct MailSettings {
     pub poll_interval: Duration,
     /// How long a claimed row stays with this worker before another may take it.
     pub lease: Duration,
+    /// Messages on their way at once (one SMTP connection each).
+    pub concurrency: u32,
 }
 
 /// The delay before attempt `attempt + 1`, after `attempt` failures (1, 2, ...):
@@ -87,7 +90,8 @@ impl Worker {
         &self.id
     }
 
-    /// Claims one batch of due rows and handles each; how many were claimed.
+    /// Claims one batch of due rows and handles each; how many were claimed. Up to
+    /// `concurrency` messages are on their way at once; the sent ones are marked together.
     pub async fn run_once(&self) -> Result<usize, MailError> {
         let batch = self.settings.batch_size.max(1);
         let mut lease = self.settings.lease;
@@ -99,8 +103,42 @@ impl Worker {
         let until = millis(OffsetDateTime::now_utc()).saturating_add(lease_ms);
         let claimed = self.store.claim_mail(&self.id, batch, until).await?;
         let count = claimed.len();
+        let concurrency = usize::try_from(self.settings.concurrency.max(1)).unwrap_or(1);
+        let mut sending = JoinSet::new();
+        let mut sent = Vec::with_capacity(count);
         for mail in claimed {
-            self.deliver(mail).await?;
+            let message = match render_message(&mail, &self.site, &self.from) {
+                Ok(message) => message,
+                Err(error) => {
+                    tracing::error!(id = mail.id, kind = %mail.kind, %error, "email cannot be made; marked failed");
+                    self.store
+                        .mark_mail_attempt_failed(mail.id, &self.id, &error.to_string(), None)
+                        .await?;
+                    continue;
+                }
+            };
+            self.pace().await;
+            while sending.len() >= concurrency {
+                if let Some(done) = sending.join_next().await {
+                    self.settle(done, &mut sent).await?;
+                }
+            }
+            let mailer = self.mailer.clone();
+            sending.spawn(async move {
+                let outcome = mailer.send(message).await;
+                (mail, outcome)
+            });
+        }
+        while let Some(done) = sending.join_next().await {
+            self.settle(done, &mut sent).await?;
+        }
+        let marked = self.store.mark_mails_sent(&sent, &self.id).await?;
+        if marked < sent.len() as u64 {
+            tracing::warn!(
+                sent = sent.len(),
+                marked,
+                "emails sent after this worker's lease ran out; some may be sent twice"
+            );
         }
         Ok(count)
     }
@@ -118,27 +156,21 @@ impl Worker {
         *next = (*next).max(now) + gap;
     }
 
-    async fn deliver(&self, mail: ClaimedMail) -> Result<(), MailError> {
-        let message = match render_message(&mail, &self.site, &self.from) {
-            Ok(message) => message,
-            Err(error) => {
-                tracing::error!(id = mail.id, kind = %mail.kind, %error, "email cannot be made; marked failed");
-                self.store
-                    .mark_mail_attempt_failed(mail.id, &self.id, &error.to_string(), None)
-                    .await?;
-                return Ok(());
-            }
+    /// Records one send's outcome: sent ids are collected; failures are written at once.
+    async fn settle(
+        &self,
+        done: Result<(ClaimedMail, Result<String, SendError>), tokio::task::JoinError>,
+        sent: &mut Vec<i64>,
+    ) -> Result<(), MailError> {
+        let Ok((mail, outcome)) = done else {
+            // A send task panicked: its row stays claimed and is tried again after the lease.
+            tracing::error!("an email send task failed");
+            return Ok(());
         };
-        self.pace().await;
-        match self.mailer.send(message).await {
+        match outcome {
             Ok(answer) => {
                 tracing::debug!(id = mail.id, kind = %mail.kind, %answer, "email sent");
-                if !self.store.mark_mail_sent(mail.id, &self.id).await? {
-                    tracing::warn!(
-                        id = mail.id,
-                        "email sent after this worker's lease ran out; it may be sent twice"
-                    );
-                }
+                sent.push(mail.id);
             }
             Err(SendError::Permanent(error)) => {
                 tracing::warn!(id = mail.id, kind = %mail.kind, %error, "email refused for good; marked failed");

@@ -374,6 +374,7 @@ impl Settings {
             batch_size: self.mail.batch_size.max(1),
             poll_interval: Duration::from_millis(self.mail.poll_milliseconds),
             lease: Duration::from_secs(self.mail.lease_seconds.max(1)),
+            concurrency: self.mail.pool_max_connections.max(1),
         }
     }
 

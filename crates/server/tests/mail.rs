@@ -868,3 +868,176 @@ async fn two_workers_on_one_database_send_each_email_once() {
     assert_eq!(recipients.len(), total as usize, "an email was sent twice");
     assert_eq!(app.store.outbox_counts().await.unwrap().sent, total);
 }
+
+#[tokio::test]
+async fn a_worker_killed_mid_batch_loses_nothing() {
+    let smtp = Smtp::start();
+    let app = app_without_worker(smtp.port, "off").await;
+    let mails: Vec<folio_storage::NewMail> = (0..5)
+        .map(|i| folio_storage::NewMail {
+            kind: "test".to_owned(),
+            recipient: format!("reader{i}@example.org"),
+            user_id: None,
+            post_id: None,
+            comment_id: None,
+            payload: "{}".to_owned(),
+            dedupe_key: format!("killed:{i}"),
+        })
+        .collect();
+    app.store.enqueue_mail(&mails).await.unwrap();
+    // A worker claims the batch under a short lease and dies before sending.
+    let now = folio_storage::millis(time::OffsetDateTime::now_utc());
+    let claimed = app
+        .store
+        .claim_mail("dead-worker", 50, now + 300)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 5);
+    // While the lease holds, nobody else takes them.
+    let worker = folio_server::app::mail_worker(app.store.clone(), &app.settings).unwrap();
+    assert_eq!(worker.run_once().await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Once it ran out, the next worker sends them all, once.
+    while worker.run_once().await.unwrap() > 0 {}
+    assert_eq!(smtp.all().len(), 5);
+    assert_eq!(app.store.outbox_counts().await.unwrap().sent, 5);
+    // The dead worker's late report changes nothing.
+    assert!(
+        !app.store
+            .mark_mail_sent(claimed[0].id, "dead-worker")
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+#[ignore = "a measurement, not a test: cargo test --test mail -- --ignored --nocapture"]
+async fn measure_delivery_rate() {
+    let smtp = Smtp::start();
+    let app = app_without_worker(smtp.port, "off").await;
+    let total = 2000;
+    let mails: Vec<folio_storage::NewMail> = (0..total)
+        .map(|i| folio_storage::NewMail {
+            kind: "test".to_owned(),
+            recipient: format!("reader{i}@example.org"),
+            user_id: None,
+            post_id: None,
+            comment_id: None,
+            payload: "{}".to_owned(),
+            dedupe_key: format!("rate:{i}"),
+        })
+        .collect();
+    app.store.enqueue_mail(&mails).await.unwrap();
+    let mut settings = app.settings.clone();
+    if let Ok(n) = std::env::var("FOLIO_MEASURE_CONNECTIONS") {
+        settings.mail.pool_max_connections = n.parse().unwrap();
+    }
+    if std::env::var("FOLIO_MEASURE_LOG").is_ok() {
+        settings.mail.transport = folio_server::config::MailTransport::Log;
+    }
+    let worker = folio_server::app::mail_worker(app.store.clone(), &settings).unwrap();
+    let start = Instant::now();
+    while worker.run_once().await.unwrap() > 0 {}
+    let elapsed = start.elapsed();
+    println!(
+        "{total} emails in {elapsed:.2?}: {:.0} emails/s",
+        f64::from(total) / elapsed.as_secs_f64()
+    );
+}
+
+#[tokio::test]
+async fn lettres_pooled_transport_delivers_too() {
+    // `?tls=opportunistic` goes through lettre's own pooled SMTP transport (the one used for
+    // STARTTLS, implicit TLS and logins); the sink offers no STARTTLS, so it stays plain.
+    let smtp = Smtp::start();
+    let app = app_without_worker(smtp.port, "off").await;
+    let mails: Vec<folio_storage::NewMail> = (0..3)
+        .map(|i| folio_storage::NewMail {
+            kind: "test".to_owned(),
+            recipient: format!("reader{i}@example.org"),
+            user_id: None,
+            post_id: None,
+            comment_id: None,
+            payload: "{}".to_owned(),
+            dedupe_key: format!("lettre:{i}"),
+        })
+        .collect();
+    app.store.enqueue_mail(&mails).await.unwrap();
+    let mut settings = app.settings.clone();
+    settings.mail.smtp_url = format!("smtp://127.0.0.1:{}?tls=opportunistic", smtp.port);
+    let worker = folio_server::app::mail_worker(app.store.clone(), &settings).unwrap();
+    while worker.run_once().await.unwrap() > 0 {}
+    assert_eq!(smtp.all().len(), 3);
+    let parsed = smtp.all()[0].parsed().subject().unwrap().to_owned();
+    assert_eq!(parsed, "Test email from Test Blog");
+}
+
+fn folio_command(database_url: &str, smtp_port: u16, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_folio"))
+        .args(args)
+        .env("FOLIO__DATABASE__URL", database_url)
+        .env("FOLIO__LOG__LEVEL", "warn")
+        .env(
+            "FOLIO__MAIL__SMTP_URL",
+            format!("smtp://127.0.0.1:{smtp_port}"),
+        )
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn folio_mail_test_failed_and_retry() {
+    let smtp = Smtp::start();
+    let app = app_without_worker(smtp.port, "off").await;
+    let sent = folio_command(
+        &app.database_url,
+        smtp.port,
+        &["mail", "test", "ops@example.org"],
+    );
+    let stdout = String::from_utf8_lossy(&sent.stdout);
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert!(
+        stdout.starts_with("250"),
+        "prints the server's answer: {stdout}"
+    );
+    assert_eq!(smtp.to("ops@example.org").len(), 1);
+
+    smtp.reject.store(true, Ordering::SeqCst);
+    let refused = folio_command(
+        &app.database_url,
+        smtp.port,
+        &["mail", "test", "ops@example.org"],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("550"));
+
+    // A failed email is listed, and retried on request.
+    app.store
+        .enqueue_mail(&[folio_storage::NewMail {
+            kind: "test".to_owned(),
+            recipient: "reader@example.org".to_owned(),
+            user_id: None,
+            post_id: None,
+            comment_id: None,
+            payload: "{}".to_owned(),
+            dedupe_key: "cli:1".to_owned(),
+        }])
+        .await
+        .unwrap();
+    run_worker_until_drained(&app).await;
+    let failed = folio_command(&app.database_url, smtp.port, &["mail", "failed"]);
+    let listed = String::from_utf8_lossy(&failed.stdout);
+    assert!(
+        listed.contains("reader@example.org") && listed.contains("550"),
+        "{listed}"
+    );
+    smtp.reject.store(false, Ordering::SeqCst);
+    let retried = folio_command(&app.database_url, smtp.port, &["mail", "retry"]);
+    assert!(String::from_utf8_lossy(&retried.stdout).contains("1 emails queued again"));
+    run_worker_until_drained(&app).await;
+    assert_eq!(smtp.to("reader@example.org").len(), 1);
+}

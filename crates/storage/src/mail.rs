@@ -397,6 +397,34 @@ impl Store {
         Ok(result.rows_affected() > 0)
     }
 
+    /// Marks many claimed rows sent in one statement (one commit for a whole batch); how
+    /// many this worker still held.
+    pub async fn mark_mails_sent(&self, ids: &[i64], worker: &str) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let backend = self.db_backend();
+        // Ids are integers from our own rows: safe to write into the statement.
+        let list = ids
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let result = self
+            .db
+            .execute_raw(statement(
+                backend,
+                &format!(
+                    "UPDATE mail_outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
+                     locked_by = NULL, locked_until = NULL, last_error = NULL \
+                     WHERE locked_by = $2 AND id IN ({list})"
+                ),
+                vec![now().into(), worker.into()],
+            ))
+            .await?;
+        Ok(result.rows_affected())
+    }
+
     /// A failed attempt: tried again at `retry_at_ms`, or marked failed when `retry_at_ms`
     /// is `None` (a permanent refusal, or the last attempt).
     pub async fn mark_mail_attempt_failed(
