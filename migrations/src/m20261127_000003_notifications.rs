@@ -22,6 +22,9 @@ const UP: &[&str] = &[
         payload TEXT NOT NULL,
         dedupe_key TEXT NOT NULL UNIQUE,
         unsubscribe_token TEXT NOT NULL UNIQUE,
+        -- Moderation emails: the single-use Approve / Spam / Trash link's token.
+        action_token TEXT UNIQUE,
+        action_used_at {ts},
         status TEXT NOT NULL DEFAULT 'pending',
         attempts INTEGER NOT NULL DEFAULT 0,
         next_attempt_at BIGINT NOT NULL,

@@ -94,6 +94,8 @@ struct View {
     excerpt: String,
     confirm_url: String,
     unsubscribe_url: String,
+    /// Moderation emails: the page with the single-use Approve / Spam / Trash buttons.
+    moderate_url: String,
 }
 
 struct QuotedView {
@@ -212,6 +214,11 @@ fn view_for(mail: &ClaimedMail, site: &SiteInfo) -> Result<View, MailError> {
         excerpt: String::new(),
         confirm_url: String::new(),
         unsubscribe_url: site.url(&format!("/unsubscribe/{}", mail.unsubscribe_token)),
+        moderate_url: mail
+            .action_token
+            .as_ref()
+            .map(|token| site.url(&format!("/moderate/{token}")))
+            .unwrap_or_default(),
     };
     match mail.kind.as_str() {
         "reply" | "follow" | "new_comment" | "moderation" => {
@@ -307,6 +314,7 @@ pub fn test_message(site: &SiteInfo, from: &Mailbox, to: &str) -> Result<Message
         payload: "{}".to_owned(),
         attempts: 0,
         unsubscribe_token: folio_storage::random_token(),
+        action_token: None,
     };
     render_message(&mail, site, from)
 }
@@ -361,6 +369,7 @@ mod tests {
             payload: serde_json::to_string(&payload).unwrap(),
             attempts: 0,
             unsubscribe_token: "tok123".into(),
+            action_token: None,
         };
         let site = SiteInfo {
             title: "Blog".into(),

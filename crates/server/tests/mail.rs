@@ -798,13 +798,42 @@ async fn a_held_comment_tells_only_moderators_until_approved() {
         "followers wait for approval"
     );
     assert_eq!(smtp.to("mod@example.org").len(), 2);
-    app.sql(&format!(
-        "UPDATE comments SET status = 'approved' WHERE id = {reply}"
-    ))
-    .await;
-    folio_notification::notify_approved_comment(&app.store, reply, &post.summary.title, &path)
+    // The moderator approves from the email: a link that works once, without signing in.
+    let ask = &smtp.to("mod@example.org")[1];
+    let text = ask.parsed().body_text(0).unwrap().to_string();
+    let start = text.find(&format!("{}/moderate/", app.address)).unwrap();
+    let moderate: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let page = app.client.get(&moderate).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Held reply."));
+    assert_eq!(
+        app.store.comment(reply).await.unwrap().unwrap().status,
+        folio_domain::CommentStatus::Pending,
+        "opening the link changes nothing"
+    );
+    let approved = app
+        .client
+        .post(&moderate)
+        .form(&[("action", "approve")])
+        .send()
         .await
         .unwrap();
+    assert_eq!(approved.status(), 200);
+    assert_eq!(
+        app.store.comment(reply).await.unwrap().unwrap().status,
+        folio_domain::CommentStatus::Approved
+    );
+    let again = app
+        .client
+        .post(&moderate)
+        .form(&[("action", "spam")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 410, "single use");
     run_worker_until_drained(&app).await;
     let to_alice = smtp.to("alice@example.org");
     assert_eq!(to_alice.len(), 1);

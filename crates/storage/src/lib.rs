@@ -23,8 +23,8 @@ pub use connect::{Backend, MigrationState, redact_password};
 pub use error::StorageError;
 pub use likes::{Liker, Likes};
 pub use mail::{
-    BlogSubscription, ClaimedMail, CommentAudience, FailedMail, NewMail, OutboxCounts,
-    UnsubscribeTarget, millis, random_token, still_tellable,
+    BlogSubscription, ClaimedMail, CommentAudience, FailedMail, ModerationLink, NewMail,
+    OutboxCounts, UnsubscribeTarget, millis, random_token, still_tellable,
 };
 pub use posts::{Adjacent, NewPost, PostFilter, PostLink, PostListing, PostRow};
 pub use search::SearchHit;

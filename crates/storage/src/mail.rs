@@ -43,6 +43,8 @@ pub struct ClaimedMail {
     /// Attempts before this one.
     pub attempts: i32,
     pub unsubscribe_token: String,
+    /// Moderation emails: the token of their Approve / Spam / Trash links.
+    pub action_token: Option<String>,
 }
 
 /// A row that will not be sent again unless retried by hand.
@@ -131,8 +133,8 @@ async fn insert_mail<C: ConnectionTrait>(db: &C, mail: &NewMail) -> Result<bool>
         .execute_raw(statement(
             backend,
             "INSERT INTO mail_outbox (kind, recipient, user_id, post_id, comment_id, payload, dedupe_key, \
-             unsubscribe_token, status, attempts, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $10) ON CONFLICT (dedupe_key) DO NOTHING",
+             unsubscribe_token, action_token, status, attempts, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $11) ON CONFLICT (dedupe_key) DO NOTHING",
             vec![
                 mail.kind.clone().into(),
                 mail.recipient.clone().into(),
@@ -142,6 +144,7 @@ async fn insert_mail<C: ConnectionTrait>(db: &C, mail: &NewMail) -> Result<bool>
                 mail.payload.clone().into(),
                 mail.dedupe_key.clone().into(),
                 random_token().into(),
+                (mail.kind == "moderation").then(random_token).into(),
                 millis(now()).into(),
                 now().into(),
             ],
@@ -178,6 +181,7 @@ fn claimed_from_row(row: &QueryResult) -> Result<ClaimedMail> {
         payload: row.try_get("", "payload")?,
         attempts: row.try_get("", "attempts")?,
         unsubscribe_token: row.try_get("", "unsubscribe_token")?,
+        action_token: row.try_get("", "action_token")?,
     })
 }
 
@@ -358,7 +362,7 @@ impl Store {
             "UPDATE mail_outbox SET locked_by = $1, locked_until = $2 WHERE id IN (\
              SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= $3 \
              AND (locked_until IS NULL OR locked_until < $4) ORDER BY next_attempt_at, id LIMIT $5 {lock}) \
-             RETURNING id, kind, recipient, user_id, post_id, comment_id, payload, attempts, unsubscribe_token"
+             RETURNING id, kind, recipient, user_id, post_id, comment_id, payload, attempts, unsubscribe_token, action_token"
         );
         let rows = self
             .db
@@ -777,6 +781,97 @@ impl Store {
             ))
             .await?;
         Ok(result.rows_affected())
+    }
+}
+
+/// What a moderation link may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModerationLink {
+    /// Not used yet: the comment it is about.
+    Usable(i64),
+    AlreadyUsed,
+    Expired,
+}
+
+impl Store {
+    /// What the moderation link with this token may still do; `None` for an unknown token.
+    pub async fn moderation_link(
+        &self,
+        token: &str,
+        valid_for: time::Duration,
+    ) -> Result<Option<ModerationLink>> {
+        let backend = self.db_backend();
+        let row = self
+            .db
+            .query_one_raw(statement(
+                backend,
+                "SELECT comment_id, action_used_at, created_at FROM mail_outbox \
+                 WHERE action_token = $1 AND kind = 'moderation'",
+                vec![token.into()],
+            ))
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let used: Option<OffsetDateTime> = row.try_get("", "action_used_at")?;
+        let created: OffsetDateTime = row.try_get("", "created_at")?;
+        let comment: Option<i64> = row.try_get("", "comment_id")?;
+        Ok(Some(match (used, comment) {
+            (Some(_), _) => ModerationLink::AlreadyUsed,
+            _ if created + valid_for < now() => ModerationLink::Expired,
+            (None, Some(id)) => ModerationLink::Usable(id),
+            (None, None) => ModerationLink::Expired,
+        }))
+    }
+
+    /// Uses a moderation link once: sets the comment's status. The comment's id, or `None`
+    /// when the link was already used (by a second click or another moderator's email being
+    /// the same link) or the comment is gone.
+    pub async fn use_moderation_link(
+        &self,
+        token: &str,
+        status: CommentStatus,
+    ) -> Result<Option<i64>> {
+        let backend = self.db_backend();
+        let txn = self.db.begin().await?;
+        let used = txn
+            .execute_raw(statement(
+                backend,
+                "UPDATE mail_outbox SET action_used_at = $1 \
+                 WHERE action_token = $2 AND kind = 'moderation' AND action_used_at IS NULL",
+                vec![now().into(), token.into()],
+            ))
+            .await?;
+        if used.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let row = txn
+            .query_one_raw(statement(
+                backend,
+                "SELECT comment_id FROM mail_outbox WHERE action_token = $1",
+                vec![token.into()],
+            ))
+            .await?;
+        let Some(comment_id) = row
+            .map(|r| r.try_get::<Option<i64>>("", "comment_id"))
+            .transpose()?
+            .flatten()
+        else {
+            return Ok(None);
+        };
+        let changed = txn
+            .execute_raw(statement(
+                backend,
+                "UPDATE comments SET status = $1, updated_at = $2 WHERE id = $3 AND deleted_at IS NULL",
+                vec![status.as_str().into(), now().into(), comment_id.into()],
+            ))
+            .await?;
+        if changed.rows_affected() != 1 {
+            return Ok(None);
+        }
+        crate::site::bump_content_version(&txn).await?;
+        txn.commit().await?;
+        Ok(Some(comment_id))
     }
 }
 

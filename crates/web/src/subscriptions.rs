@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use folio_domain::{Comment, CommentStatus, Post, User};
-use folio_storage::{NewComment, UnsubscribeTarget};
+use folio_storage::{ModerationLink, NewComment, UnsubscribeTarget};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -85,6 +85,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/subscribe", post(subscribe))
         .route("/follow/{post_id}", post(follow))
+        .route("/moderate/{token}", get(moderate_page).post(moderate))
         .route(
             "/subscribe/confirm/{token}",
             get(confirm_page).post(confirm),
@@ -368,4 +369,131 @@ async fn follow(
         .set_thread_follow(post_id, user_id, following)
         .await?;
     Ok(see_other(&format!("{}#respond", post.summary.path())))
+}
+
+/// How long the Approve / Spam / Trash link of a moderation email works.
+const MODERATION_LINK_DAYS: i64 = 14;
+
+#[derive(Template)]
+#[template(path = "moderate.html")]
+struct ModeratePage {
+    layout: Layout,
+    token: String,
+    author_name: String,
+    comment_html: String,
+    post_title: String,
+    post_path: String,
+}
+
+async fn moderation_target(
+    state: &AppState,
+    token: &str,
+) -> Result<Result<(Comment, Post), Response>, AppError> {
+    let link = state
+        .store()
+        .moderation_link(token, time::Duration::days(MODERATION_LINK_DAYS))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let comment_id = match link {
+        ModerationLink::Usable(id) => id,
+        ModerationLink::AlreadyUsed => {
+            return Ok(Err(message(
+                state,
+                StatusCode::GONE,
+                "Link already used",
+                "This moderation link was already used. The comment can still be moderated in the admin.",
+            )?));
+        }
+        ModerationLink::Expired => {
+            return Ok(Err(message(
+                state,
+                StatusCode::GONE,
+                "Link expired",
+                "This moderation link has expired. The comment can still be moderated in the admin.",
+            )?));
+        }
+    };
+    let comment = state
+        .store()
+        .comment(comment_id)
+        .await?
+        .filter(|c| !c.deleted)
+        .ok_or(AppError::NotFound)?;
+    let post = state
+        .store()
+        .published_entry(comment.post_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Ok((comment, post)))
+}
+
+/// The comment and three buttons; opening the link changes nothing (mail scanners open links).
+async fn moderate_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    let (comment, post) = match moderation_target(&state, &token).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
+    };
+    let page = ModeratePage {
+        layout: page_layout(&state, "Moderate a comment", "/moderate"),
+        token,
+        author_name: comment.author_name,
+        comment_html: comment.html,
+        post_title: post.summary.title.clone(),
+        post_path: post.summary.path(),
+    };
+    Ok(private(Html(page.render()?).into_response()))
+}
+
+#[derive(Debug, Deserialize)]
+struct ModerateForm {
+    #[serde(default)]
+    action: String,
+}
+
+/// Approves, marks as spam or trashes the comment; the link then no longer works. An
+/// approved comment's followers, parent author and post author are told of it now.
+async fn moderate(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Form(form): Form<ModerateForm>,
+) -> Result<Response, AppError> {
+    let (status, done) = match form.action.as_str() {
+        "approve" => (
+            CommentStatus::Approved,
+            "The comment is approved and shown.",
+        ),
+        "spam" => (CommentStatus::Spam, "The comment is marked as spam."),
+        "trash" => (CommentStatus::Trash, "The comment is in the trash."),
+        _ => return Err(AppError::NotFound),
+    };
+    let (_, post) = match moderation_target(&state, &token).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
+    };
+    let Some(comment_id) = state.store().use_moderation_link(&token, status).await? else {
+        return message(
+            &state,
+            StatusCode::GONE,
+            "Link already used",
+            "This moderation link was already used.",
+        );
+    };
+    if status == CommentStatus::Approved {
+        folio_notification::notify_approved_comment(
+            state.store(),
+            comment_id,
+            &post.summary.title,
+            &post.summary.path(),
+        )
+        .await?;
+    }
+    tracing::info!(
+        comment = comment_id,
+        status = status.as_str(),
+        "comment moderated from an email link"
+    );
+    message(&state, StatusCode::OK, "Done", done)
 }
