@@ -55,6 +55,14 @@ const UP: &[&str] = &[
         unsubscribe_token TEXT NOT NULL UNIQUE,
         created_at {ts} NOT NULL
     )",
+    // Posts whose new-post emails are queued. A post published (or reaching its scheduled
+    // time) is announced once by whichever mail worker sees it first; the posts already
+    // there when this migration runs count as announced.
+    "CREATE TABLE post_announcements (
+        post_id BIGINT PRIMARY KEY REFERENCES posts (id) ON DELETE CASCADE,
+        announced_at {ts} NOT NULL
+    )",
+    "INSERT INTO post_announcements (post_id, announced_at) SELECT id, updated_at FROM posts",
 ];
 
 #[async_trait::async_trait]
@@ -65,6 +73,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let statements: &[&str] = &[
+            "DROP TABLE IF EXISTS post_announcements",
             "DROP TABLE IF EXISTS blog_subscribers",
             "DROP TABLE IF EXISTS thread_follows",
             "DROP TABLE IF EXISTS mail_outbox",

@@ -10,7 +10,12 @@ use tokio::sync::{Mutex, watch};
 use tokio::task::JoinSet;
 
 use crate::MailError;
-use crate::messages::{SiteInfo, render_message};
+use crate::messages::{PostPayload, SiteInfo, render_message};
+use crate::plan::notify_new_post;
+
+/// Posts published longer ago than this when a worker first sees them are not announced
+/// (imported archives, a worker that was off for a long time).
+const ANNOUNCE_WINDOW_DAYS: i64 = 2;
 use crate::transport::{Mailer, SendError};
 
 /// The `[mail]` settings the worker uses.
@@ -206,6 +211,31 @@ impl Worker {
         Ok(())
     }
 
+    /// Queues the new-post emails of posts just published or whose scheduled time came.
+    /// Two workers doing this at once queue each email once (the outbox's dedupe key).
+    pub async fn announce_new_posts(&self) -> Result<u64, MailError> {
+        let mut queued = 0;
+        for post_id in self
+            .store
+            .posts_to_announce(time::Duration::days(ANNOUNCE_WINDOW_DAYS))
+            .await?
+        {
+            if let Some(post) = self.store.published_entry(post_id).await? {
+                let summary = &post.summary;
+                let payload = PostPayload {
+                    post_id,
+                    post_title: summary.title.clone(),
+                    post_path: summary.path(),
+                    author_name: summary.author.display_name.clone(),
+                    excerpt: summary.excerpt.clone(),
+                };
+                queued += notify_new_post(&self.store, &payload, summary.author.id).await?;
+            }
+            self.store.mark_post_announced(post_id).await?;
+        }
+        Ok(queued)
+    }
+
     /// Sends until `stop` turns true: batch after batch while there is work, then a look
     /// every `poll_interval`. A database error is logged and tried again later.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
@@ -213,6 +243,9 @@ impl Worker {
         loop {
             if *stop.borrow() {
                 break;
+            }
+            if let Err(error) = self.announce_new_posts().await {
+                tracing::warn!(%error, "mail worker: cannot queue new-post emails; will try again");
             }
             let idle = match self.run_once().await {
                 Ok(0) => true,

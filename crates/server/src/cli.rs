@@ -317,26 +317,6 @@ async fn post_new(settings: &Settings, file: &std::path::Path) -> anyhow::Result
         }
         other => other?,
     };
-    let summary = &post.summary;
-    if summary.kind == folio_domain::PostKind::Post
-        && summary.status == folio_domain::PostStatus::Published
-        && summary
-            .published_at
-            .is_some_and(|at| at <= time::OffsetDateTime::now_utc())
-    {
-        // Queued in the database; the mail worker of `folio serve` sends them.
-        let payload = folio_notification::PostPayload {
-            post_id: summary.id,
-            post_title: summary.title.clone(),
-            post_path: summary.path(),
-            author_name: summary.author.display_name.clone(),
-            excerpt: summary.excerpt.clone(),
-        };
-        let queued = folio_notification::notify_new_post(&store, &payload, author.id).await?;
-        if queued > 0 {
-            eprintln!("{queued} subscribers will get an email about it");
-        }
-    }
     println!(
         "{}\t{}\t{}{}",
         post.summary.id,

@@ -588,23 +588,13 @@ async fn a_typed_address_gets_only_the_confirmation_until_confirmed() {
         .take_while(|c| !c.is_whitespace())
         .collect();
 
-    // A post published before confirmation: nothing for this address.
-    let payload = |post: &folio_domain::Post| folio_notification::PostPayload {
-        post_id: post.summary.id,
-        post_title: post.summary.title.clone(),
-        post_path: post_path(post),
-        author_name: "Writer".to_owned(),
-        excerpt: "An excerpt.".to_owned(),
-    };
+    // A post published before confirmation: the worker announces it, to nobody.
     let early = app
         .post(&writer, "Before", "text", common::days_ago(0))
         .await;
-    assert_eq!(
-        folio_notification::notify_new_post(&app.store, &payload(&early), writer.id)
-            .await
-            .unwrap(),
-        0
-    );
+    announced(&app, early.summary.id).await;
+    drained(&app).await;
+    assert_eq!(smtp.to("reader@example.org").len(), 1);
     // Subscribing again sends no second confirmation.
     app.client
         .post(app.url("/subscribe"))
@@ -635,15 +625,15 @@ async fn a_typed_address_gets_only_the_confirmation_until_confirmed() {
         Some(true)
     );
 
+    // Publishing does not wait for email: the worker queues one per confirmed subscriber.
     let later = app
         .post(&writer, "After", "text", common::days_ago(0))
         .await;
-    assert_eq!(
-        folio_notification::notify_new_post(&app.store, &payload(&later), writer.id)
-            .await
-            .unwrap(),
-        1
-    );
+    announced(&app, later.summary.id).await;
+    // An imported old post is never announced.
+    let old = app
+        .post(&writer, "Archive", "text", common::days_ago(400))
+        .await;
     let mail = smtp.wait_for("reader@example.org", 2).await;
     drained(&app).await;
     assert_eq!(smtp.to("reader@example.org").len(), 2);
@@ -669,6 +659,31 @@ async fn a_typed_address_gets_only_the_confirmation_until_confirmed() {
             .unwrap(),
         None
     );
+    assert!(
+        !news.parsed().subject().unwrap().contains("Archive")
+            && app
+                .count(&format!(
+                    "SELECT COUNT(*) AS n FROM mail_outbox WHERE post_id = {}",
+                    old.summary.id
+                ))
+                .await
+                == 0
+    );
+}
+
+/// Waits until a mail worker has queued a post's new-post emails.
+async fn announced(app: &TestApp, post_id: i64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app
+        .count(&format!(
+            "SELECT COUNT(*) AS n FROM post_announcements WHERE post_id = {post_id}"
+        ))
+        .await
+        == 0
+    {
+        assert!(Instant::now() < deadline, "post {post_id} never announced");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn app_without_worker(port: u16, moderation: &str) -> TestApp {
@@ -1069,4 +1084,27 @@ async fn folio_mail_test_failed_and_retry() {
     assert!(String::from_utf8_lossy(&retried.stdout).contains("1 emails queued again"));
     run_worker_until_drained(&app).await;
     assert_eq!(smtp.to("reader@example.org").len(), 1);
+}
+
+#[tokio::test]
+async fn a_scheduled_post_is_announced_at_its_time() {
+    let smtp = Smtp::start();
+    let app = app_with_smtp(smtp.port).await;
+    let writer = app.author("Writer").await;
+    let (reader_user, _) = reader(&app, "fan", "Fan").await;
+    app.store
+        .subscribe_blog("fan@example.org", Some(reader_user.id), true, |_| None)
+        .await
+        .unwrap();
+    let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    let post = app.post(&writer, "Scheduled", "Later.", at).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(smtp.to("fan@example.org").is_empty(), "not before its time");
+    let mail = smtp.wait_for("fan@example.org", 1).await;
+    // Storage keeps whole seconds.
+    assert!(time::OffsetDateTime::now_utc() >= at.replace_nanosecond(0).unwrap());
+    let parsed = mail[0].parsed();
+    assert_eq!(parsed.subject().unwrap(), "Test Blog: Scheduled");
+    let text = parsed.body_text(0).unwrap().to_string();
+    assert!(text.contains(&format!("{}{}", app.address, post.summary.path())));
 }

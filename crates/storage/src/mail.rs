@@ -875,6 +875,41 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Published posts whose time has come within `window` and whose new-post emails are
+    /// not queued yet, oldest first. Older posts (an import, say) are never announced.
+    pub async fn posts_to_announce(&self, window: time::Duration) -> Result<Vec<i64>> {
+        let backend = self.db_backend();
+        let at = now();
+        let rows = self
+            .db
+            .query_all_raw(statement(
+                backend,
+                "SELECT p.id FROM posts p WHERE p.kind = 'post' AND p.status = 'published' \
+                 AND p.published_at <= $1 AND p.published_at > $2 \
+                 AND NOT EXISTS (SELECT 1 FROM post_announcements a WHERE a.post_id = p.id) \
+                 ORDER BY p.published_at, p.id LIMIT 20",
+                vec![at.into(), (at - window).into()],
+            ))
+            .await?;
+        rows.iter().map(|row| Ok(row.try_get("", "id")?)).collect()
+    }
+
+    /// Records that a post's new-post emails are queued.
+    pub async fn mark_post_announced(&self, post_id: i64) -> Result<()> {
+        let backend = self.db_backend();
+        self.db
+            .execute_raw(statement(
+                backend,
+                "INSERT INTO post_announcements (post_id, announced_at) VALUES ($1, $2) \
+                 ON CONFLICT (post_id) DO NOTHING",
+                vec![post_id.into(), now().into()],
+            ))
+            .await?;
+        Ok(())
+    }
+}
+
 /// The people around a new comment, for `folio_domain::notifications::who_is_told`.
 #[derive(Debug, Clone, Default)]
 pub struct CommentAudience {
