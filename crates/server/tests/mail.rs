@@ -1108,3 +1108,84 @@ async fn a_scheduled_post_is_announced_at_its_time() {
     let text = parsed.body_text(0).unwrap().to_string();
     assert!(text.contains(&format!("{}{}", app.address, post.summary.path())));
 }
+
+#[tokio::test]
+async fn new_posts_checkbox_subscribes_a_provider_verified_address_at_once() {
+    let smtp = Smtp::start();
+    let app = app_with_smtp(smtp.port).await;
+    let post = sales_post(&app).await;
+    let (_alice, alice) = reader(&app, "alice", "Alice").await;
+    comment(
+        &app,
+        &alice,
+        &post,
+        None,
+        "Send me new posts.",
+        &[("subscribe_blog", "subscribe")],
+    )
+    .await;
+    assert_eq!(
+        app.store
+            .blog_subscription("alice@example.org")
+            .await
+            .unwrap(),
+        Some(true),
+        "verified by the provider: subscribed at once"
+    );
+    // A reader whose provider did not vouch for their address.
+    let unverified = app
+        .store
+        .sign_in(&Identity {
+            provider: "github".to_owned(),
+            subject: "gh-dave".to_owned(),
+            login: Some("dave".to_owned()),
+            display_name: "Dave".to_owned(),
+            email: Some("dave@example.org".to_owned()),
+            email_verified: false,
+            avatar_url: None,
+            profile_url: None,
+        })
+        .await
+        .unwrap();
+    let (cookie, _) = folio_web::open_session_for(&app.store, unverified.id)
+        .await
+        .unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::COOKIE,
+        format!("{}={cookie}", folio_web::SESSION_COOKIE)
+            .parse()
+            .unwrap(),
+    );
+    let dave = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    comment(
+        &app,
+        &dave,
+        &post,
+        None,
+        "Me too.",
+        &[
+            ("subscribe_blog", "subscribe"),
+            ("subscribe_comments", "subscribe"),
+        ],
+    )
+    .await;
+    // An unverified address never becomes the account's address: nothing is subscribed and
+    // nothing is sent there (the form for readers who are not signed in remains).
+    assert_eq!(
+        app.store
+            .blog_subscription("dave@example.org")
+            .await
+            .unwrap(),
+        None
+    );
+    // Followed, but unverified: a new comment tells Dave nothing.
+    comment(&app, &alice, &post, None, "Another one.", &[]).await;
+    drained(&app).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(smtp.to("dave@example.org").is_empty());
+}

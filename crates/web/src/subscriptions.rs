@@ -21,7 +21,8 @@ use crate::signin::see_other;
 
 /// Writes a reader's comment with the emails it causes (in one transaction), their follow of
 /// the thread if they ticked `subscribe_comments`, and their new-posts subscription if they
-/// ticked `subscribe_blog` (at once for a provider-verified address; never for another).
+/// ticked `subscribe_blog` (at once for a provider-verified address; after the double
+/// opt-in for another).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn create_comment(
     state: &AppState,
@@ -67,11 +68,14 @@ pub(crate) async fn create_comment(
         )
         .await?;
     if form.subscribe_blog()
-        && user.email_verified
         && let Some(email) = user.email.as_deref()
     {
+        // An address the provider vouched for needs no confirmation; another one gets the
+        // confirmation email first, and nothing else until it is confirmed.
         store
-            .subscribe_blog(email, Some(user.id), true, |_| None)
+            .subscribe_blog(email, Some(user.id), user.email_verified, |s| {
+                Some(folio_notification::confirmation_mail(s))
+            })
             .await?;
     }
     Ok(comment)
