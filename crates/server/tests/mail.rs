@@ -1189,3 +1189,79 @@ async fn new_posts_checkbox_subscribes_a_provider_verified_address_at_once() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(smtp.to("dave@example.org").is_empty());
 }
+
+#[tokio::test]
+async fn a_reader_manages_their_subscriptions_on_one_page() {
+    let smtp = Smtp::start();
+    let app = app_with_smtp(smtp.port).await;
+    let post = sales_post(&app).await;
+    let (alice_user, alice) = reader(&app, "alice", "Alice").await;
+    comment(
+        &app,
+        &alice,
+        &post,
+        None,
+        "Following.",
+        &[("subscribe_comments", "subscribe")],
+    )
+    .await;
+    let page = alice
+        .get(app.url("/account/subscriptions"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Sales Isn"), "{page}");
+    assert!(page.contains("alice@example.org"));
+    let csrf = common::csrf_of(&page);
+    let post_id = post.summary.id.to_string();
+    for form in [
+        vec![
+            ("_csrf", csrf.as_str()),
+            ("action", "unfollow"),
+            ("post", post_id.as_str()),
+        ],
+        vec![("_csrf", csrf.as_str()), ("action", "new_posts_on")],
+        vec![("_csrf", csrf.as_str()), ("action", "replies_off")],
+    ] {
+        let response = alice
+            .post(app.url("/account/subscriptions"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303);
+    }
+    assert_eq!(
+        app.store
+            .thread_follow(post.summary.id, alice_user.id)
+            .await
+            .unwrap(),
+        Some(false)
+    );
+    assert_eq!(
+        app.store
+            .blog_subscription("alice@example.org")
+            .await
+            .unwrap(),
+        Some(true)
+    );
+    assert!(
+        !app.store
+            .user_by_id(alice_user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .notify_replies
+    );
+    // Without the form token nothing changes.
+    let forged = alice
+        .post(app.url("/account/subscriptions"))
+        .form(&[("_csrf", "wrong"), ("action", "new_posts_off")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+}

@@ -342,6 +342,20 @@ impl Store {
         lease_until_ms: i64,
     ) -> Result<Vec<ClaimedMail>> {
         let backend = self.db_backend();
+        let now_ms = millis(OffsetDateTime::now_utc());
+        // An idle worker only reads: on SQLite every write would compete with the site's.
+        let due = self
+            .db
+            .query_one_raw(statement(
+                backend,
+                "SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
+                 AND (locked_until IS NULL OR locked_until < $2) LIMIT 1",
+                vec![now_ms.into(), now_ms.into()],
+            ))
+            .await?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
         self.db
             .execute_raw(statement(
                 backend,
@@ -352,7 +366,6 @@ impl Store {
                 vec![],
             ))
             .await?;
-        let now_ms = millis(OffsetDateTime::now_utc());
         let lock = if backend == DbBackend::Postgres {
             "FOR UPDATE SKIP LOCKED"
         } else {
@@ -907,6 +920,31 @@ impl Store {
             ))
             .await?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// The posts whose conversations a user follows, newest follow first, with their ids.
+    pub async fn followed_threads(&self, user_id: i64) -> Result<Vec<(i64, crate::PostLink)>> {
+        let backend = self.db_backend();
+        let rows = self
+            .db
+            .query_all_raw(statement(
+                backend,
+                "SELECT post_id FROM thread_follows WHERE user_id = $1 AND following \
+                 ORDER BY created_at DESC, post_id DESC",
+                vec![user_id.into()],
+            ))
+            .await?;
+        let ids = rows
+            .iter()
+            .map(|row| row.try_get::<i64>("", "post_id"))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let links = self.post_links_by_id(&ids).await?;
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| links.get(&id).cloned().map(|link| (id, link)))
+            .collect())
     }
 }
 

@@ -90,6 +90,7 @@ pub fn router() -> Router<AppState> {
         .route("/subscribe", post(subscribe))
         .route("/follow/{post_id}", post(follow))
         .route("/moderate/{token}", get(moderate_page).post(moderate))
+        .route("/account/subscriptions", get(manage_page).post(manage))
         .route(
             "/subscribe/confirm/{token}",
             get(confirm_page).post(confirm),
@@ -500,4 +501,84 @@ async fn moderate(
         "comment moderated from an email link"
     );
     message(&state, StatusCode::OK, "Done", done)
+}
+
+#[derive(Template)]
+#[template(path = "subscriptions.html")]
+struct ManagePage {
+    layout: Layout,
+    csrf: String,
+    email: Option<String>,
+    notify_replies: bool,
+    new_posts: bool,
+    threads: Vec<(i64, folio_storage::PostLink)>,
+}
+
+/// A signed-in reader's email subscriptions: followed conversations, replies, new posts.
+async fn manage_page(State(state): State<AppState>, viewer: Viewer) -> Result<Response, AppError> {
+    let Some(user) = viewer.user.clone() else {
+        return Ok(see_other(
+            "/auth/login?return_to=%2Faccount%2Fsubscriptions",
+        ));
+    };
+    let store = state.store();
+    let email = user.email.clone().filter(|_| user.email_verified);
+    let new_posts = match &email {
+        Some(address) => store.blog_subscription(address).await? == Some(true),
+        None => false,
+    };
+    let mut layout = page_layout(&state, "Email subscriptions", "/account/subscriptions");
+    layout.for_viewer(&viewer, "/account/subscriptions").await?;
+    let page = ManagePage {
+        layout,
+        csrf: viewer.csrf_token().await?,
+        email,
+        notify_replies: user.notify_replies,
+        new_posts,
+        threads: store.followed_threads(user.id).await?,
+    };
+    Ok(private(Html(page.render()?).into_response()))
+}
+
+#[derive(Debug, Deserialize)]
+struct ManageForm {
+    #[serde(default)]
+    _csrf: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    post: Option<i64>,
+}
+
+async fn manage(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Form(form): Form<ManageForm>,
+) -> Result<Response, AppError> {
+    viewer.check_csrf(&form._csrf).await?;
+    let user = viewer.user.clone().ok_or(AppError::Forbidden)?;
+    let store = state.store();
+    let email = user.email.clone().filter(|_| user.email_verified);
+    match (form.action.as_str(), form.post) {
+        ("unfollow", Some(post)) => store.set_thread_follow(post, user.id, false).await?,
+        ("replies_on", _) => store.set_notify_replies(user.id, true).await?,
+        ("replies_off", _) => store.set_notify_replies(user.id, false).await?,
+        ("new_posts_on", _) => {
+            if let Some(address) = &email {
+                store
+                    .subscribe_blog(address, Some(user.id), true, |_| None)
+                    .await?;
+            }
+        }
+        ("new_posts_off", _) => {
+            store
+                .unsubscribe_blog(email.as_deref().unwrap_or(""), Some(user.id))
+                .await?;
+        }
+        _ => return Err(AppError::NotFound),
+    }
+    viewer
+        .set_notice("Your email subscriptions were saved.")
+        .await?;
+    Ok(see_other("/account/subscriptions"))
 }
