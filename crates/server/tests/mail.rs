@@ -1265,3 +1265,49 @@ async fn a_reader_manages_their_subscriptions_on_one_page() {
         .unwrap();
     assert_eq!(forged.status(), 403);
 }
+
+#[tokio::test]
+#[ignore = "a measurement, not a test: cargo test --test mail -- --ignored --nocapture"]
+async fn measure_publish_to_ten_thousand_subscribers() {
+    let smtp = Smtp::start();
+    let app = app_without_worker(smtp.port, "off").await;
+    let writer = app.author("Writer").await;
+    let total: usize = std::env::var("FOLIO_MEASURE_SUBSCRIBERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000);
+    let mut values = Vec::new();
+    for i in 0..total {
+        values.push(format!(
+            "('fan{i}@example.org', 'c{i}', '2026-01-01 00:00:00+00:00', 'u{i}', '2026-01-01 00:00:00+00:00')"
+        ));
+        if values.len() == 1000 || i + 1 == total {
+            app.sql(&format!(
+                "INSERT INTO blog_subscribers (email, confirm_token, confirmed_at, unsubscribe_token, created_at) VALUES {}",
+                values.join(", ")
+            ))
+            .await;
+            values.clear();
+        }
+    }
+    let mut settings = app.settings.clone();
+    settings.mail.batch_size = 200;
+    if let Ok(n) = std::env::var("FOLIO_MEASURE_CONNECTIONS") {
+        settings.mail.pool_max_connections = n.parse().unwrap();
+    }
+    let worker = folio_server::app::mail_worker(app.store.clone(), &settings).unwrap();
+    let start = Instant::now();
+    app.post(&writer, "Big news", "Read this.", common::days_ago(0))
+        .await;
+    let published = start.elapsed();
+    let queued = worker.announce_new_posts().await.unwrap();
+    let announced = start.elapsed();
+    while worker.run_once().await.unwrap() > 0 {}
+    let elapsed = start.elapsed();
+    assert_eq!(queued, total as u64);
+    assert_eq!(smtp.all().len(), total);
+    println!(
+        "publish {published:.2?}; {total} emails queued at {announced:.2?}; last accepted at {elapsed:.2?} ({:.0} emails/s)",
+        total as f64 / (elapsed - announced).as_secs_f64()
+    );
+}

@@ -765,8 +765,9 @@ impl Store {
     ) -> Result<u64> {
         let backend = self.db_backend();
         let token = match backend {
+            // gen_random_uuid (PostgreSQL 13+) draws from a cryptographic generator.
             DbBackend::Postgres => {
-                "md5(random()::text || s.id::text) || md5(random()::text || s.email)"
+                "replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', '')"
             }
             _ => "lower(hex(randomblob(32)))",
         };
