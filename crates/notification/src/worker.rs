@@ -137,7 +137,13 @@ impl Worker {
         while let Some(done) = sending.join_next().await {
             self.settle(done, &mut sent).await?;
         }
-        let marked = self.store.mark_mails_sent(&sent, &self.id).await?;
+        self.flush_sent(&mut sent).await?;
+        Ok(count)
+    }
+
+    /// Marks the emails sent so far; a worker killed later resends none of them.
+    async fn flush_sent(&self, sent: &mut Vec<i64>) -> Result<(), MailError> {
+        let marked = self.store.mark_mails_sent(sent, &self.id).await?;
         if marked < sent.len() as u64 {
             tracing::warn!(
                 sent = sent.len(),
@@ -145,7 +151,8 @@ impl Worker {
                 "emails sent after this worker's lease ran out; some may be sent twice"
             );
         }
-        Ok(count)
+        sent.clear();
+        Ok(())
     }
 
     async fn pace(&self) {
@@ -176,6 +183,12 @@ impl Worker {
             Ok(answer) => {
                 tracing::debug!(id = mail.id, kind = %mail.kind, %answer, "email sent");
                 sent.push(mail.id);
+                // One commit per few dozen emails at full speed; at a send-rate limit, one
+                // per email (then commits are cheap and a kill resends nothing).
+                let flush_at = if self.settings.per_second > 0 { 1 } else { 32 };
+                if sent.len() >= flush_at {
+                    self.flush_sent(sent).await?;
+                }
             }
             Err(SendError::Permanent(error)) => {
                 tracing::warn!(id = mail.id, kind = %mail.kind, %error, "email refused for good; marked failed");

@@ -255,11 +255,13 @@ async fn drained(app: &TestApp) {
 
 async fn sales_post(app: &TestApp) -> folio_domain::Post {
     let writer = app.author("Writer").await;
+    // Older than the announcement window: these tests are about comments, and no worker
+    // write (a new-post announcement) should race the test's own sign-ins on SQLite.
     app.post(
         &writer,
         "Sales Isn't Adversarial",
         "Selling is helping someone decide.",
-        common::days_ago(1),
+        common::days_ago(3),
     )
     .await
 }
@@ -417,6 +419,7 @@ async fn the_post_author_and_followers_hear_of_new_comments_once_each() {
         .await;
     let (_alice, alice) = reader(&app, "alice", "Alice").await;
     let (_bob, bob) = reader(&app, "bob", "Bob").await;
+    let (_carol, carol) = reader(&app, "carol", "Carol").await;
     let first = comment(
         &app,
         &alice,
@@ -436,7 +439,6 @@ async fn the_post_author_and_followers_hear_of_new_comments_once_each() {
             .starts_with("Alice commented on")
     );
     // Carol follows the conversation without commenting.
-    let (_carol, carol) = reader(&app, "carol", "Carol").await;
     let page = carol
         .get(app.url(&post_path(&post)))
         .send()
@@ -1310,4 +1312,126 @@ async fn measure_publish_to_ten_thousand_subscribers() {
         "publish {published:.2?}; {total} emails queued at {announced:.2?}; last accepted at {elapsed:.2?} ({:.0} emails/s)",
         total as f64 / (elapsed - announced).as_secs_f64()
     );
+}
+
+/// A `folio worker` process of its own, stopped (killed) when dropped.
+struct WorkerProcess(std::process::Child);
+
+impl WorkerProcess {
+    fn start(database_url: &str, smtp_port: u16, extra: &[(&str, &str)]) -> WorkerProcess {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_folio"));
+        command
+            .arg("worker")
+            .env("FOLIO__DATABASE__URL", database_url)
+            .env("FOLIO__LOG__LEVEL", "warn")
+            .env(
+                "FOLIO__MAIL__SMTP_URL",
+                format!("smtp://127.0.0.1:{smtp_port}"),
+            )
+            .env("FOLIO__MAIL__POLL_MILLISECONDS", "50")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        for (key, value) in extra {
+            command.env(key, value);
+        }
+        WorkerProcess(command.spawn().unwrap())
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn queue_test_mails(prefix: &str, count: usize) -> Vec<folio_storage::NewMail> {
+    (0..count)
+        .map(|i| folio_storage::NewMail {
+            kind: "test".to_owned(),
+            recipient: format!("{prefix}{i}@example.org"),
+            user_id: None,
+            post_id: None,
+            comment_id: None,
+            payload: "{}".to_owned(),
+            dedupe_key: format!("{prefix}:{i}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn two_folio_processes_deliver_a_thousand_emails_exactly_once() {
+    let smtp = Smtp::start();
+    let app = app_without_worker(smtp.port, "off").await;
+    app.store
+        .enqueue_mail(&queue_test_mails("many", 1000))
+        .await
+        .unwrap();
+    let _first = WorkerProcess::start(
+        &app.database_url,
+        smtp.port,
+        &[("FOLIO__MAIL__BATCH_SIZE", "20")],
+    );
+    let _second = WorkerProcess::start(
+        &app.database_url,
+        smtp.port,
+        &[("FOLIO__MAIL__BATCH_SIZE", "20")],
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while app.store.outbox_counts().await.unwrap().sent < 1000 {
+        assert!(
+            Instant::now() < deadline,
+            "only {} delivered",
+            smtp.all().len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut recipients: Vec<String> = smtp.all().iter().flat_map(|m| m.to.clone()).collect();
+    assert_eq!(recipients.len(), 1000);
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(recipients.len(), 1000, "an email was sent twice");
+}
+
+#[tokio::test]
+async fn a_worker_process_killed_while_sending_loses_nothing() {
+    let smtp = Smtp::start();
+    let app = app_without_worker(smtp.port, "off").await;
+    app.store
+        .enqueue_mail(&queue_test_mails("kill", 60))
+        .await
+        .unwrap();
+    // Slow (20 emails a second) with a short lease, so that it dies mid-batch.
+    let slow = [
+        ("FOLIO__MAIL__PER_SECOND", "20"),
+        ("FOLIO__MAIL__BATCH_SIZE", "30"),
+        ("FOLIO__MAIL__LEASE_SECONDS", "1"),
+    ];
+    let first = WorkerProcess::start(&app.database_url, smtp.port, &slow);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while smtp.all().len() < 10 {
+        assert!(Instant::now() < deadline, "the first worker sent nothing");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(first); // SIGKILL: no chance to finish or give anything back
+    let _second = WorkerProcess::start(&app.database_url, smtp.port, &[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while app.store.outbox_counts().await.unwrap().sent < 60 {
+        assert!(
+            Instant::now() < deadline,
+            "emails lost: {:?}",
+            app.store.outbox_counts().await.unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut recipients: Vec<String> = smtp.all().iter().flat_map(|m| m.to.clone()).collect();
+    let received = recipients.len();
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(recipients.len(), 60, "every email arrived");
+    // Each email is marked sent as soon as the server accepted it: at most those in flight
+    // when the process died (one per connection, 4 by default) are sent again.
+    assert!(received <= 64, "{received} deliveries for 60 emails");
 }
