@@ -2,7 +2,7 @@
 pub enum MailError {
     #[error(transparent)]
     Storage(#[from] folio_storage::StorageError),
-    #[error("mail.smtp_url is not a usable SMTP URL: {0}")]
+    #[error("not a usable SMTP URL (smtp://HOST:PORT, smtp://...?tls=required, smtps://...): {0}")]
     SmtpUrl(String),
     #[error("mail.from is not an email address such as \"Blog <noreply@example.org>\": {0}")]
     From(String),
