@@ -31,6 +31,8 @@ pub fn run() -> anyhow::Result<()> {
         "-D",
         "warnings",
     ])?;
+    step("deploy/validate");
+    run_command(Command::new("bash").arg(crate::root().join("deploy").join("validate")))?;
     step("cargo test --workspace (SQLite)");
     cargo(&["test", "--workspace"])?;
 

@@ -4,6 +4,8 @@
 
 mod bench;
 mod ci;
+mod config_ref;
+mod deploy;
 mod dist;
 mod http;
 mod screenshots;
@@ -23,16 +25,26 @@ Trying it out
   screenshots                        PNGs of the front page and a post, desktop and phone, in docs/screenshots/
 
 Checks and releases
-  ci                                 formatting, clippy, tests on SQLite, then tests on PostgreSQL (as .ci/run)
+  ci                                 formatting, clippy, deploy/validate, tests on SQLite, then on PostgreSQL (as .ci/run)
   bench [--duration SECS] [--connections N]
                                      load-test a demo site with wrk; report in target/bench/report.md
-  dist                               release build packed as target/dist/folio-<version>-<arch>-linux.tar.gz (+ .sha256)
+  dist [--debug | --binary FILE] [--out DIR]
+                                     release build packed as target/dist/folio-<version>-<arch>-linux.tar.gz (+ .sha256)
+                                     (--debug: a debug build; --binary: pack FILE, no build; --out: another folder)
+  validate-deploy                    YAML under deploy/ parses; FOLIO__ variables there are real keys (deploy/validate)
+  config-reference [--check]         regenerate the configuration reference in docs/operations.md
 
 Operating a site from a checkout (each runs `cargo run --release -p folio-server -- ...`)
   migrate [up|down|status]           folio migrate
   check-config [ARGS]                folio config check
   post-new FILE [ARGS]               folio post new --file FILE
   post-list [ARGS]                   folio post list
+  create-admin USER                  folio user role USER admin (USER: id, email or provider:login)
+  backup FILE                        folio backup FILE (consistent while the site serves)
+  restore FILE                       folio restore FILE (into an empty database only)
+  export FILE                        folio export FILE
+  import-wordpress FILE [ARGS]       folio import wordpress FILE
+  mail-test ADDRESS                  folio mail test ADDRESS
 
   help                               this text
 ";
@@ -63,7 +75,9 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "screenshots" => no_options("screenshots", rest).and_then(|()| screenshots::run()),
         "bench" => bench::run(rest),
         "ci" => no_options("ci", rest).and_then(|()| ci::run()),
-        "dist" => no_options("dist", rest).and_then(|()| dist::run()),
+        "dist" => dist::run(rest),
+        "validate-deploy" => deploy::run(rest),
+        "config-reference" => config_ref::run(rest),
         "migrate" => folio(["migrate"], rest),
         "check-config" => folio(["config", "check"], rest),
         "post-new" => {
@@ -77,6 +91,20 @@ fn run(args: &[String]) -> anyhow::Result<()> {
             cargo_run_folio(&args)
         }
         "post-list" => folio(["post", "list"], rest),
+        "create-admin" => match rest {
+            [user] => folio(["user", "role", user.as_str(), "admin"], &[]),
+            _ => bail!(
+                "create-admin needs one user: cargo xtask create-admin github:octocat (or an id or email)"
+            ),
+        },
+        "backup" => with_file("backup", &["backup"], rest),
+        "restore" => with_file("restore", &["restore"], rest),
+        "export" => with_file("export", &["export"], rest),
+        "import-wordpress" => with_file("import-wordpress", &["import", "wordpress"], rest),
+        "mail-test" => match rest {
+            [address] => folio(["mail", "test", address.as_str()], &[]),
+            _ => bail!("mail-test needs one address: cargo xtask mail-test you@example.org"),
+        },
         other => bail!("unknown command `{other}`; `cargo xtask help` lists them"),
     }
 }
@@ -132,6 +160,18 @@ fn demo(args: &[String]) -> anyhow::Result<()> {
     }
     println!("then open http://127.0.0.1:8080/ (or the [server] bind address in your config).");
     Ok(())
+}
+
+/// `folio <fixed> FILE [extra]`, FILE made absolute first: cargo runs folio from the
+/// workspace root, not from where the operator typed the command.
+fn with_file(command: &str, fixed: &[&str], rest: &[String]) -> anyhow::Result<()> {
+    let Some((file, extra)) = rest.split_first() else {
+        bail!("{command} needs a file: cargo xtask {command} FILE");
+    };
+    let mut args: Vec<OsString> = fixed.iter().map(OsString::from).collect();
+    args.push(absolute(Path::new(file))?.into());
+    args.extend(extra.iter().map(OsString::from));
+    cargo_run_folio(&args)
 }
 
 /// Runs `folio <fixed> <extra>` through cargo, from the workspace root.

@@ -191,6 +191,13 @@ pub struct CommentNode {
     pub children: Vec<CommentNode>,
 }
 
+impl CommentNode {
+    /// Whether comment `id` is this one or among its replies.
+    pub fn contains(&self, id: i64) -> bool {
+        self.comment.id == id || self.children.iter().any(|child| child.contains(id))
+    }
+}
+
 /// Arranges comments (in display order, oldest first) into a thread. Replies nested deeper than
 /// `max_depth` are shown at the deepest level, as WordPress does; a reply whose parent is not
 /// in the list (held, deleted) is shown at the top level rather than hidden.

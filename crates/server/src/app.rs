@@ -97,6 +97,7 @@ impl App {
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(signal);
+        let sweeper = tokio::spawn(sweep_expired_sessions(self.store.clone()));
         let mut stopping = stopping_rx;
         let deadline = async move {
             let _ = stopping.wait_for(|stopping| *stopping).await;
@@ -106,6 +107,7 @@ impl App {
             result = server => result.context("serving HTTP")?,
             () = deadline => tracing::warn!("requests still running after the shutdown grace period; stopping anyway"),
         }
+        sweeper.abort();
         if let Some((stop, task)) = worker {
             // The email being sent is finished; the rest stay queued for the next start.
             let _ = stop.send(true);
@@ -125,6 +127,21 @@ pub fn mail_worker(
         .context("setting up the mail transport ([mail])")?;
     folio_notification::Worker::new(store, mailer, settings.mail_worker(), settings.mail_site())
         .context("setting up the mail worker ([mail])")
+}
+
+/// Sessions past their expiry are refused when read; this removes them from the table now
+/// and then. Several processes may sweep at once: deleting twice is harmless.
+async fn sweep_expired_sessions(store: Store) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        match store.delete_expired_sessions(now).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "expired sessions removed"),
+            Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
+        }
+    }
 }
 
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {

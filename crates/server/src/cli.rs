@@ -9,6 +9,7 @@ use folio_domain::{Role, Slug};
 use folio_storage::{NewPost, NewUser, StorageError, Store};
 
 use crate::app::{App, open_store, shutdown_signal};
+use crate::backup;
 use crate::config::Settings;
 use crate::demo::{self, DemoOptions};
 
@@ -44,6 +45,17 @@ pub enum Command {
     /// Check the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Write a consistent copy of the database to FILE while the site keeps serving
+    /// (SQLite: a database file; PostgreSQL: a pg_dump archive).
+    Backup {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Restore a backup into an empty database, then apply migrations. Stop the site first.
+    Restore {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Run only the mail worker (with `[mail] worker = false` on the web processes).
     Worker,
     /// Send a test email; list and retry emails that could not be delivered.
@@ -134,6 +146,8 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Migrate { direction } => migrate(&settings, direction).await,
         Command::Post(PostCommand::New { file }) => post_new(&settings, &file).await,
         Command::Post(PostCommand::List) => post_list(&settings).await,
+        Command::Backup { file } => backup::backup(&settings, &file).await,
+        Command::Restore { file } => backup::restore(&settings, &file).await,
         Command::User(UserCommand::List) => user_list(&settings).await,
         Command::User(UserCommand::Role { user, role }) => user_role(&settings, &user, &role).await,
         Command::Worker => worker(&settings).await,

@@ -59,6 +59,7 @@ pub struct DatabaseSection {
 #[serde(deny_unknown_fields)]
 pub struct CommentsSection {
     pub max_depth: u32,
+    pub per_page: u32,
     pub moderation: String,
     pub edit_window_minutes: u64,
     pub close_after_days: u32,
@@ -338,6 +339,7 @@ impl Settings {
                 },
                 edit_window: Duration::from_secs(self.comments.edit_window_minutes * 60),
                 close_after_days: self.comments.close_after_days,
+                per_page: self.comments.per_page,
                 per_user_per_minute: self.comments.per_user_per_minute,
                 per_address_per_minute: self.comments.per_address_per_minute,
             },

@@ -1,6 +1,7 @@
 //! The `folio` program as a library, so that tests build exactly what the binary runs.
 
 pub mod app;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -696,7 +696,8 @@ async fn operations_endpoints() {
 
 #[tokio::test]
 async fn many_comments_render_as_one_thread() {
-    let app = TestApp::spawn().await;
+    // comments.per_page = 0: every comment on the post's own page.
+    let app = TestApp::spawn_with(|s| s.comments.per_page = 0).await;
     let alice = app.author("Alice").await;
     let post = app.post(&alice, "Busy Thread", "x", days_ago(1)).await;
     let mut batch = Vec::new();

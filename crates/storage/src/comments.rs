@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use folio_domain::markdown::render_comment;
-use folio_domain::{Comment, CommentStatus, PostKind};
+use folio_domain::{Comment, CommentRefusal, CommentStatus, PostKind};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
@@ -35,6 +35,93 @@ impl Store {
         created
             .pop()
             .ok_or_else(|| StorageError::unexpected("comments", "id", "vanished after insert"))
+    }
+
+    /// Writes a reader's comment unless, checked inside the same transaction, it is one too
+    /// many for the last minute (`checks`) or the same text they already left under the post.
+    /// The author's user row is written first, which holds their other comments back until
+    /// this one is in (a row lock on PostgreSQL, the write lock on SQLite): a burst of
+    /// requests, or a double-clicked button, cannot all pass the checks before any is stored.
+    pub async fn create_comment_checked(
+        &self,
+        new: NewComment,
+        checks: CommentChecks,
+    ) -> Result<std::result::Result<i64, CommentRefusal>> {
+        self.create_comment_checked_notifying(new, checks, false, |_| Vec::new())
+            .await
+    }
+
+    /// [`Store::create_comment_checked`], and in the same transaction the emails about the
+    /// comment (`mail` gets its id; see `folio_notification::plan_comment_mail`) and, when
+    /// asked, the author's follow of the thread. A refused comment queues nothing.
+    pub async fn create_comment_checked_notifying(
+        &self,
+        new: NewComment,
+        checks: CommentChecks,
+        follow_thread: bool,
+        mail: impl FnOnce(i64) -> Vec<crate::NewMail>,
+    ) -> Result<std::result::Result<i64, CommentRefusal>> {
+        let txn = self.db.begin().await?;
+        if let Some(user_id) = new.author_id {
+            users::Entity::update_many()
+                .col_expr(
+                    users::Column::LastSignInAt,
+                    Expr::col(users::Column::LastSignInAt),
+                )
+                .filter(users::Column::Id.eq(user_id))
+                .exec(&txn)
+                .await?;
+        }
+        let recent = |key: CommentAuthorKey<'_>| {
+            let query = comments::Entity::find()
+                .filter(comments::Column::CreatedAt.gt(normalize_time(checks.since)));
+            match key {
+                CommentAuthorKey::User(id) => query.filter(comments::Column::AuthorId.eq(id)),
+                CommentAuthorKey::Address(ip) => {
+                    query.filter(comments::Column::AuthorIp.eq(ip.to_owned()))
+                }
+            }
+        };
+        if let Some(user_id) = new.author_id
+            && checks.per_user > 0
+            && recent(CommentAuthorKey::User(user_id)).count(&txn).await?
+                >= u64::from(checks.per_user)
+        {
+            return Ok(Err(CommentRefusal::TooFast));
+        }
+        if let Some(address) = new.author_ip.as_deref()
+            && checks.per_address > 0
+            && recent(CommentAuthorKey::Address(address))
+                .count(&txn)
+                .await?
+                >= u64::from(checks.per_address)
+        {
+            return Ok(Err(CommentRefusal::TooFast));
+        }
+        if let Some(user_id) = new.author_id {
+            let duplicate = comments::Entity::find()
+                .filter(comments::Column::AuthorId.eq(user_id))
+                .filter(comments::Column::PostId.eq(new.post_id))
+                .filter(comments::Column::Source.eq(new.source.as_str()))
+                .filter(comments::Column::DeletedAt.is_null())
+                .one(&txn)
+                .await?
+                .is_some();
+            if duplicate {
+                return Ok(Err(CommentRefusal::Duplicate));
+            }
+        }
+        let (post_id, author) = (new.post_id, new.author_id);
+        let row = insert_comment(&txn, new).await?;
+        if let (true, Some(user_id)) = (follow_thread, author) {
+            crate::mail::set_follow(&txn, post_id, user_id, true).await?;
+        }
+        for queued in mail(row.id) {
+            crate::mail::insert_mail(&txn, &queued).await?;
+        }
+        bump_content_version(&txn).await?;
+        txn.commit().await?;
+        Ok(Ok(row.id))
     }
 
     /// Writes many comments in one transaction (imports, sample content). A comment's parent
@@ -92,39 +179,6 @@ impl Store {
         Ok(comments::Entity::find()
             .filter(comments::Column::AuthorId.eq(user_id))
             .filter(comments::Column::Status.eq(CommentStatus::Approved.as_str()))
-            .one(&self.db)
-            .await?
-            .is_some())
-    }
-
-    /// Comments written since `since` by this user, or from this address: for rate limits
-    /// that hold across server processes.
-    pub async fn comments_since(
-        &self,
-        author: CommentAuthorKey<'_>,
-        since: OffsetDateTime,
-    ) -> Result<u64> {
-        let query =
-            comments::Entity::find().filter(comments::Column::CreatedAt.gt(normalize_time(since)));
-        let query = match author {
-            CommentAuthorKey::User(id) => query.filter(comments::Column::AuthorId.eq(id)),
-            CommentAuthorKey::Address(ip) => query.filter(comments::Column::AuthorIp.eq(ip)),
-        };
-        Ok(query.count(&self.db).await?)
-    }
-
-    /// Whether this user already left exactly this text under this post.
-    pub async fn is_duplicate_comment(
-        &self,
-        user_id: i64,
-        post_id: i64,
-        source: &str,
-    ) -> Result<bool> {
-        Ok(comments::Entity::find()
-            .filter(comments::Column::AuthorId.eq(user_id))
-            .filter(comments::Column::PostId.eq(post_id))
-            .filter(comments::Column::Source.eq(source))
-            .filter(comments::Column::DeletedAt.is_null())
             .one(&self.db)
             .await?
             .is_some())
@@ -252,12 +306,6 @@ impl Store {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-pub enum CommentAuthorKey<'a> {
-    User(i64),
-    Address(&'a str),
-}
-
 /// Inserts one comment (inside the caller's transaction).
 pub(crate) async fn insert_comment<C: ConnectionTrait>(
     db: &C,
@@ -280,6 +328,21 @@ pub(crate) async fn insert_comment<C: ConnectionTrait>(
     }
     .insert(db)
     .await?)
+}
+
+/// The limits [`Store::create_comment_checked`] applies: comments since `since` per user and
+/// per network address (0: no limit).
+#[derive(Debug, Clone, Copy)]
+pub struct CommentChecks {
+    pub since: OffsetDateTime,
+    pub per_user: u32,
+    pub per_address: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum CommentAuthorKey<'a> {
+    User(i64),
+    Address(&'a str),
 }
 
 /// Removes the comments matching `which`: those with replies become markers, the rest go.

@@ -3,6 +3,7 @@
 
 mod account;
 pub mod admin;
+mod backup;
 mod comments;
 mod connect;
 mod entities;
@@ -18,7 +19,8 @@ mod terms;
 mod users;
 
 pub use account::LeavingComments;
-pub use comments::{CommentAuthorKey, NewComment};
+pub use backup::sqlite_file;
+pub use comments::{CommentChecks, NewComment};
 pub use connect::{Backend, MigrationState, redact_password};
 pub use error::StorageError;
 pub use likes::{Liker, Likes};
@@ -26,7 +28,7 @@ pub use mail::{
     BlogSubscription, ClaimedMail, CommentAudience, FailedMail, ModerationLink, NewMail,
     OutboxCounts, UnsubscribeTarget, millis, random_token, still_tellable,
 };
-pub use posts::{Adjacent, NewPost, PostFilter, PostLink, PostListing, PostRow};
+pub use posts::{Adjacent, CommentTarget, NewPost, PostFilter, PostLink, PostListing, PostRow};
 pub use search::SearchHit;
 pub use sessions::StoredSession;
 pub use site::{ContentState, MonthCount, SitemapEntry};

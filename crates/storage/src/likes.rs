@@ -1,11 +1,7 @@
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Statement, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 
-use crate::entities::{comment_likes, post_likes};
 use crate::site::bump_content_version;
 use crate::{Result, Store, now};
 
@@ -28,55 +24,44 @@ pub struct Liker {
 impl Store {
     /// Likes the post for this user, or takes the like back; returns whether it is liked now.
     pub async fn toggle_post_like(&self, post_id: i64, user_id: i64) -> Result<bool> {
-        let txn = self.db.begin().await?;
-        let removed = post_likes::Entity::delete_many()
-            .filter(post_likes::Column::PostId.eq(post_id))
-            .filter(post_likes::Column::UserId.eq(user_id))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        if removed == 0 {
-            post_likes::Entity::insert(post_likes::ActiveModel {
-                post_id: Set(post_id),
-                user_id: Set(user_id),
-                created_at: Set(now()),
-            })
-            .on_conflict(
-                OnConflict::columns([post_likes::Column::PostId, post_likes::Column::UserId])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
-        }
-        bump_content_version(&txn).await?;
-        txn.commit().await?;
-        Ok(removed == 0)
+        self.toggle_like(("post_likes", "post_id"), post_id, user_id)
+            .await
     }
 
     pub async fn toggle_comment_like(&self, comment_id: i64, user_id: i64) -> Result<bool> {
+        self.toggle_like(("comment_likes", "comment_id"), comment_id, user_id)
+            .await
+    }
+
+    /// `table` and `column` are fixed names from this file; the ids are integers.
+    async fn toggle_like(
+        &self,
+        (table, column): (&str, &str),
+        target: i64,
+        user_id: i64,
+    ) -> Result<bool> {
+        let backend = self.db_backend();
         let txn = self.db.begin().await?;
-        let removed = comment_likes::Entity::delete_many()
-            .filter(comment_likes::Column::CommentId.eq(comment_id))
-            .filter(comment_likes::Column::UserId.eq(user_id))
-            .exec(&txn)
+        let removed = txn
+            .execute_unprepared(&format!(
+                "DELETE FROM {table} WHERE {column} = {target} AND user_id = {user_id}"
+            ))
             .await?
-            .rows_affected;
+            .rows_affected();
         if removed == 0 {
-            comment_likes::Entity::insert(comment_likes::ActiveModel {
-                comment_id: Set(comment_id),
-                user_id: Set(user_id),
-                created_at: Set(now()),
-            })
-            .on_conflict(
-                OnConflict::columns([
-                    comment_likes::Column::CommentId,
-                    comment_likes::Column::UserId,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(&txn)
+            let placeholder = match backend {
+                sea_orm::DbBackend::Postgres => "$1",
+                _ => "?",
+            };
+            // Two clicks racing: the second insert finds the first and does nothing.
+            txn.execute_raw(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "INSERT INTO {table} ({column}, user_id, created_at) VALUES ({target}, {user_id}, {placeholder}) \
+                     ON CONFLICT DO NOTHING"
+                ),
+                [now().into()],
+            ))
             .await?;
         }
         bump_content_version(&txn).await?;
@@ -117,8 +102,14 @@ impl Store {
             })
             .collect::<Result<Vec<_>>>()?;
         let by_viewer = match viewer {
-            Some(user_id) => post_likes::Entity::find_by_id((post_id, user_id))
-                .one(&self.db)
+            Some(user_id) => self
+                .db
+                .query_one_raw(Statement::from_string(
+                    self.db_backend(),
+                    format!(
+                        "SELECT 1 AS liked FROM post_likes WHERE post_id = {post_id} AND user_id = {user_id}"
+                    ),
+                ))
                 .await?
                 .is_some(),
             None => false,

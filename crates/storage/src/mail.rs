@@ -6,12 +6,11 @@
 //! `FOR UPDATE SKIP LOCKED` on PostgreSQL, SQLite's single writer elsewhere; a worker that
 //! dies leaves its rows to be claimed again once the lease runs out.
 
+use folio_domain::CommentStatus;
 use folio_domain::notifications::Person;
-use folio_domain::{Comment, CommentStatus};
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, TransactionTrait, Value};
 use time::OffsetDateTime;
 
-use crate::comments::NewComment;
 use crate::{Result, Store, now};
 
 /// One email to queue, as the caller decided it.
@@ -127,7 +126,7 @@ fn statement(backend: DbBackend, text: &str, values: Vec<Value>) -> Statement {
     Statement::from_sql_and_values(backend, sql(backend, text), values)
 }
 
-async fn insert_mail<C: ConnectionTrait>(db: &C, mail: &NewMail) -> Result<bool> {
+pub(crate) async fn insert_mail<C: ConnectionTrait>(db: &C, mail: &NewMail) -> Result<bool> {
     let backend = db.get_database_backend();
     let result = db
         .execute_raw(statement(
@@ -153,7 +152,7 @@ async fn insert_mail<C: ConnectionTrait>(db: &C, mail: &NewMail) -> Result<bool>
     Ok(result.rows_affected() > 0)
 }
 
-async fn set_follow<C: ConnectionTrait>(
+pub(crate) async fn set_follow<C: ConnectionTrait>(
     db: &C,
     post_id: i64,
     user_id: i64,
@@ -186,32 +185,6 @@ fn claimed_from_row(row: &QueryResult) -> Result<ClaimedMail> {
 }
 
 impl Store {
-    /// Writes a comment and, in the same transaction, the emails about it (`mail` gets the
-    /// new comment's id) and, when asked, the author's follow of the thread.
-    pub async fn create_comment_with_notifications(
-        &self,
-        new: NewComment,
-        follow_thread: bool,
-        mail: impl FnOnce(i64) -> Vec<NewMail>,
-    ) -> Result<Comment> {
-        let txn = self.db.begin().await?;
-        let post_id = new.post_id;
-        let author = new.author_id;
-        let row = crate::comments::insert_comment(&txn, new).await?;
-        if let (true, Some(user_id)) = (follow_thread, author) {
-            set_follow(&txn, post_id, user_id, true).await?;
-        }
-        for queued in mail(row.id) {
-            insert_mail(&txn, &queued).await?;
-        }
-        crate::site::bump_content_version(&txn).await?;
-        txn.commit().await?;
-        let mut comments = self.comments_from_rows(vec![row]).await?;
-        comments.pop().ok_or_else(|| {
-            crate::StorageError::unexpected("comments", "id", "vanished after insert")
-        })
-    }
-
     /// Queues emails outside a comment (approval, publication, confirmation, tests). Returns
     /// how many were new.
     pub async fn enqueue_mail(&self, mails: &[NewMail]) -> Result<u64> {

@@ -52,6 +52,18 @@ pub enum PostFilter {
 
 pub type PostListing = Paginated<PostSummary>;
 
+/// A post as a new comment sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentTarget {
+    pub post_id: i64,
+    pub link: PostLink,
+    pub published_at: Option<OffsetDateTime>,
+    pub comments_open: bool,
+    pub author_id: i64,
+    /// Approved comments, as the post's heading counts them.
+    pub comment_count: u64,
+}
+
 /// A link to a neighbouring post.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostLink {
@@ -200,6 +212,46 @@ impl Store {
             Some(row) => Ok(self.posts_from_rows(vec![row]).await?.pop()),
             None => Ok(None),
         }
+    }
+
+    /// What posting a comment needs to know about the post or page it names, in one query:
+    /// nothing is loaded that the comment does not use.
+    pub async fn comment_target(&self, id: i64) -> Result<Option<CommentTarget>> {
+        let backend = self.db_backend();
+        let placeholder = match backend {
+            sea_orm::DbBackend::Postgres => "$1",
+            _ => "?",
+        };
+        let sql = format!(
+            "SELECT p.kind, p.slug, p.title, p.published_at, p.created_at, p.comments_open, p.author_id, \
+             (SELECT COUNT(*) FROM comments c WHERE c.post_id = p.id AND c.status = 'approved' \
+              AND c.deleted_at IS NULL) AS comment_count \
+             FROM posts p WHERE p.id = {id} AND p.status = 'published' AND p.published_at <= {placeholder}"
+        );
+        let Some(row) = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(backend, sql, [now().into()]))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let published_at: Option<OffsetDateTime> = row.try_get("", "published_at")?;
+        let link = link_of((
+            row.try_get("", "kind")?,
+            row.try_get("", "slug")?,
+            row.try_get("", "title")?,
+            published_at,
+            row.try_get("", "created_at")?,
+        ))?;
+        let comment_count: i64 = row.try_get("", "comment_count")?;
+        Ok(Some(CommentTarget {
+            post_id: id,
+            link,
+            published_at,
+            comments_open: row.try_get("", "comments_open")?,
+            author_id: row.try_get("", "author_id")?,
+            comment_count: u64::try_from(comment_count).unwrap_or_default(),
+        }))
     }
 
     /// A published post or page by id: what a comment form names.

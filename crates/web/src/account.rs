@@ -46,14 +46,13 @@ struct IdentityView {
     email: String,
 }
 
-// The error is the page to answer with; it is built once per request, not passed around.
-#[allow(clippy::result_large_err)]
-fn signed_in(viewer: &Viewer) -> Result<User, Response> {
+/// The signed-in reader, or (boxed: a response is large) the way to sign in first.
+fn signed_in(viewer: &Viewer) -> Result<User, Box<Response>> {
     viewer.user.clone().ok_or_else(|| {
-        see_other(&format!(
+        Box::new(see_other(&format!(
             "/auth/login?return_to={}",
             form_urlencode("/account")
-        ))
+        )))
     })
 }
 
@@ -105,7 +104,7 @@ async fn page(
 async fn show(State(state): State<AppState>, viewer: Viewer) -> Result<Response, AppError> {
     let user = match signed_in(&viewer) {
         Ok(user) => user,
-        Err(redirect) => return Ok(redirect),
+        Err(redirect) => return Ok(*redirect),
     };
     let page = page(&state, &viewer, user, None).await?;
     Ok(private(Html(page.render()?).into_response()))
@@ -138,7 +137,7 @@ async fn save(
 async fn export(State(state): State<AppState>, viewer: Viewer) -> Result<Response, AppError> {
     let user = match signed_in(&viewer) {
         Ok(user) => user,
-        Err(redirect) => return Ok(redirect),
+        Err(redirect) => return Ok(*redirect),
     };
     let store = state.store();
     let base = &state.site().base_url;

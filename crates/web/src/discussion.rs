@@ -10,14 +10,14 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use folio_domain::{Comment, CommentNode, CommentRefusal, CommentStatus, Post, build_thread};
-use folio_storage::{CommentAuthorKey, Likes};
+use folio_storage::{CommentChecks, CommentTarget, Likes, NewComment};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
 use crate::AppState;
 use crate::error::AppError;
 use crate::layout::Layout;
-use crate::pages::{form_urlencode, single};
+use crate::pages::{Shown, form_urlencode, single};
 use crate::session::{ClientAddress, Viewer};
 use crate::signin::{SignInChoice, choices, see_other};
 use crate::views::{CommentView, PostView, default_avatar, thoughts_heading};
@@ -31,6 +31,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/comments", post(post_comment))
         .route("/wp-comments-post.php", post(post_comment))
+        .route("/comments/{id}", get(permalink))
+        .route("/comments/{id}/", get(permalink))
         .route("/comments/{id}/edit", get(edit_form).post(edit_comment))
         .route("/comments/{id}/delete", post(delete_comment))
         .route("/likes/post/{id}", post(like_post))
@@ -56,10 +58,19 @@ pub struct Conversation {
     pub form: Option<CommentFormView>,
     pub signin: Vec<SignInChoice>,
     pub reply_to_name: Option<String>,
+    pub comment_pages: CommentPages,
     pub likes: Option<LikesView>,
     pub max_length: usize,
     pub(crate) status: StatusCode,
     pub(crate) newest_activity: OffsetDateTime,
+}
+
+/// Where this page of a long thread sits: WordPress's "Older Comments / Newer Comments".
+pub struct CommentPages {
+    pub older: Option<String>,
+    pub newer: Option<String>,
+    pub current: usize,
+    pub total: usize,
 }
 
 pub struct CommentFormView {
@@ -99,9 +110,10 @@ impl Conversation {
         post: &Post,
         view: &PostView,
         viewer: &Viewer,
-        reply_to: Option<i64>,
+        shown: Shown,
         draft: Option<CommentDraft>,
     ) -> Result<Self, AppError> {
+        let reply_to = shown.reply_to;
         let store = state.store();
         let settings = state.comments();
         let max_depth = state.site().comment_max_depth;
@@ -140,10 +152,34 @@ impl Conversation {
             open,
         };
         let thread = build_thread(comments, max_depth);
+        let per_page = settings.per_page as usize;
+        let pages = if per_page == 0 {
+            1
+        } else {
+            thread.len().div_ceil(per_page).max(1)
+        };
+        let page = shown.comment_page as usize;
+        if page > pages {
+            return Err(AppError::NotFound);
+        }
+        let on_page = match per_page {
+            0 => &thread[..],
+            n => &thread[(page - 1) * n..(page * n).min(thread.len())],
+        };
         let mut thread_html = String::new();
-        for (index, node) in thread.iter().enumerate() {
+        for (index, node) in on_page.iter().enumerate() {
             marks.render(node, index, &mut thread_html)?;
         }
+        let page_link = |n: usize| match n {
+            1 => format!("{}#comments", view.path),
+            n => format!("{}comment-page-{n}/#comments", view.path),
+        };
+        let comment_pages = CommentPages {
+            older: (page > 1).then(|| page_link(page - 1)),
+            newer: (page < pages).then(|| page_link(page + 1)),
+            current: page,
+            total: pages,
+        };
         let (status, form) = match (&viewer.user, csrf.clone()) {
             (Some(user), Some(csrf)) if open => {
                 let (text, parent, error, status) = match draft {
@@ -182,6 +218,7 @@ impl Conversation {
             form,
             signin: choices(state, &respond_path),
             reply_to_name,
+            comment_pages,
             likes,
             max_length: settings.limits.max_length,
             status,
@@ -302,8 +339,8 @@ async fn post_comment(
         return Err(AppError::Forbidden);
     };
     let store = state.store();
-    let post = store
-        .published_entry(form.post_id)
+    let target = store
+        .comment_target(form.post_id)
         .await?
         .ok_or(AppError::NotFound)?;
     let parent = form
@@ -322,30 +359,125 @@ async fn post_comment(
         parent,
     };
     let address = address.map(|a| a.to_string());
-    let decision = decide(&state, &post, &user, parent, &form, address.as_deref()).await?;
+    let decision = decide(&state, &target, &user, parent, &form).await?;
     let (source, status) = match decision {
         Ok(accepted) => accepted,
         Err(refusal) => {
-            tracing::info!(user = user.id, post = post.summary.id, reason = ?refusal, "comment refused");
-            return single(&state, post, &viewer, parent, Some(refuse(refusal))).await;
+            tracing::info!(user = user.id, post = target.post_id, reason = ?refusal, "comment refused");
+            return refused(&state, &viewer, &target, parent, refuse(refusal)).await;
         }
     };
-    let path = PostView::new(&post.summary).path;
-    let comment = crate::subscriptions::create_comment(
-        &state, &post, &path, &user, parent, source, status, address, &form,
-    )
-    .await?;
-    Ok(see_other(&format!("{path}#comment-{}", comment.id)))
+    let settings = state.comments();
+    let checks = CommentChecks {
+        since: OffsetDateTime::now_utc() - time::Duration::minutes(1),
+        per_user: settings.per_user_per_minute,
+        per_address: settings.per_address_per_minute,
+    };
+    let new = NewComment {
+        post_id: target.post_id,
+        parent_id: parent,
+        author_id: Some(user.id),
+        author_name: user.display_name.clone(),
+        author_url: None,
+        source,
+        status,
+        created_at: None,
+        author_ip: address,
+    };
+    // The comment, its emails and the author's follow and subscription, in one transaction.
+    let created =
+        crate::subscriptions::create_comment(&state, &target, &user, new, checks, &form).await?;
+    let comment_id = match created {
+        Ok(id) => id,
+        Err(refusal) => {
+            tracing::info!(user = user.id, post = target.post_id, reason = ?refusal, "comment refused");
+            return refused(&state, &viewer, &target, parent, refuse(refusal)).await;
+        }
+    };
+    Ok(see_other(
+        &comment_location(&state, &target, comment_id, Some(user.id)).await?,
+    ))
+}
+
+/// The post page again, with the refused comment back in its form and the reason.
+async fn refused(
+    state: &AppState,
+    viewer: &Viewer,
+    target: &CommentTarget,
+    parent: Option<i64>,
+    draft: CommentDraft,
+) -> Result<Response, AppError> {
+    let post = state
+        .store()
+        .published_entry(target.post_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let shown = Shown {
+        reply_to: parent,
+        comment_page: 1,
+    };
+    single(state, post, viewer, shown, Some(draft)).await
+}
+
+/// Where comment `id` is shown to `viewer`: the post, or the later page of a long thread
+/// that holds its conversation, with the comment's anchor.
+async fn comment_location(
+    state: &AppState,
+    target: &CommentTarget,
+    id: i64,
+    viewer: Option<i64>,
+) -> Result<String, AppError> {
+    let path = &target.link.path;
+    let per_page = state.comments().per_page as usize;
+    if per_page == 0 || (target.comment_count as usize) < per_page {
+        return Ok(format!("{path}#comment-{id}"));
+    }
+    let comments = state.store().thread_for(target.post_id, viewer).await?;
+    let thread = build_thread(comments, state.site().comment_max_depth);
+    let index = thread
+        .iter()
+        .position(|root| root.contains(id))
+        .unwrap_or(0);
+    Ok(match index / per_page + 1 {
+        1 => format!("{path}#comment-{id}"),
+        n => format!("{path}comment-page-{n}/#comment-{id}"),
+    })
+}
+
+/// `/comments/N/`: a comment's permalink, wherever the thread has put it.
+async fn permalink(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let comment = state
+        .store()
+        .comment(id)
+        .await?
+        .filter(|c| {
+            c.status == CommentStatus::Approved
+                || (c.status == CommentStatus::Pending
+                    && c.author_id.is_some()
+                    && c.author_id == viewer.user_id())
+        })
+        .ok_or(AppError::NotFound)?;
+    let target = state
+        .store()
+        .comment_target(comment.post_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(see_other(
+        &comment_location(&state, &target, id, viewer.user_id()).await?,
+    ))
 }
 
 /// Whether the comment may be posted, and with what status; or why not.
 async fn decide(
     state: &AppState,
-    post: &Post,
+    post: &CommentTarget,
     user: &folio_domain::User,
     parent: Option<i64>,
     form: &CommentForm,
-    address: Option<&str>,
 ) -> Result<Result<(String, CommentStatus), CommentRefusal>, AppError> {
     let store = state.store();
     let settings = state.comments();
@@ -358,7 +490,7 @@ async fn decide(
     }
     let open = folio_domain::comments::comments_open(
         post.comments_open,
-        post.summary.published_at,
+        post.published_at,
         now,
         settings.close_after_days,
     );
@@ -371,7 +503,7 @@ async fn decide(
     };
     if let Some(parent) = parent {
         let visible = store.comment(parent).await?.is_some_and(|c| {
-            c.post_id == post.summary.id
+            c.post_id == post.post_id
                 && !c.deleted
                 && (c.status == CommentStatus::Approved
                     || (c.status == CommentStatus::Pending && c.author_id == Some(user.id)))
@@ -380,31 +512,9 @@ async fn decide(
             return Ok(Err(CommentRefusal::NoSuchParent));
         }
     }
-    let minute_ago = now - time::Duration::minutes(1);
-    if settings.per_user_per_minute > 0
-        && store
-            .comments_since(CommentAuthorKey::User(user.id), minute_ago)
-            .await?
-            >= u64::from(settings.per_user_per_minute)
-    {
-        return Ok(Err(CommentRefusal::TooFast));
-    }
-    if let Some(address) = address
-        && settings.per_address_per_minute > 0
-        && store
-            .comments_since(CommentAuthorKey::Address(address), minute_ago)
-            .await?
-            >= u64::from(settings.per_address_per_minute)
-    {
-        return Ok(Err(CommentRefusal::TooFast));
-    }
-    if store
-        .is_duplicate_comment(user.id, post.summary.id, &text)
-        .await?
-    {
-        return Ok(Err(CommentRefusal::Duplicate));
-    }
-    let trusted = user.moderates() || post.summary.author.id == user.id;
+    // The rate limits and duplicate detection run where the comment is written
+    // (`create_comment_checked`), in one transaction with it.
+    let trusted = user.moderates() || post.author_id == user.id;
     let has_approved = !trusted
         && settings.moderation == folio_domain::ModerationPolicy::FirstTime
         && store.has_approved_comment(user.id).await?;

@@ -79,6 +79,8 @@ enum ContentPath {
         month: u8,
         day: u8,
         slug: String,
+        /// WordPress's `comment-page-N/`: a later page of a long thread.
+        comment_page: u32,
     },
     PostCommentsFeed {
         slug: String,
@@ -152,7 +154,21 @@ impl ContentPath {
                 month: u8::try_from(number(m, 2)?).ok()?,
                 day: u8::try_from(number(d, 2)?).ok()?,
                 slug: (*slug).to_owned(),
+                comment_page: 1,
             },
+            [y, m, d, slug, page] if !is_listing_page && page.starts_with("comment-page-") => {
+                let n: u32 = page.strip_prefix("comment-page-")?.parse().ok()?;
+                if n < 2 || page.contains('+') {
+                    return None;
+                }
+                ContentPath::Post {
+                    year: number(y, 4)?,
+                    month: u8::try_from(number(m, 2)?).ok()?,
+                    day: u8::try_from(number(d, 2)?).ok()?,
+                    slug: (*slug).to_owned(),
+                    comment_page: n,
+                }
+            }
             [y, m, d, slug, "feed"]
                 if !is_listing_page
                     && number(y, 4).is_some()
@@ -216,12 +232,40 @@ pub async fn content(
             month,
             day,
             slug,
-        } => post(&state, path, (year, month, day), &slug, &viewer, reply_to).await,
+            comment_page,
+        } => {
+            let post_path = match comment_page {
+                1 => path.to_owned(),
+                n => path
+                    .strip_suffix(&format!("comment-page-{n}/"))
+                    .unwrap_or(path)
+                    .to_owned(),
+            };
+            let shown = Shown {
+                reply_to,
+                comment_page,
+            };
+            post(
+                &state,
+                &post_path,
+                (year, month, day),
+                &slug,
+                &viewer,
+                shown,
+            )
+            .await
+        }
         ContentPath::PostCommentsFeed { slug } => {
             let post_path = path.strip_suffix("feed/").unwrap_or(path);
             crate::feeds::post_comments(&state, post_path, &slug).await
         }
-        ContentPath::Page { slug } => page_of_site(&state, &slug, &viewer, reply_to).await,
+        ContentPath::Page { slug } => {
+            let shown = Shown {
+                reply_to,
+                comment_page: 1,
+            };
+            page_of_site(&state, &slug, &viewer, shown).await
+        }
         ContentPath::Category { slug } => {
             term_archive(&state, Taxonomy::Category, &slug, page).await
         }
@@ -266,7 +310,7 @@ async fn post(
     _date: (i32, u8, u8),
     slug: &str,
     viewer: &Viewer,
-    reply_to: Option<i64>,
+    shown: Shown,
 ) -> Result<Response, AppError> {
     let post = state
         .store()
@@ -278,21 +322,30 @@ async fn post(
         // The date in the URL is wrong (or the post moved): send readers to the right one.
         return Ok(moved_permanently(&canonical));
     }
-    single(state, post, viewer, reply_to, None).await
+    single(state, post, viewer, shown, None).await
 }
 
 async fn page_of_site(
     state: &AppState,
     slug: &str,
     viewer: &Viewer,
-    reply_to: Option<i64>,
+    shown: Shown,
 ) -> Result<Response, AppError> {
     let page = state
         .store()
         .published_page(slug)
         .await?
         .ok_or(AppError::NotFound)?;
-    single(state, page, viewer, reply_to, None).await
+    single(state, page, viewer, shown, None).await
+}
+
+/// Which part of a post's conversation a request asks for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shown {
+    /// `?replytocom=N`: the form answers comment N.
+    pub reply_to: Option<i64>,
+    /// 1 for the post's own URL, N for `comment-page-N/`.
+    pub comment_page: u32,
 }
 
 /// A post or page with its conversation. `draft` brings back a refused comment with the
@@ -301,14 +354,18 @@ pub(crate) async fn single(
     state: &AppState,
     post: Post,
     viewer: &Viewer,
-    reply_to: Option<i64>,
+    shown: Shown,
     draft: Option<CommentDraft>,
 ) -> Result<Response, AppError> {
     let site = state.site();
     let summary = &post.summary;
     let view = PostView::new(summary);
-    let mut layout = Layout::full(state, &summary.title, &view.path).await?;
-    layout.for_viewer(viewer, &view.path).await?;
+    let page_path = match shown.comment_page {
+        1 => view.path.clone(),
+        n => format!("{}comment-page-{n}/", view.path),
+    };
+    let mut layout = Layout::full(state, &summary.title, &page_path).await?;
+    layout.for_viewer(viewer, &page_path).await?;
     layout.body_class = if view.is_page { "page" } else { "single" };
     layout.og_type = if view.is_page { "website" } else { "article" };
     layout.description = summary.excerpt.clone();
@@ -326,7 +383,7 @@ pub(crate) async fn single(
     } else {
         state.store().adjacent_posts(summary).await?
     };
-    let conversation = Conversation::load(state, &post, &view, viewer, reply_to, draft).await?;
+    let conversation = Conversation::load(state, &post, &view, viewer, shown, draft).await?;
     let status = conversation.status;
     let newest = conversation.newest_activity;
     let signed_in = viewer.user.is_some();
@@ -658,11 +715,26 @@ mod tests {
                     year: 2024,
                     month: 3,
                     day: 5,
-                    slug: "hello".into()
+                    slug: "hello".into(),
+                    comment_page: 1,
                 },
                 1
             ))
         );
+        assert_eq!(
+            p("/2024/03/05/hello/comment-page-2/"),
+            Some((
+                ContentPath::Post {
+                    year: 2024,
+                    month: 3,
+                    day: 5,
+                    slug: "hello".into(),
+                    comment_page: 2,
+                },
+                1
+            ))
+        );
+        assert_eq!(p("/2024/03/05/hello/comment-page-x/"), None);
         assert_eq!(
             p("/category/news/local/page/2/"),
             Some((

@@ -8,8 +8,8 @@ use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use folio_domain::{Comment, CommentStatus, Post, User};
-use folio_storage::{ModerationLink, NewComment, UnsubscribeTarget};
+use folio_domain::{Comment, CommentRefusal, CommentStatus, Post, User};
+use folio_storage::{CommentChecks, CommentTarget, ModerationLink, NewComment, UnsubscribeTarget};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -19,55 +19,40 @@ use crate::layout::Layout;
 use crate::session::Viewer;
 use crate::signin::see_other;
 
-/// Writes a reader's comment with the emails it causes (in one transaction), their follow of
-/// the thread if they ticked `subscribe_comments`, and their new-posts subscription if they
-/// ticked `subscribe_blog` (at once for a provider-verified address; after the double
-/// opt-in for another).
-#[allow(clippy::too_many_arguments)]
+/// Writes a reader's comment (unless the checks refuse it) with, in the same transaction,
+/// the emails it causes and their follow of the thread if they ticked `subscribe_comments`;
+/// then their new-posts subscription if they ticked `subscribe_blog` (at once for a
+/// provider-verified address; after the double opt-in for another).
 pub(crate) async fn create_comment(
     state: &AppState,
-    post: &Post,
-    path: &str,
+    target: &CommentTarget,
     user: &User,
-    parent: Option<i64>,
-    source: String,
-    status: CommentStatus,
-    address: Option<String>,
+    new: NewComment,
+    checks: CommentChecks,
     form: &CommentForm,
-) -> Result<Comment, AppError> {
+) -> Result<Result<i64, CommentRefusal>, AppError> {
     let store = state.store();
     let plan = folio_notification::plan_comment_mail(
         store,
         folio_notification::CommentFacts {
-            post_id: post.summary.id,
-            post_title: &post.summary.title,
-            post_path: path,
-            parent_id: parent,
+            post_id: target.post_id,
+            post_title: &target.link.title,
+            post_path: &target.link.path,
+            parent_id: new.parent_id,
             author_id: Some(user.id),
             author_name: &user.display_name,
-            source: &source,
-            status,
+            source: &new.source,
+            status: new.status,
         },
     )
     .await?;
-    let comment = store
-        .create_comment_with_notifications(
-            NewComment {
-                post_id: post.summary.id,
-                parent_id: parent,
-                author_id: Some(user.id),
-                author_name: user.display_name.clone(),
-                author_url: None,
-                source,
-                status,
-                created_at: None,
-                author_ip: address,
-            },
-            form.subscribe_comments(),
-            |id| plan.rows(id),
-        )
+    let created = store
+        .create_comment_checked_notifying(new, checks, form.subscribe_comments(), |id| {
+            plan.rows(id)
+        })
         .await?;
-    if form.subscribe_blog()
+    if created.is_ok()
+        && form.subscribe_blog()
         && let Some(email) = user.email.as_deref()
     {
         // An address the provider vouched for needs no confirmation; another one gets the
@@ -78,7 +63,7 @@ pub(crate) async fn create_comment(
             })
             .await?;
     }
-    Ok(comment)
+    Ok(created)
 }
 
 pub fn router() -> Router<AppState> {

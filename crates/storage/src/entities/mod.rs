@@ -1,9 +1,7 @@
 //! The tables as sea-orm sees them. Nothing outside this crate sees these types.
 
-pub mod comment_likes;
 pub mod comments;
 pub mod identities;
-pub mod post_likes;
 pub mod post_terms;
 pub mod posts;
 pub mod sessions;
