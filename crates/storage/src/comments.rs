@@ -72,9 +72,11 @@ impl Store {
                 .exec(&txn)
                 .await?;
         }
-        let recent = |key: CommentAuthorKey<'_>| {
+        // Counting stops at the limit: a busy address costs no more than a quiet one.
+        let recent = |key: CommentAuthorKey<'_>, limit: u32| {
             let query = comments::Entity::find()
-                .filter(comments::Column::CreatedAt.gt(normalize_time(checks.since)));
+                .filter(comments::Column::CreatedAt.gt(normalize_time(checks.since)))
+                .limit(u64::from(limit));
             match key {
                 CommentAuthorKey::User(id) => query.filter(comments::Column::AuthorId.eq(id)),
                 CommentAuthorKey::Address(ip) => {
@@ -84,14 +86,16 @@ impl Store {
         };
         if let Some(user_id) = new.author_id
             && checks.per_user > 0
-            && recent(CommentAuthorKey::User(user_id)).count(&txn).await?
+            && recent(CommentAuthorKey::User(user_id), checks.per_user)
+                .count(&txn)
+                .await?
                 >= u64::from(checks.per_user)
         {
             return Ok(Err(CommentRefusal::TooFast));
         }
         if let Some(address) = new.author_ip.as_deref()
             && checks.per_address > 0
-            && recent(CommentAuthorKey::Address(address))
+            && recent(CommentAuthorKey::Address(address), checks.per_address)
                 .count(&txn)
                 .await?
                 >= u64::from(checks.per_address)
