@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod dialect;
 mod m20261126_000001_blog_schema;
 mod m20261126_000002_conversation;
+mod m20261127_000003_notifications;
 mod m20261127_000004_admin;
 
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_blog_schema::Migration),
             Box::new(m20261126_000002_conversation::Migration),
+            Box::new(m20261127_000003_notifications::Migration),
             Box::new(m20261127_000004_admin::Migration),
         ]
     }

@@ -4,6 +4,7 @@
 pub mod comments;
 pub mod front_matter;
 pub mod markdown;
+pub mod notifications;
 pub mod pagination;
 pub mod permissions;
 pub mod posts;

@@ -16,6 +16,8 @@ pub struct App {
     router: Router,
     store: Store,
     shutdown_grace: Duration,
+    /// The outbox worker, when `[mail] worker` runs it in this process.
+    mail_worker: Option<folio_notification::Worker>,
 }
 
 impl App {
@@ -52,7 +54,13 @@ impl App {
             .context("setting up the sign-in providers ([auth.providers])")?;
         let state = AppState::new(store.clone(), providers, &web);
         state.cache().prime(&store).await;
+        let mail_worker = if settings.mail.worker {
+            Some(mail_worker(store.clone(), settings)?)
+        } else {
+            None
+        };
         Ok(App {
+            mail_worker,
             router: folio_web::router(state, &web),
             listener,
             store,
@@ -79,6 +87,10 @@ impl App {
             let _ = stopping_tx.send(true);
         };
         let grace = self.shutdown_grace;
+        let worker = self.mail_worker.map(|worker| {
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            (stop_tx, tokio::spawn(worker.run(stop_rx)))
+        });
         let server = axum::serve(
             self.listener,
             self.router
@@ -96,9 +108,25 @@ impl App {
             () = deadline => tracing::warn!("requests still running after the shutdown grace period; stopping anyway"),
         }
         sweeper.abort();
+        if let Some((stop, task)) = worker {
+            // The email being sent is finished; the rest stay queued for the next start.
+            let _ = stop.send(true);
+            let _ = tokio::time::timeout(grace.max(Duration::from_secs(1)), task).await;
+        }
         self.store.close().await.ok();
         Ok(())
     }
+}
+
+/// The outbox worker as `[mail]` configures it.
+pub fn mail_worker(
+    store: Store,
+    settings: &Settings,
+) -> anyhow::Result<folio_notification::Worker> {
+    let mailer = folio_notification::Mailer::new(&settings.mail_transport())
+        .context("setting up the mail transport ([mail])")?;
+    folio_notification::Worker::new(store, mailer, settings.mail_worker(), settings.mail_site())
+        .context("setting up the mail worker ([mail])")
 }
 
 /// Sessions past their expiry are refused when read; this removes them from the table now

@@ -56,6 +56,11 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Run only the mail worker (with `[mail] worker = false` on the web processes).
+    Worker,
+    /// Send a test email; list and retry emails that could not be delivered.
+    #[command(subcommand)]
+    Mail(MailCommand),
     /// Fill the site with realistic sample content, to try it or benchmark it.
     Demo {
         #[arg(long, default_value_t = 48)]
@@ -120,6 +125,16 @@ pub enum UserCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Send one email through the configured transport and print what the server answered.
+    Test { address: String },
+    /// List emails marked failed, with the last error.
+    Failed,
+    /// Queue failed emails again: all of them, or the one with this id.
+    Retry { id: Option<i64> },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate the configuration and print it, secrets hidden.
     Check,
@@ -135,6 +150,8 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Restore { file } => backup::restore(&settings, &file).await,
         Command::User(UserCommand::List) => user_list(&settings).await,
         Command::User(UserCommand::Role { user, role }) => user_role(&settings, &user, &role).await,
+        Command::Worker => worker(&settings).await,
+        Command::Mail(command) => mail(&settings, command).await,
         Command::Config(ConfigCommand::Check) => {
             print!("{}", settings.to_redacted_toml());
             eprintln!("configuration is valid");
@@ -179,6 +196,61 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     tracing::info!(%address, base_url = %settings.site.base_url, "Folio is serving");
     eprintln!("Folio is serving on http://{address}/ (Ctrl-C to stop)");
     app.run_until_stopped(shutdown_signal()).await
+}
+
+async fn worker(settings: &Settings) -> anyhow::Result<()> {
+    let store = migrated_store(settings).await?;
+    let worker = crate::app::mail_worker(store, settings)?;
+    eprintln!(
+        "Folio mail worker {} is running (Ctrl-C to stop)",
+        worker.id()
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(worker.run(stop_rx));
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    task.await.context("the mail worker stopped unexpectedly")?;
+    Ok(())
+}
+
+async fn mail(settings: &Settings, command: MailCommand) -> anyhow::Result<()> {
+    match command {
+        MailCommand::Test { address } => {
+            let mailer = folio_notification::Mailer::new(&settings.mail_transport())
+                .context("setting up the mail transport ([mail])")?;
+            let from: folio_notification::Mailbox =
+                settings.mail.from.parse().context("config key mail.from")?;
+            let message = folio_notification::test_message(&settings.mail_site(), &from, &address)
+                .with_context(|| format!("cannot make an email to {address:?}"))?;
+            match mailer.send(message).await {
+                Ok(answer) => {
+                    println!("{answer}");
+                    Ok(())
+                }
+                Err(error) => bail!("the email to {address} was not sent: {error}"),
+            }
+        }
+        MailCommand::Failed => {
+            let store = migrated_store(settings).await?;
+            let failed = store.failed_mail().await?;
+            if failed.is_empty() {
+                eprintln!("no failed emails");
+            }
+            for mail in failed {
+                println!(
+                    "{}\t{}\t{}\t{} attempts\t{}",
+                    mail.id, mail.kind, mail.recipient, mail.attempts, mail.last_error
+                );
+            }
+            Ok(())
+        }
+        MailCommand::Retry { id } => {
+            let store = migrated_store(settings).await?;
+            let queued = store.retry_failed_mail(id).await?;
+            println!("{queued} emails queued again");
+            Ok(())
+        }
+    }
 }
 
 async fn migrated_store(settings: &Settings) -> anyhow::Result<Store> {

@@ -25,6 +25,7 @@ pub struct Settings {
     pub cache: CacheSection,
     pub media: MediaSection,
     pub log: LogSection,
+    pub mail: MailSection,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -94,6 +95,43 @@ pub struct CacheSection {
     pub max_megabytes: u64,
     pub ttl_seconds: u64,
     pub poll_milliseconds: u64,
+}
+
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSection {
+    pub transport: MailTransport,
+    pub smtp_url: String,
+    pub from: String,
+    pub file_dir: String,
+    pub worker: bool,
+    pub max_attempts: u32,
+    pub retry_base_seconds: u64,
+    pub retry_max_seconds: u64,
+    pub per_second: u32,
+    pub batch_size: u32,
+    pub poll_milliseconds: u64,
+    pub lease_seconds: u64,
+    pub timeout_seconds: u64,
+    pub pool_max_connections: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    Smtp,
+    File,
+    Log,
+}
+
+impl fmt::Debug for MailSection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailSection")
+            .field("transport", &self.transport)
+            .field("smtp_url", &folio_storage::redact_password(&self.smtp_url))
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -248,6 +286,31 @@ impl Settings {
         if self.cache.poll_milliseconds < 50 {
             return bad("cache.poll_milliseconds", "must be at least 50");
         }
+        if self.mail.transport == MailTransport::Smtp
+            && let Err(error) = folio_notification::Mailer::check_smtp_url(&self.mail.smtp_url)
+        {
+            return bad("mail.smtp_url", &error.to_string());
+        }
+        if self
+            .mail
+            .from
+            .parse::<folio_notification::Mailbox>()
+            .is_err()
+        {
+            return bad(
+                "mail.from",
+                &format!(
+                    "must be an address such as \"Blog <noreply@example.org>\", got {:?}",
+                    self.mail.from
+                ),
+            );
+        }
+        if self.mail.max_attempts == 0 {
+            return bad("mail.max_attempts", "must be at least 1");
+        }
+        if self.mail.poll_milliseconds < 10 {
+            return bad("mail.poll_milliseconds", "must be at least 10");
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return bad(
                 "log.level",
@@ -321,10 +384,46 @@ impl Settings {
         }
     }
 
+    pub fn mail_transport(&self) -> folio_notification::TransportSettings {
+        match self.mail.transport {
+            MailTransport::Smtp => folio_notification::TransportSettings::Smtp {
+                url: self.mail.smtp_url.clone(),
+                timeout: Duration::from_secs(self.mail.timeout_seconds.max(1)),
+                pool_max_connections: self.mail.pool_max_connections,
+            },
+            MailTransport::File => folio_notification::TransportSettings::File {
+                dir: self.mail.file_dir.clone().into(),
+            },
+            MailTransport::Log => folio_notification::TransportSettings::Log,
+        }
+    }
+
+    pub fn mail_worker(&self) -> folio_notification::MailSettings {
+        folio_notification::MailSettings {
+            from: self.mail.from.clone(),
+            max_attempts: self.mail.max_attempts,
+            retry_base: Duration::from_secs(self.mail.retry_base_seconds),
+            retry_max: Duration::from_secs(self.mail.retry_max_seconds.max(1)),
+            per_second: self.mail.per_second,
+            batch_size: self.mail.batch_size.max(1),
+            poll_interval: Duration::from_millis(self.mail.poll_milliseconds),
+            lease: Duration::from_secs(self.mail.lease_seconds.max(1)),
+            concurrency: self.mail.pool_max_connections.max(1),
+        }
+    }
+
+    pub fn mail_site(&self) -> folio_notification::SiteInfo {
+        folio_notification::SiteInfo {
+            title: self.site.title.clone(),
+            base_url: self.site.base_url.clone(),
+        }
+    }
+
     /// The effective configuration as TOML, passwords replaced by `***`.
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database.url = folio_storage::redact_password(&shown.database.url);
+        shown.mail.smtp_url = folio_storage::redact_password(&shown.mail.smtp_url);
         for provider in shown.auth.providers.values_mut() {
             if !provider.client_secret.is_empty() {
                 provider.client_secret = "***".to_owned();

@@ -47,6 +47,20 @@ impl Store {
         new: NewComment,
         checks: CommentChecks,
     ) -> Result<std::result::Result<i64, CommentRefusal>> {
+        self.create_comment_checked_notifying(new, checks, false, |_| Vec::new())
+            .await
+    }
+
+    /// [`Store::create_comment_checked`], and in the same transaction the emails about the
+    /// comment (`mail` gets its id; see `folio_notification::plan_comment_mail`) and, when
+    /// asked, the author's follow of the thread. A refused comment queues nothing.
+    pub async fn create_comment_checked_notifying(
+        &self,
+        new: NewComment,
+        checks: CommentChecks,
+        follow_thread: bool,
+        mail: impl FnOnce(i64) -> Vec<crate::NewMail>,
+    ) -> Result<std::result::Result<i64, CommentRefusal>> {
         let txn = self.db.begin().await?;
         if let Some(user_id) = new.author_id {
             users::Entity::update_many()
@@ -101,7 +115,14 @@ impl Store {
                 return Ok(Err(CommentRefusal::Duplicate));
             }
         }
+        let (post_id, author) = (new.post_id, new.author_id);
         let row = insert_comment(&txn, new).await?;
+        if let (true, Some(user_id)) = (follow_thread, author) {
+            crate::mail::set_follow(&txn, post_id, user_id, true).await?;
+        }
+        for queued in mail(row.id) {
+            crate::mail::insert_mail(&txn, &queued).await?;
+        }
         bump_content_version(&txn).await?;
         txn.commit().await?;
         Ok(Ok(row.id))
@@ -260,7 +281,10 @@ impl Store {
             .collect())
     }
 
-    async fn comments_from_rows(&self, rows: Vec<comments::Model>) -> Result<Vec<Comment>> {
+    pub(crate) async fn comments_from_rows(
+        &self,
+        rows: Vec<comments::Model>,
+    ) -> Result<Vec<Comment>> {
         let mut author_ids: Vec<i64> = rows.iter().filter_map(|r| r.author_id).collect();
         author_ids.sort_unstable();
         author_ids.dedup();
@@ -286,7 +310,11 @@ impl Store {
     }
 }
 
-async fn insert_comment<C: ConnectionTrait>(db: &C, new: NewComment) -> Result<comments::Model> {
+/// Inserts one comment (inside the caller's transaction).
+pub(crate) async fn insert_comment<C: ConnectionTrait>(
+    db: &C,
+    new: NewComment,
+) -> Result<comments::Model> {
     let created = new.created_at.map_or_else(now, normalize_time);
     Ok(comments::ActiveModel {
         post_id: Set(new.post_id),

@@ -11,6 +11,7 @@ mod entities;
 mod error;
 mod identities;
 mod likes;
+mod mail;
 mod moderation;
 mod posts;
 mod search;
@@ -29,6 +30,10 @@ pub use comments::{CommentChecks, NewComment};
 pub use connect::{Backend, MigrationState, redact_password};
 pub use error::StorageError;
 pub use likes::{Liker, Likes};
+pub use mail::{
+    BlogSubscription, ClaimedMail, CommentAudience, FailedMail, ModerationLink, NewMail,
+    OutboxCounts, UnsubscribeTarget, millis, random_token, still_tellable,
+};
 pub use moderation::QueuedComment;
 pub use posts::{Adjacent, CommentTarget, NewPost, PostFilter, PostLink, PostListing, PostRow};
 pub use search::SearchHit;

@@ -306,6 +306,26 @@ pub struct CommentForm {
     /// The honeypot: hidden from people, filled in by form-filling robots.
     #[serde(default)]
     url: String,
+    /// "Notify me of follow-up comments by email".
+    #[serde(default)]
+    subscribe_comments: Option<String>,
+    /// "Notify me of new posts by email".
+    #[serde(default)]
+    subscribe_blog: Option<String>,
+}
+
+impl CommentForm {
+    pub(crate) fn subscribe_comments(&self) -> bool {
+        self.subscribe_comments
+            .as_deref()
+            .is_some_and(|v| !v.is_empty())
+    }
+
+    pub(crate) fn subscribe_blog(&self) -> bool {
+        self.subscribe_blog
+            .as_deref()
+            .is_some_and(|v| !v.is_empty())
+    }
 }
 
 async fn post_comment(
@@ -353,22 +373,20 @@ async fn post_comment(
         per_user: settings.per_user_per_minute,
         per_address: settings.per_address_per_minute,
     };
-    let created = store
-        .create_comment_checked(
-            NewComment {
-                post_id: target.post_id,
-                parent_id: parent,
-                author_id: Some(user.id),
-                author_name: user.display_name.clone(),
-                author_url: None,
-                source,
-                status,
-                created_at: None,
-                author_ip: address,
-            },
-            checks,
-        )
-        .await?;
+    let new = NewComment {
+        post_id: target.post_id,
+        parent_id: parent,
+        author_id: Some(user.id),
+        author_name: user.display_name.clone(),
+        author_url: None,
+        source,
+        status,
+        created_at: None,
+        author_ip: address,
+    };
+    // The comment, its emails and the author's follow and subscription, in one transaction.
+    let created =
+        crate::subscriptions::create_comment(&state, &target, &user, new, checks, &form).await?;
     let comment_id = match created {
         Ok(id) => id,
         Err(refusal) => {

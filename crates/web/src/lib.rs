@@ -14,6 +14,7 @@ mod routes;
 mod session;
 mod settings;
 mod signin;
+mod subscriptions;
 mod views;
 
 use std::net::IpAddr;

@@ -11,7 +11,10 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::error_pages;
 use crate::session::DatabaseSessions;
-use crate::{AppState, WebSettings, account, admin, cache, discussion, feeds, ops, pages, signin};
+use crate::{
+    AppState, WebSettings, account, admin, cache, discussion, feeds, ops, pages, signin,
+    subscriptions,
+};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -35,6 +38,7 @@ pub fn build(state: AppState, settings: &WebSettings) -> Router {
         .merge(discussion::router())
         .merge(account::router())
         .merge(admin::router(settings.media.max_upload_bytes))
+        .merge(subscriptions::router())
         .layer(DatabaseSessions::layer(
             state.store().clone(),
             secure_cookies,

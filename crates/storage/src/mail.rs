@@ -1,0 +1,951 @@
+//! The mail outbox, thread follows and blog subscribers.
+//!
+//! Outbox rows are written in the same transaction as what they tell of (see
+//! `create_comment_with_notifications`), so a comment is never saved without its emails nor
+//! an email queued for a comment that was rolled back. Workers claim due rows under a lease:
+//! `FOR UPDATE SKIP LOCKED` on PostgreSQL, SQLite's single writer elsewhere; a worker that
+//! dies leaves its rows to be claimed again once the lease runs out.
+
+use folio_domain::CommentStatus;
+use folio_domain::notifications::Person;
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, TransactionTrait, Value};
+use time::OffsetDateTime;
+
+use crate::{Result, Store, now};
+
+/// One email to queue, as the caller decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMail {
+    /// Which message: `reply`, `follow`, `new_comment`, `moderation`, `new_post`,
+    /// `confirm_blog`, `test`.
+    pub kind: String,
+    pub recipient: String,
+    pub user_id: Option<i64>,
+    pub post_id: Option<i64>,
+    pub comment_id: Option<i64>,
+    /// JSON: what the message's template needs.
+    pub payload: String,
+    /// One row per key: a second row for the same person and event is not queued.
+    pub dedupe_key: String,
+}
+
+/// A row a worker holds under its lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedMail {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub user_id: Option<i64>,
+    pub post_id: Option<i64>,
+    pub comment_id: Option<i64>,
+    pub payload: String,
+    /// Attempts before this one.
+    pub attempts: i32,
+    pub unsubscribe_token: String,
+    /// Moderation emails: the token of their Approve / Spam / Trash links.
+    pub action_token: Option<String>,
+}
+
+/// A row that will not be sent again unless retried by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedMail {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub attempts: i32,
+    pub last_error: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// What an unsubscribe token stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsubscribeTarget {
+    pub kind: String,
+    pub recipient: String,
+    pub user_id: Option<i64>,
+    pub post_id: Option<i64>,
+    /// The token belongs to a blog subscription rather than to one email.
+    pub blog_subscription: bool,
+}
+
+/// A blog subscriber after `subscribe_blog`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlogSubscription {
+    pub id: i64,
+    pub email: String,
+    pub confirmed: bool,
+    /// Set when this call created the subscription: the confirmation link's token.
+    pub confirm_token: String,
+    pub unsubscribe_token: String,
+}
+
+/// Counts by status, for `folio mail` and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    pub pending: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+}
+
+/// Unix milliseconds.
+pub fn millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// A random token for links in emails: 244 bits from the operating system's generator.
+pub fn random_token() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// SQL written with `$1, $2, ...` (each once, in order) for the backend at hand.
+fn sql(backend: DbBackend, text: &str) -> String {
+    if backend == DbBackend::Postgres {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn statement(backend: DbBackend, text: &str, values: Vec<Value>) -> Statement {
+    Statement::from_sql_and_values(backend, sql(backend, text), values)
+}
+
+pub(crate) async fn insert_mail<C: ConnectionTrait>(db: &C, mail: &NewMail) -> Result<bool> {
+    let backend = db.get_database_backend();
+    let result = db
+        .execute_raw(statement(
+            backend,
+            "INSERT INTO mail_outbox (kind, recipient, user_id, post_id, comment_id, payload, dedupe_key, \
+             unsubscribe_token, action_token, status, attempts, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $11) ON CONFLICT (dedupe_key) DO NOTHING",
+            vec![
+                mail.kind.clone().into(),
+                mail.recipient.clone().into(),
+                mail.user_id.into(),
+                mail.post_id.into(),
+                mail.comment_id.into(),
+                mail.payload.clone().into(),
+                mail.dedupe_key.clone().into(),
+                random_token().into(),
+                (mail.kind == "moderation").then(random_token).into(),
+                millis(now()).into(),
+                now().into(),
+            ],
+        ))
+        .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+pub(crate) async fn set_follow<C: ConnectionTrait>(
+    db: &C,
+    post_id: i64,
+    user_id: i64,
+    following: bool,
+) -> Result<()> {
+    let backend = db.get_database_backend();
+    db.execute_raw(statement(
+        backend,
+        "INSERT INTO thread_follows (post_id, user_id, following, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (post_id, user_id) DO UPDATE SET following = excluded.following",
+        vec![post_id.into(), user_id.into(), following.into(), now().into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+fn claimed_from_row(row: &QueryResult) -> Result<ClaimedMail> {
+    Ok(ClaimedMail {
+        id: row.try_get("", "id")?,
+        kind: row.try_get("", "kind")?,
+        recipient: row.try_get("", "recipient")?,
+        user_id: row.try_get("", "user_id")?,
+        post_id: row.try_get("", "post_id")?,
+        comment_id: row.try_get("", "comment_id")?,
+        payload: row.try_get("", "payload")?,
+        attempts: row.try_get("", "attempts")?,
+        unsubscribe_token: row.try_get("", "unsubscribe_token")?,
+        action_token: row.try_get("", "action_token")?,
+    })
+}
+
+impl Store {
+    /// Queues emails outside a comment (approval, publication, confirmation, tests). Returns
+    /// how many were new.
+    pub async fn enqueue_mail(&self, mails: &[NewMail]) -> Result<u64> {
+        let txn = self.db.begin().await?;
+        let mut queued = 0;
+        for mail in mails {
+            if insert_mail(&txn, mail).await? {
+                queued += 1;
+            }
+        }
+        txn.commit().await?;
+        Ok(queued)
+    }
+
+    /// The people a new comment on `post_id` (answering `parent_id`) may concern.
+    pub async fn comment_audience(
+        &self,
+        post_id: i64,
+        parent_id: Option<i64>,
+    ) -> Result<CommentAudience> {
+        let backend = self.db_backend();
+        let columns = "u.id, u.display_name, u.email, u.email_verified, u.notify_replies, \
+                       COALESCE((SELECT CASE WHEN f.following THEN 0 ELSE 1 END FROM thread_follows f \
+                       WHERE f.post_id = $1 AND f.user_id = u.id), 0) AS muted";
+        let people = |condition: &str, values: Vec<Value>| {
+            statement(
+                backend,
+                &format!("SELECT {columns} FROM users u WHERE {condition} ORDER BY u.id"),
+                values,
+            )
+        };
+        let read = |rows: Vec<QueryResult>| -> Result<Vec<Person>> {
+            rows.iter()
+                .map(|row| {
+                    let muted: i64 = row
+                        .try_get::<i32>("", "muted")
+                        .map(i64::from)
+                        .or_else(|_| row.try_get::<i64>("", "muted"))?;
+                    Ok(Person {
+                        user_id: row.try_get("", "id")?,
+                        name: row.try_get("", "display_name")?,
+                        email: row.try_get("", "email")?,
+                        email_verified: row.try_get("", "email_verified")?,
+                        notify_replies: row.try_get("", "notify_replies")?,
+                        muted_thread: muted != 0,
+                    })
+                })
+                .collect()
+        };
+        let parent_author = match parent_id {
+            Some(parent) => read(
+                self.db
+                    .query_all_raw(people(
+                        "u.id = (SELECT c.author_id FROM comments c WHERE c.id = $2 AND c.deleted_at IS NULL)",
+                        vec![post_id.into(), parent.into()],
+                    ))
+                    .await?,
+            )?
+            .pop(),
+            None => None,
+        };
+        let post_author = read(
+            self.db
+                .query_all_raw(people(
+                    "u.id = (SELECT p.author_id FROM posts p WHERE p.id = $2)",
+                    vec![post_id.into(), post_id.into()],
+                ))
+                .await?,
+        )?
+        .pop();
+        let followers = read(
+            self.db
+                .query_all_raw(people(
+                    "u.id IN (SELECT f.user_id FROM thread_follows f WHERE f.post_id = $2 AND f.following)",
+                    vec![post_id.into(), post_id.into()],
+                ))
+                .await?,
+        )?;
+        let moderators = read(
+            self.db
+                .query_all_raw(people(
+                    "u.role IN ('editor', 'admin')",
+                    vec![post_id.into()],
+                ))
+                .await?,
+        )?;
+        Ok(CommentAudience {
+            parent_author,
+            post_author,
+            followers,
+            moderators,
+        })
+    }
+
+    /// Follows (or mutes, `following = false`) a post's thread for a user.
+    pub async fn set_thread_follow(
+        &self,
+        post_id: i64,
+        user_id: i64,
+        following: bool,
+    ) -> Result<()> {
+        set_follow(&self.db, post_id, user_id, following).await
+    }
+
+    /// Whether the user follows the thread: `None` when they never chose.
+    pub async fn thread_follow(&self, post_id: i64, user_id: i64) -> Result<Option<bool>> {
+        let backend = self.db_backend();
+        let row = self
+            .db
+            .query_one_raw(statement(
+                backend,
+                "SELECT following FROM thread_follows WHERE post_id = $1 AND user_id = $2",
+                vec![post_id.into(), user_id.into()],
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get("", "following")?),
+            None => None,
+        })
+    }
+
+    /// Claims up to `limit` due rows for `worker` until `lease_until` (Unix ms). Rows whose
+    /// comment was deleted (or turned to spam or trash) before sending are cancelled first.
+    pub async fn claim_mail(
+        &self,
+        worker: &str,
+        limit: u32,
+        lease_until_ms: i64,
+    ) -> Result<Vec<ClaimedMail>> {
+        let backend = self.db_backend();
+        let now_ms = millis(OffsetDateTime::now_utc());
+        // An idle worker only reads: on SQLite every write would compete with the site's.
+        let due = self
+            .db
+            .query_one_raw(statement(
+                backend,
+                "SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
+                 AND (locked_until IS NULL OR locked_until < $2) LIMIT 1",
+                vec![now_ms.into(), now_ms.into()],
+            ))
+            .await?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
+        self.db
+            .execute_raw(statement(
+                backend,
+                "UPDATE mail_outbox SET status = 'cancelled', locked_by = NULL, locked_until = NULL \
+                 WHERE status = 'pending' AND comment_id IS NOT NULL AND NOT EXISTS (\
+                 SELECT 1 FROM comments c WHERE c.id = mail_outbox.comment_id AND c.deleted_at IS NULL \
+                 AND (c.status = 'approved' OR (c.status = 'pending' AND mail_outbox.kind = 'moderation')))",
+                vec![],
+            ))
+            .await?;
+        let lock = if backend == DbBackend::Postgres {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let text = format!(
+            "UPDATE mail_outbox SET locked_by = $1, locked_until = $2 WHERE id IN (\
+             SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= $3 \
+             AND (locked_until IS NULL OR locked_until < $4) ORDER BY next_attempt_at, id LIMIT $5 {lock}) \
+             RETURNING id, kind, recipient, user_id, post_id, comment_id, payload, attempts, unsubscribe_token, action_token"
+        );
+        let rows = self
+            .db
+            .query_all_raw(statement(
+                backend,
+                &text,
+                vec![
+                    worker.into(),
+                    lease_until_ms.into(),
+                    now_ms.into(),
+                    now_ms.into(),
+                    i64::from(limit).into(),
+                ],
+            ))
+            .await?;
+        let mut claimed = rows
+            .iter()
+            .map(claimed_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        claimed.sort_by_key(|m| m.id);
+        Ok(claimed)
+    }
+
+    /// Marks a claimed row sent. False when the lease was lost to another worker.
+    pub async fn mark_mail_sent(&self, id: i64, worker: &str) -> Result<bool> {
+        let backend = self.db_backend();
+        let result = self
+            .db
+            .execute_raw(statement(
+                backend,
+                "UPDATE mail_outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
+                 locked_by = NULL, locked_until = NULL, last_error = NULL WHERE id = $2 AND locked_by = $3",
+                vec![now().into(), id.into(), worker.into()],
+            ))
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// Marks many claimed rows sent in one statement (one commit for a whole batch); how
+    /// many this worker still held.
+    pub async fn mark_mails_sent(&self, ids: &[i64], worker: &str) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let backend = self.db_backend();
+        // Ids are integers from our own rows: safe to write into the statement.
+        let list = ids
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let result = self
+            .db
+            .execute_raw(statement(
+                backend,
+                &format!(
+                    "UPDATE mail_outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
+                     locked_by = NULL, locked_until = NULL, last_error = NULL \
+                     WHERE locked_by = $2 AND id IN ({list})"
+                ),
+                vec![now().into(), worker.into()],
+            ))
+            .await?;
+        Ok(result.rows_affected())
+    }
+
+    /// A failed attempt: tried again at `retry_at_ms`, or marked failed when `retry_at_ms`
+    /// is `None` (a permanent refusal, or the last attempt).
+    pub async fn mark_mail_attempt_failed(
+        &self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        retry_at_ms: Option<i64>,
+    ) -> Result<()> {
+        let backend = self.db_backend();
+        let (status, next) = match retry_at_ms {
+            Some(at) => ("pending", at),
+            None => ("failed", millis(OffsetDateTime::now_utc())),
+        };
+        self.db
+            .execute_raw(statement(
+                backend,
+                "UPDATE mail_outbox SET status = $1, next_attempt_at = $2, attempts = attempts + 1, \
+                 last_error = $3, locked_by = NULL, locked_until = NULL WHERE id = $4 AND locked_by = $5",
+                vec![
+                    status.into(),
+                    next.into(),
+                    error.chars().take(2000).collect::<String>().into(),
+                    id.into(),
+                    worker.into(),
+                ],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Gives a claimed row back without counting an attempt (the worker is stopping).
+    pub async fn release_mail(&self, id: i64, worker: &str) -> Result<()> {
+        let backend = self.db_backend();
+        self.db
+            .execute_raw(statement(
+                backend,
+                "UPDATE mail_outbox SET locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2",
+                vec![id.into(), worker.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Cancels a claimed row whose message can no longer be made.
+    pub async fn cancel_mail(&self, id: i64, reason: &str) -> Result<()> {
+        let backend = self.db_backend();
+        self.db
+            .execute_raw(statement(
+                backend,
+                "UPDATE mail_outbox SET status = 'cancelled', last_error = $1, locked_by = NULL, locked_until = NULL WHERE id = $2",
+                vec![reason.into(), id.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn failed_mail(&self) -> Result<Vec<FailedMail>> {
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(
+                self.db_backend(),
+                "SELECT id, kind, recipient, attempts, last_error, created_at FROM mail_outbox \
+                 WHERE status = 'failed' ORDER BY id",
+            ))
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(FailedMail {
+                    id: row.try_get("", "id")?,
+                    kind: row.try_get("", "kind")?,
+                    recipient: row.try_get("", "recipient")?,
+                    attempts: row.try_get("", "attempts")?,
+                    last_error: row
+                        .try_get::<Option<String>>("", "last_error")?
+                        .unwrap_or_default(),
+                    created_at: row.try_get("", "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Puts failed rows back in the queue with a fresh count of attempts: all of them, or one.
+    pub async fn retry_failed_mail(&self, id: Option<i64>) -> Result<u64> {
+        let backend = self.db_backend();
+        let now_ms = millis(OffsetDateTime::now_utc());
+        let result = match id {
+            Some(id) => self
+                .db
+                .execute_raw(statement(
+                    backend,
+                    "UPDATE mail_outbox SET status = 'pending', attempts = 0, next_attempt_at = $1 \
+                         WHERE status = 'failed' AND id = $2",
+                    vec![now_ms.into(), id.into()],
+                ))
+                .await?,
+            None => self
+                .db
+                .execute_raw(statement(
+                    backend,
+                    "UPDATE mail_outbox SET status = 'pending', attempts = 0, next_attempt_at = $1 \
+                         WHERE status = 'failed'",
+                    vec![now_ms.into()],
+                ))
+                .await?,
+        };
+        Ok(result.rows_affected())
+    }
+
+    pub async fn outbox_counts(&self) -> Result<OutboxCounts> {
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(
+                self.db_backend(),
+                "SELECT status, COUNT(*) AS n FROM mail_outbox GROUP BY status",
+            ))
+            .await?;
+        let mut counts = OutboxCounts::default();
+        for row in rows {
+            let status: String = row.try_get("", "status")?;
+            let n: i64 = row.try_get("", "n")?;
+            let n = u64::try_from(n).unwrap_or(0);
+            match status.as_str() {
+                "pending" => counts.pending = n,
+                "sent" => counts.sent = n,
+                "failed" => counts.failed = n,
+                "cancelled" => counts.cancelled = n,
+                _ => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    /// What an unsubscribe link's token stands for: one email, or a blog subscription.
+    pub async fn unsubscribe_target(&self, token: &str) -> Result<Option<UnsubscribeTarget>> {
+        let backend = self.db_backend();
+        if let Some(row) = self
+            .db
+            .query_one_raw(statement(
+                backend,
+                "SELECT kind, recipient, user_id, post_id FROM mail_outbox WHERE unsubscribe_token = $1",
+                vec![token.into()],
+            ))
+            .await?
+        {
+            return Ok(Some(UnsubscribeTarget {
+                kind: row.try_get("", "kind")?,
+                recipient: row.try_get("", "recipient")?,
+                user_id: row.try_get("", "user_id")?,
+                post_id: row.try_get("", "post_id")?,
+                blog_subscription: false,
+            }));
+        }
+        let row = self
+            .db
+            .query_one_raw(statement(
+                backend,
+                "SELECT email, user_id FROM blog_subscribers WHERE unsubscribe_token = $1",
+                vec![token.into()],
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => Some(UnsubscribeTarget {
+                kind: "new_post".to_owned(),
+                recipient: row.try_get("", "email")?,
+                user_id: row.try_get("", "user_id")?,
+                post_id: None,
+                blog_subscription: true,
+            }),
+            None => None,
+        })
+    }
+
+    /// Subscribes an address to new posts. `confirmed` for an address a provider vouched
+    /// for; otherwise it waits for its owner to follow the confirmation link, and `confirm`
+    /// (given the subscription, with its token) decides the confirmation email, queued in
+    /// the same transaction. An address already subscribed is left as it is.
+    pub async fn subscribe_blog(
+        &self,
+        email: &str,
+        user_id: Option<i64>,
+        confirmed: bool,
+        confirm: impl FnOnce(&BlogSubscription) -> Option<NewMail>,
+    ) -> Result<BlogSubscription> {
+        let backend = self.db_backend();
+        let email = email.trim().to_lowercase();
+        let txn = self.db.begin().await?;
+        let confirmed_at: Option<OffsetDateTime> = confirmed.then(now);
+        txn.execute_raw(statement(
+            backend,
+            "INSERT INTO blog_subscribers (email, user_id, confirm_token, confirmed_at, unsubscribe_token, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING",
+            vec![
+                email.clone().into(),
+                user_id.into(),
+                random_token().into(),
+                confirmed_at.into(),
+                random_token().into(),
+                now().into(),
+            ],
+        ))
+        .await?;
+        if confirmed {
+            // A verified address confirms an earlier typed, unconfirmed one.
+            txn.execute_raw(statement(
+                backend,
+                "UPDATE blog_subscribers SET confirmed_at = $1, user_id = COALESCE(user_id, $2) \
+                 WHERE email = $3 AND confirmed_at IS NULL",
+                vec![now().into(), user_id.into(), email.clone().into()],
+            ))
+            .await?;
+        }
+        let row = txn
+            .query_one_raw(statement(
+                backend,
+                "SELECT id, email, confirm_token, confirmed_at, unsubscribe_token FROM blog_subscribers WHERE email = $1",
+                vec![email.into()],
+            ))
+            .await?
+            .ok_or_else(|| {
+                crate::StorageError::unexpected("blog_subscribers", "email", "vanished")
+            })?;
+        let subscription = BlogSubscription {
+            id: row.try_get("", "id")?,
+            email: row.try_get("", "email")?,
+            confirmed: row
+                .try_get::<Option<OffsetDateTime>>("", "confirmed_at")?
+                .is_some(),
+            confirm_token: row.try_get("", "confirm_token")?,
+            unsubscribe_token: row.try_get("", "unsubscribe_token")?,
+        };
+        if !subscription.confirmed
+            && let Some(mail) = confirm(&subscription)
+        {
+            insert_mail(&txn, &mail).await?;
+        }
+        txn.commit().await?;
+        Ok(subscription)
+    }
+
+    /// Confirms the subscription behind a confirmation link; its address, or `None` for an
+    /// unknown token.
+    pub async fn confirm_blog_subscription(&self, token: &str) -> Result<Option<String>> {
+        let backend = self.db_backend();
+        self.db
+            .execute_raw(statement(
+                backend,
+                "UPDATE blog_subscribers SET confirmed_at = $1 WHERE confirm_token = $2 AND confirmed_at IS NULL",
+                vec![now().into(), token.into()],
+            ))
+            .await?;
+        let row = self
+            .db
+            .query_one_raw(statement(
+                backend,
+                "SELECT email FROM blog_subscribers WHERE confirm_token = $1",
+                vec![token.into()],
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get("", "email")?),
+            None => None,
+        })
+    }
+
+    /// Whether the address gets new posts (confirmed), waits for confirmation, or neither.
+    pub async fn blog_subscription(&self, email: &str) -> Result<Option<bool>> {
+        let backend = self.db_backend();
+        let row = self
+            .db
+            .query_one_raw(statement(
+                backend,
+                "SELECT confirmed_at FROM blog_subscribers WHERE email = $1",
+                vec![email.trim().to_lowercase().into()],
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => Some(
+                row.try_get::<Option<OffsetDateTime>>("", "confirmed_at")?
+                    .is_some(),
+            ),
+            None => None,
+        })
+    }
+
+    /// Ends a blog subscription by address (and any of the user's).
+    pub async fn unsubscribe_blog(&self, email: &str, user_id: Option<i64>) -> Result<u64> {
+        let backend = self.db_backend();
+        let result = self
+            .db
+            .execute_raw(statement(
+                backend,
+                "DELETE FROM blog_subscribers WHERE email = $1 OR (user_id IS NOT NULL AND user_id = $2)",
+                vec![email.trim().to_lowercase().into(), user_id.into()],
+            ))
+            .await?;
+        Ok(result.rows_affected())
+    }
+
+    /// Stops every thread email for a user: follows become mutes.
+    pub async fn unfollow_all_threads(&self, user_id: i64) -> Result<()> {
+        let backend = self.db_backend();
+        self.db
+            .execute_raw(statement(
+                backend,
+                "UPDATE thread_follows SET following = FALSE WHERE user_id = $1",
+                vec![user_id.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Queues one email per confirmed blog subscriber about a new post, in one statement
+    /// (10,000 subscribers do not mean 10,000 round trips). `payload` is the same for all;
+    /// each row gets its own unsubscribe token.
+    pub async fn enqueue_new_post_mail(
+        &self,
+        post_id: i64,
+        author_id: i64,
+        payload: &str,
+    ) -> Result<u64> {
+        let backend = self.db_backend();
+        let token = match backend {
+            // gen_random_uuid (PostgreSQL 13+) draws from a cryptographic generator.
+            DbBackend::Postgres => {
+                "replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', '')"
+            }
+            _ => "lower(hex(randomblob(32)))",
+        };
+        let text = format!(
+            "INSERT INTO mail_outbox (kind, recipient, user_id, post_id, comment_id, payload, dedupe_key, \
+             unsubscribe_token, status, attempts, next_attempt_at, created_at) \
+             SELECT 'new_post', s.email, s.user_id, $1, NULL, $2, 'post:' || $3 || ':' || s.email, {token}, \
+             'pending', 0, $4, $5 FROM blog_subscribers s \
+             WHERE s.confirmed_at IS NOT NULL AND (s.user_id IS NULL OR s.user_id <> $6) \
+             ON CONFLICT (dedupe_key) DO NOTHING"
+        );
+        let result = self
+            .db
+            .execute_raw(statement(
+                backend,
+                &text,
+                vec![
+                    post_id.into(),
+                    payload.into(),
+                    post_id.to_string().into(),
+                    millis(now()).into(),
+                    now().into(),
+                    author_id.into(),
+                ],
+            ))
+            .await?;
+        Ok(result.rows_affected())
+    }
+}
+
+/// What a moderation link may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModerationLink {
+    /// Not used yet: the comment it is about.
+    Usable(i64),
+    AlreadyUsed,
+    Expired,
+}
+
+impl Store {
+    /// What the moderation link with this token may still do; `None` for an unknown token.
+    pub async fn moderation_link(
+        &self,
+        token: &str,
+        valid_for: time::Duration,
+    ) -> Result<Option<ModerationLink>> {
+        let backend = self.db_backend();
+        let row = self
+            .db
+            .query_one_raw(statement(
+                backend,
+                "SELECT comment_id, action_used_at, created_at FROM mail_outbox \
+                 WHERE action_token = $1 AND kind = 'moderation'",
+                vec![token.into()],
+            ))
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let used: Option<OffsetDateTime> = row.try_get("", "action_used_at")?;
+        let created: OffsetDateTime = row.try_get("", "created_at")?;
+        let comment: Option<i64> = row.try_get("", "comment_id")?;
+        Ok(Some(match (used, comment) {
+            (Some(_), _) => ModerationLink::AlreadyUsed,
+            _ if created + valid_for < now() => ModerationLink::Expired,
+            (None, Some(id)) => ModerationLink::Usable(id),
+            (None, None) => ModerationLink::Expired,
+        }))
+    }
+
+    /// Uses a moderation link once: sets the comment's status. The comment's id, or `None`
+    /// when the link was already used (by a second click or another moderator's email being
+    /// the same link) or the comment is gone.
+    pub async fn use_moderation_link(
+        &self,
+        token: &str,
+        status: CommentStatus,
+    ) -> Result<Option<i64>> {
+        let backend = self.db_backend();
+        let txn = self.db.begin().await?;
+        let used = txn
+            .execute_raw(statement(
+                backend,
+                "UPDATE mail_outbox SET action_used_at = $1 \
+                 WHERE action_token = $2 AND kind = 'moderation' AND action_used_at IS NULL",
+                vec![now().into(), token.into()],
+            ))
+            .await?;
+        if used.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let row = txn
+            .query_one_raw(statement(
+                backend,
+                "SELECT comment_id FROM mail_outbox WHERE action_token = $1",
+                vec![token.into()],
+            ))
+            .await?;
+        let Some(comment_id) = row
+            .map(|r| r.try_get::<Option<i64>>("", "comment_id"))
+            .transpose()?
+            .flatten()
+        else {
+            return Ok(None);
+        };
+        let changed = txn
+            .execute_raw(statement(
+                backend,
+                "UPDATE comments SET status = $1, updated_at = $2 WHERE id = $3 AND deleted_at IS NULL",
+                vec![status.as_str().into(), now().into(), comment_id.into()],
+            ))
+            .await?;
+        if changed.rows_affected() != 1 {
+            return Ok(None);
+        }
+        crate::site::bump_content_version(&txn).await?;
+        txn.commit().await?;
+        Ok(Some(comment_id))
+    }
+}
+
+impl Store {
+    /// Published posts whose time has come within `window` and whose new-post emails are
+    /// not queued yet, oldest first. Older posts (an import, say) are never announced.
+    pub async fn posts_to_announce(&self, window: time::Duration) -> Result<Vec<i64>> {
+        let backend = self.db_backend();
+        let at = now();
+        let rows = self
+            .db
+            .query_all_raw(statement(
+                backend,
+                "SELECT p.id FROM posts p WHERE p.kind = 'post' AND p.status = 'published' \
+                 AND p.published_at <= $1 AND p.published_at > $2 \
+                 AND NOT EXISTS (SELECT 1 FROM post_announcements a WHERE a.post_id = p.id) \
+                 ORDER BY p.published_at, p.id LIMIT 20",
+                vec![at.into(), (at - window).into()],
+            ))
+            .await?;
+        rows.iter().map(|row| Ok(row.try_get("", "id")?)).collect()
+    }
+
+    /// Records that a post's new-post emails are queued.
+    pub async fn mark_post_announced(&self, post_id: i64) -> Result<()> {
+        let backend = self.db_backend();
+        self.db
+            .execute_raw(statement(
+                backend,
+                "INSERT INTO post_announcements (post_id, announced_at) VALUES ($1, $2) \
+                 ON CONFLICT (post_id) DO NOTHING",
+                vec![post_id.into(), now().into()],
+            ))
+            .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// The posts whose conversations a user follows, newest follow first, with their ids.
+    pub async fn followed_threads(&self, user_id: i64) -> Result<Vec<(i64, crate::PostLink)>> {
+        let backend = self.db_backend();
+        let rows = self
+            .db
+            .query_all_raw(statement(
+                backend,
+                "SELECT post_id FROM thread_follows WHERE user_id = $1 AND following \
+                 ORDER BY created_at DESC, post_id DESC",
+                vec![user_id.into()],
+            ))
+            .await?;
+        let ids = rows
+            .iter()
+            .map(|row| row.try_get::<i64>("", "post_id"))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let links = self.post_links_by_id(&ids).await?;
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| links.get(&id).cloned().map(|link| (id, link)))
+            .collect())
+    }
+}
+
+/// The people around a new comment, for `folio_domain::notifications::who_is_told`.
+#[derive(Debug, Clone, Default)]
+pub struct CommentAudience {
+    pub parent_author: Option<Person>,
+    pub post_author: Option<Person>,
+    pub followers: Vec<Person>,
+    pub moderators: Vec<Person>,
+}
+
+/// Whether a comment in this state may still be told of.
+pub fn still_tellable(status: CommentStatus, deleted: bool) -> bool {
+    !deleted && matches!(status, CommentStatus::Approved | CommentStatus::Pending)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_follow_the_backend() {
+        assert_eq!(
+            sql(DbBackend::Sqlite, "a = $1 AND b = $12"),
+            "a = ? AND b = ?"
+        );
+        assert_eq!(sql(DbBackend::Postgres, "a = $1"), "a = $1");
+    }
+}
