@@ -4,11 +4,12 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
 use crate::site::{Server, Site, free_address};
+use crate::smtp_sink::SmtpSink;
 use crate::{apt_install, build_release, command_output, http, on_path, release_binary, root};
 
 const THREADS: u32 = 2;
@@ -189,13 +190,38 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     drop(baseline);
     drop(folio);
     drop(uncached);
-    results.push(comment_posts(&site, &options, &post_path)?);
+    let sink = SmtpSink::start()?;
+    let smtp_url = format!("smtp://127.0.0.1:{}", sink.port);
+    results.push(comment_posts(
+        &site,
+        &options,
+        &post_path,
+        "comment POSTs by signed-in readers, emails sent (303 each)",
+        &[("FOLIO__MAIL__SMTP_URL", smtp_url.as_str())],
+    )?);
+    results.push(comment_posts(
+        &site,
+        &options,
+        &post_path,
+        "comment POSTs, mail worker off (emails only queued)",
+        &[("FOLIO__MAIL__WORKER", "false")],
+    )?);
+    let emails_during_comments = sink.accepted().len();
+    let mail = mail_delivery(&bench_dir.join("mail"), MAIL_SUBSCRIBERS)?;
 
-    let report = report(
+    let mut report = report(
         &options,
         &results,
         (peak_rss_mb, uncached_rss_mb),
         post_page.body.len(),
+    );
+    let _ = writeln!(
+        report,
+        "\nDuring the first comment run the moderator's emails reached the SMTP sink: {emails_during_comments}.\n\n\
+         Mail: publishing a post to {MAIL_SUBSCRIBERS} confirmed subscribers took {:.0} ms (the `folio post new` \
+         command); the last of their emails was accepted by a loopback SMTP sink {:.1} s after publishing, \
+         {:.0} emails/s from first to last.",
+        mail.publish_ms, mail.last_accepted_s, mail.emails_per_second
     );
     let report_path = bench_dir.join("report.md");
     std::fs::write(&report_path, &report)
@@ -211,24 +237,29 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 /// 200 readers in turn, each from its own address (`X-Forwarded-For` through a trusted proxy).
 /// The per-reader limit is raised (its query still runs) so that the figure is what the site
 /// can take, not what the limit allows.
-fn comment_posts(site: &Site, options: &Options, post_path: &str) -> anyhow::Result<Measurement> {
+fn comment_posts(
+    site: &Site,
+    options: &Options,
+    post_path: &str,
+    label: &str,
+    mail: &[(&str, &str)],
+) -> anyhow::Result<Measurement> {
     const READERS: &str = "200";
     let sessions = command_output(
         Command::new(release_binary())
-            .args(["bench-sessions", "--users", READERS])
+            .args(["bench-sessions", "--users", READERS, "--moderator"])
             .env("FOLIO__DATABASE__URL", &site.database_url)
             .env("FOLIO__LOG__LEVEL", "warn"),
     )?;
-    let server = site.serve_with(
-        "folio-serve-comments",
-        &[
-            // 200 readers post thousands of comments in seconds: far past the default of 5
-            // a minute each. Each request comes from its own address through a trusted
-            // proxy, so the per-address limit keeps its default and its query its real cost.
-            ("FOLIO__COMMENTS__PER_USER_PER_MINUTE", "1000"),
-            ("FOLIO__SERVER__TRUSTED_PROXIES", "[\"127.0.0.1\"]"),
-        ],
-    )?;
+    let mut settings = vec![
+        // 200 readers post thousands of comments in seconds: far past the default of 5
+        // a minute each. Each request comes from its own address through a trusted
+        // proxy, so the per-address limit keeps its default and its query its real cost.
+        ("FOLIO__COMMENTS__PER_USER_PER_MINUTE", "1000"),
+        ("FOLIO__SERVER__TRUSTED_PROXIES", "[\"127.0.0.1\"]"),
+    ];
+    settings.extend_from_slice(mail);
+    let server = site.serve_with("folio-serve-comments", &settings)?;
     let page = http::get(server.addr, post_path)?;
     let page = String::from_utf8_lossy(&page.body);
     let post_id = page
@@ -275,7 +306,90 @@ end
             .arg(&script)
             .arg(&url),
     )?;
-    parse_wrk("comment POSTs by signed-in readers (303 each)", &output)
+    parse_wrk(label, &output)
+}
+
+const MAIL_SUBSCRIBERS: u32 = 10_000;
+
+struct MailFigures {
+    publish_ms: f64,
+    last_accepted_s: f64,
+    emails_per_second: f64,
+}
+
+/// A new post on a site with `subscribers` confirmed followers, with `folio serve` sending
+/// through a loopback SMTP sink: how long publishing takes, and when the last email is in.
+fn mail_delivery(dir: &std::path::Path, subscribers: u32) -> anyhow::Result<MailFigures> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot empty {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let site = Site {
+        dir: dir.to_path_buf(),
+        database_url: crate::sqlite_url(&dir.join("folio.db")),
+    };
+    println!("Adding {subscribers} blog subscribers ...");
+    command_output(
+        Command::new(release_binary())
+            .args(["bench-subscribers", "--count", &subscribers.to_string()])
+            .env("FOLIO__DATABASE__URL", &site.database_url)
+            .env("FOLIO__LOG__LEVEL", "warn"),
+    )?;
+    let sink = SmtpSink::start()?;
+    let smtp_url = format!("smtp://127.0.0.1:{}", sink.port);
+    let _server = site.serve_with(
+        "folio-serve-mail",
+        &[
+            ("FOLIO__MAIL__SMTP_URL", smtp_url.as_str()),
+            ("FOLIO__MAIL__POLL_MILLISECONDS", "100"),
+        ],
+    )?;
+    let post = dir.join("news.md");
+    let date = command_output(Command::new("date").args([
+        "-u",
+        "-d",
+        "1 minute ago",
+        "+%Y-%m-%dT%H:%M:%SZ",
+    ]))?;
+    let date = date.trim();
+    std::fs::write(
+        &post,
+        format!(
+            "+++\ntitle = \"News for every subscriber\"\ndate = \"{date}\"\nstatus = \"published\"\n+++\nSomething happened.\n"
+        ),
+    )
+    .with_context(|| format!("cannot write {}", post.display()))?;
+    println!("Publishing to {subscribers} subscribers ...");
+    let started = Instant::now();
+    command_output(
+        Command::new(release_binary())
+            .args(["post", "new", "--file"])
+            .arg(&post)
+            .env("FOLIO__DATABASE__URL", &site.database_url)
+            .env("FOLIO__LOG__LEVEL", "warn"),
+    )?;
+    let publish_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let deadline = started + Duration::from_secs(300);
+    loop {
+        let accepted = sink.accepted();
+        if accepted.len() >= subscribers as usize {
+            let first = accepted.first().copied().unwrap_or(started);
+            let last = accepted.last().copied().unwrap_or(started);
+            let span = (last - first).as_secs_f64().max(0.001);
+            return Ok(MailFigures {
+                publish_ms,
+                last_accepted_s: (last - started).as_secs_f64(),
+                emails_per_second: accepted.len() as f64 / span,
+            });
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "only {} of {subscribers} emails arrived within 5 minutes",
+                accepted.len()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn wrk(

@@ -10,6 +10,7 @@ mod dist;
 mod http;
 mod screenshots;
 mod site;
+mod smtp_sink;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

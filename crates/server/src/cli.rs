@@ -83,6 +83,16 @@ pub enum Command {
     BenchSessions {
         #[arg(long, default_value_t = 100)]
         users: u32,
+        /// Also make an editor with a verified address, so that every comment is mailed to
+        /// a moderator as on a real site.
+        #[arg(long)]
+        moderator: bool,
+    },
+    /// Adds `count` confirmed blog subscribers, for the mail benchmark.
+    #[command(hide = true)]
+    BenchSubscribers {
+        #[arg(long, default_value_t = 10_000)]
+        count: u32,
     },
     #[command(hide = true)]
     BenchBaseline {
@@ -186,7 +196,10 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::BenchBaseline { bind, file } => bench_baseline(&bind, &file).await,
-        Command::BenchSessions { users } => bench_sessions(&settings, users).await,
+        Command::BenchSessions { users, moderator } => {
+            bench_sessions(&settings, users, moderator).await
+        }
+        Command::BenchSubscribers { count } => bench_subscribers(&settings, count).await,
     }
 }
 
@@ -436,8 +449,23 @@ async fn user_role(settings: &Settings, key: &str, role: &str) -> anyhow::Result
     }
 }
 
-async fn bench_sessions(settings: &Settings, users: u32) -> anyhow::Result<()> {
+async fn bench_sessions(settings: &Settings, users: u32, moderator: bool) -> anyhow::Result<()> {
     let store = migrated_store(settings).await?;
+    if moderator {
+        let editor = store
+            .sign_in(&folio_domain::Identity {
+                provider: "bench".to_owned(),
+                subject: "moderator".to_owned(),
+                login: Some("moderator".to_owned()),
+                display_name: "Bench Moderator".to_owned(),
+                email: Some("moderator@example.org".to_owned()),
+                email_verified: true,
+                avatar_url: None,
+                profile_url: None,
+            })
+            .await?;
+        store.set_role(editor.id, Role::Editor).await?;
+    }
     for n in 1..=users {
         let user = store
             .create_user(NewUser {
@@ -451,6 +479,16 @@ async fn bench_sessions(settings: &Settings, users: u32) -> anyhow::Result<()> {
             .await?;
         let (cookie, csrf) = folio_web::open_session_for(&store, user.id).await?;
         println!("{cookie} {csrf}");
+    }
+    Ok(())
+}
+
+async fn bench_subscribers(settings: &Settings, count: u32) -> anyhow::Result<()> {
+    let store = migrated_store(settings).await?;
+    for n in 0..count {
+        store
+            .subscribe_blog(&format!("reader{n}@example.org"), None, true, |_| None)
+            .await?;
     }
     Ok(())
 }
