@@ -211,6 +211,106 @@ async fn a_post_goes_from_draft_to_scheduled_to_the_front_page() {
     assert!(app.page("/").await.contains("Straight out"));
 }
 
+/// Two server processes on one database, each with its caches and its mail worker: a
+/// post scheduled a few seconds ahead appears on both at its time, and its new-post email
+/// is queued (and sent) once.
+#[tokio::test]
+async fn a_scheduled_post_fires_once_with_two_server_processes() {
+    let mail = |s: &mut folio_server::Settings| {
+        s.mail.transport = folio_server::config::MailTransport::Log;
+        s.mail.worker = true;
+        s.mail.poll_milliseconds = 20;
+    };
+    let first = TestApp::spawn_with(mail).await;
+    let second = TestApp::spawn_beside(&first, |_| {}).await;
+    assert_eq!(first.database_url, second.database_url);
+    first
+        .store
+        .subscribe_blog("fan@example.org", None, true, |_| None)
+        .await
+        .unwrap();
+    let admin = person(&first, "Ada", Role::Admin).await;
+    first
+        .post(&admin.user, "Older news", "Hello.", days_ago(3))
+        .await;
+    // The editor takes whole seconds.
+    let due = (time::OffsetDateTime::now_utc() + time::Duration::seconds(3))
+        .replace_nanosecond(0)
+        .unwrap();
+    let id = write(
+        &first,
+        &admin,
+        &[
+            ("title", "Twice watched"),
+            ("source", "Once sent."),
+            ("status", "scheduled"),
+            ("publish_at", &local_input(due)),
+        ],
+    )
+    .await;
+    let new_post_mail =
+        format!("SELECT COUNT(*) AS n FROM mail_outbox WHERE kind = 'new_post' AND post_id = {id}");
+    // Both processes read (and cache) the front page before its time.
+    for app in [&first, &second] {
+        assert!(!app.page("/").await.contains("Twice watched"));
+    }
+    assert_eq!(first.count(&new_post_mail).await, 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    for app in [&first, &second] {
+        while !app.page("/").await.contains("Twice watched") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} never showed the due post",
+                app.address
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert!(
+        time::OffsetDateTime::now_utc() >= due,
+        "not shown before its time"
+    );
+    // Both workers keep looking for posts to announce; give them many rounds.
+    while first
+        .count(&format!(
+            "SELECT COUNT(*) AS n FROM mail_outbox WHERE post_id = {id} AND status = 'sent'"
+        ))
+        .await
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new-post email was never sent"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(first.count(&new_post_mail).await, 1, "queued once");
+    assert_eq!(
+        first
+            .count(&format!(
+                "SELECT COUNT(*) AS n FROM mail_outbox WHERE post_id = {id} AND status = 'sent'"
+            ))
+            .await,
+        1
+    );
+    assert_eq!(
+        first
+            .count(&format!(
+                "SELECT COUNT(*) AS n FROM post_announcements WHERE post_id = {id}"
+            ))
+            .await,
+        1
+    );
+    // The older post was published before the workers started looking: never announced.
+    assert_eq!(
+        first
+            .count("SELECT COUNT(*) AS n FROM mail_outbox WHERE kind = 'new_post'")
+            .await,
+        1
+    );
+}
+
 #[tokio::test]
 async fn a_post_scheduled_for_tomorrow_waits_for_its_time() {
     let app = TestApp::spawn_with(|s| s.site.timezone = "+01:00".to_owned()).await;

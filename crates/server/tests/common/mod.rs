@@ -121,6 +121,36 @@ impl TestApp {
         }
     }
 
+    /// A second server process on `first`'s database, as a deployment with several
+    /// processes has: its own port, caches and workers, the same settings unless
+    /// `configure` changes them. Drop it before `first` (declare it after), whose guard
+    /// owns the database.
+    pub async fn spawn_beside(first: &TestApp, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut settings = first.settings.clone();
+        configure(&mut settings);
+        let store = Store::connect(&first.database_url).await.unwrap();
+        let app = App::from_parts(listener, store.clone(), &settings)
+            .await
+            .expect("second app builds");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            store,
+            client: first.client.clone(),
+            database_url: first.database_url.clone(),
+            settings,
+            shutdown: Some(tx),
+            _database: DatabaseGuard(None),
+            _dir: dir,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
