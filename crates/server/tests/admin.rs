@@ -363,6 +363,8 @@ struct World {
     other_post: i64,
     other_comment: i64,
     page: i64,
+    /// A blog subscriber (waiting for confirmation, so no email is queued for them).
+    subscriber: i64,
 }
 
 async fn world() -> World {
@@ -409,6 +411,12 @@ async fn world() -> World {
         .await;
     assert_eq!(response.status(), 303);
     let about = id_in(&location(&response));
+    let subscriber = app
+        .store
+        .subscribe_blog("fan@example.org", None, false, |_| None)
+        .await
+        .unwrap()
+        .id;
     World {
         app,
         reader,
@@ -420,6 +428,7 @@ async fn world() -> World {
         other_post: other_post.summary.id,
         other_comment,
         page: about,
+        subscriber,
     }
 }
 
@@ -467,6 +476,9 @@ async fn every_admin_page_answers_each_role_as_the_rules_say() {
         ("/admin/settings".into(), [403, 403, 403, 200]),
         ("/admin/media".into(), [403, 200, 200, 200]),
         ("/admin/audit".into(), [403, 403, 403, 200]),
+        ("/admin/subscribers".into(), [403, 403, 403, 200]),
+        ("/admin/subscribers?page=1".into(), [403, 403, 403, 200]),
+        ("/admin/subscribers.csv".into(), [403, 403, 403, 200]),
     ];
     let people = [&w.reader, &w.author, &w.editor, &w.admin];
     for (path, expected) in &table {
@@ -594,6 +606,13 @@ async fn every_admin_action_refuses_the_wrong_role_and_changes_nothing() {
             allowed: admin,
             probe: "SELECT COUNT(*) AS n FROM users WHERE role = 'author'".into(),
         },
+        Action {
+            path: format!("/admin/subscribers/{}/remove", w.subscriber),
+            form: vec![],
+            refused: vec![reader, author, editor],
+            allowed: admin,
+            probe: "SELECT COUNT(*) AS n FROM blog_subscribers".into(),
+        },
     ];
     // The preview renders for staff only.
     assert_eq!(
@@ -659,6 +678,7 @@ async fn every_admin_action_refuses_the_wrong_role_and_changes_nothing() {
         "user.ban",
         "user.unban",
         "user.role",
+        "subscriber.remove",
     ] {
         assert!(audit.contains(action), "audit log lacks {action}");
     }
@@ -699,10 +719,15 @@ async fn forms_without_this_sessions_token_are_refused_and_change_nothing() {
             format!("/admin/users/{}/role", w.reader.user.id),
             vec![("role", "admin")],
         ),
+        (
+            format!("/admin/subscribers/{}/remove", w.subscriber),
+            vec![],
+        ),
     ];
     let probe = "SELECT (SELECT COUNT(*) FROM posts WHERE title = 'Forged' OR trashed_at IS NOT NULL) \
                  + (SELECT COUNT(*) FROM comments WHERE status = 'spam') \
-                 + (SELECT COUNT(*) FROM users WHERE banned_at IS NOT NULL OR role = 'admin') AS n";
+                 + (SELECT COUNT(*) FROM users WHERE banned_at IS NOT NULL OR role = 'admin') \
+                 - (SELECT COUNT(*) FROM blog_subscribers) AS n";
     let before = app.count(probe).await;
     for (path, form) in &forms {
         let missing = w.admin.post_raw(app, path, form).await;
@@ -1452,4 +1477,116 @@ async fn uploaded_images_are_checked_cleaned_and_served_for_a_long_time() {
             .count(),
         2
     );
+}
+
+#[tokio::test]
+async fn admins_list_export_and_remove_subscribers_and_see_the_outbox() {
+    let app = TestApp::spawn_with(|s| s.mail.worker = false).await;
+    let admin = person(&app, "Ada", Role::Admin).await;
+    let editor = person(&app, "Edna", Role::Editor).await;
+    let confirmed = app
+        .store
+        .subscribe_blog("Fan@Example.org", None, true, |_| None)
+        .await
+        .unwrap();
+    let waiting = app
+        .store
+        .subscribe_blog("=sum(1)@example.org", None, false, |_| None)
+        .await
+        .unwrap();
+    // Two emails queued, one of them given up on.
+    let mail = |n: i64| folio_storage::NewMail {
+        kind: "test".into(),
+        recipient: "fan@example.org".into(),
+        user_id: None,
+        post_id: None,
+        comment_id: None,
+        payload: "{}".into(),
+        dedupe_key: format!("test:{n}"),
+    };
+    app.store.enqueue_mail(&[mail(1), mail(2)]).await.unwrap();
+    app.sql("UPDATE mail_outbox SET status = 'failed' WHERE dedupe_key = 'test:2'")
+        .await;
+
+    let dashboard = admin.page(&app, "/admin/").await;
+    assert!(dashboard.contains("<strong id=\"count-subscribers\">1</strong>"));
+    assert!(dashboard.contains("(and 1 unconfirmed)"));
+    assert!(dashboard.contains("<strong id=\"count-mail-queued\">1</strong>"));
+    assert!(dashboard.contains("<strong id=\"count-mail-failed\">1</strong>"));
+    // Editors see their counts, not the subscribers.
+    let theirs = editor.page(&app, "/admin/").await;
+    assert!(theirs.contains("count-published") && !theirs.contains("count-subscribers"));
+    assert!(!theirs.contains("/admin/subscribers"));
+
+    let list = admin.page(&app, "/admin/subscribers").await;
+    assert!(
+        list.contains("fan@example.org"),
+        "addresses are kept lowercase"
+    );
+    assert!(list.contains("=sum(1)@example.org"));
+    assert!(list.contains("waiting for confirmation"));
+    assert!(list.contains("<strong id=\"count-confirmed\">1</strong>"));
+    assert!(list.contains(&format!("/admin/subscribers/{}/remove", waiting.id)));
+
+    let export = admin.get(&app, "/admin/subscribers.csv").await;
+    assert_eq!(export.status(), 200);
+    assert!(
+        export.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        export.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert_eq!(export.headers()["cache-control"], "private, no-store");
+    let csv = export.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert_eq!(
+        lines[0],
+        "email,confirmed,confirmed_at,subscribed_at,user_id"
+    );
+    assert!(lines[1].starts_with("fan@example.org,yes,20"), "{csv}");
+    // A spreadsheet does not take it for a formula.
+    assert!(lines[2].starts_with("'=sum(1)@example.org,no,,20"), "{csv}");
+
+    let removed = admin
+        .post(
+            &app,
+            &format!("/admin/subscribers/{}/remove", confirmed.id),
+            &[],
+        )
+        .await;
+    assert_eq!(removed.status(), 303);
+    assert_eq!(location(&removed), "/admin/subscribers");
+    assert_eq!(
+        app.store
+            .blog_subscription("fan@example.org")
+            .await
+            .unwrap(),
+        None
+    );
+    let list = admin.page(&app, "/admin/subscribers").await;
+    assert!(list.contains("fan@example.org no longer gets new posts by email."));
+    assert!(!list.contains(&format!("subscriber-{}", confirmed.id)));
+    // Removing one that is gone: 404, nothing else changes.
+    let again = admin
+        .post(
+            &app,
+            &format!("/admin/subscribers/{}/remove", confirmed.id),
+            &[],
+        )
+        .await;
+    assert_eq!(again.status(), 404);
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM blog_subscribers")
+            .await,
+        1
+    );
+    let audit = admin.page(&app, "/admin/audit").await;
+    assert!(audit.contains("subscriber.remove"));
 }

@@ -32,7 +32,8 @@ pub use error::StorageError;
 pub use likes::{Liker, Likes};
 pub use mail::{
     BlogSubscription, ClaimedMail, CommentAudience, FailedMail, ModerationLink, NewMail,
-    OutboxCounts, UnsubscribeTarget, millis, random_token, still_tellable,
+    OutboxCounts, Subscriber, SubscriberCounts, UnsubscribeTarget, millis, random_token,
+    still_tellable,
 };
 pub use moderation::QueuedComment;
 pub use posts::{Adjacent, CommentTarget, NewPost, PostFilter, PostLink, PostListing, PostRow};

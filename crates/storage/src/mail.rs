@@ -949,3 +949,148 @@ mod tests {
         assert_eq!(sql(DbBackend::Postgres, "a = $1"), "a = $1");
     }
 }
+
+/// A blog subscriber as the admin lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriber {
+    pub id: i64,
+    pub email: String,
+    pub user_id: Option<i64>,
+    /// `None` while the address waits for its owner to confirm.
+    pub confirmed_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+}
+
+/// How many blog subscribers there are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SubscriberCounts {
+    pub confirmed: u64,
+    pub unconfirmed: u64,
+}
+
+fn subscriber_from_row(row: &QueryResult) -> Result<Subscriber> {
+    Ok(Subscriber {
+        id: row.try_get("", "id")?,
+        email: row.try_get("", "email")?,
+        user_id: row.try_get("", "user_id")?,
+        confirmed_at: row.try_get("", "confirmed_at")?,
+        created_at: row.try_get("", "created_at")?,
+    })
+}
+
+const SUBSCRIBER_COLUMNS: &str = "id, email, user_id, confirmed_at, created_at";
+
+impl Store {
+    /// Blog subscribers, confirmed or not, newest first, a page at a time.
+    pub async fn blog_subscribers_page(
+        &self,
+        page: folio_domain::PageNumber,
+        per_page: u32,
+    ) -> Result<folio_domain::Paginated<Subscriber>> {
+        let backend = self.db_backend();
+        let counts = self.subscriber_counts().await?;
+        let rows = self
+            .db
+            .query_all_raw(statement(
+                backend,
+                &format!(
+                    "SELECT {SUBSCRIBER_COLUMNS} FROM blog_subscribers ORDER BY id DESC LIMIT $1 OFFSET $2"
+                ),
+                vec![
+                    i64::from(per_page).into(),
+                    i64::try_from(page.offset(per_page))
+                        .unwrap_or(i64::MAX)
+                        .into(),
+                ],
+            ))
+            .await?;
+        Ok(folio_domain::Paginated {
+            items: rows
+                .iter()
+                .map(subscriber_from_row)
+                .collect::<Result<_>>()?,
+            page,
+            per_page,
+            total: counts.confirmed + counts.unconfirmed,
+        })
+    }
+
+    /// Every blog subscriber, oldest first (for the CSV export).
+    pub async fn all_blog_subscribers(&self) -> Result<Vec<Subscriber>> {
+        let backend = self.db_backend();
+        let rows = self
+            .db
+            .query_all_raw(statement(
+                backend,
+                &format!("SELECT {SUBSCRIBER_COLUMNS} FROM blog_subscribers ORDER BY id"),
+                vec![],
+            ))
+            .await?;
+        rows.iter().map(subscriber_from_row).collect()
+    }
+
+    pub async fn subscriber_counts(&self) -> Result<SubscriberCounts> {
+        let backend = self.db_backend();
+        let mut counts = SubscriberCounts::default();
+        for (confirmed, condition) in [(true, "IS NOT NULL"), (false, "IS NULL")] {
+            let n = match self
+                .db
+                .query_one_raw(statement(
+                    backend,
+                    &format!(
+                        "SELECT COUNT(*) AS n FROM blog_subscribers WHERE confirmed_at {condition}"
+                    ),
+                    vec![],
+                ))
+                .await?
+            {
+                Some(row) => u64::try_from(row.try_get::<i64>("", "n")?).unwrap_or(0),
+                None => 0,
+            };
+            if confirmed {
+                counts.confirmed = n;
+            } else {
+                counts.unconfirmed = n;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Removes one blog subscriber, in the audit log; their address, or `None` when there is
+    /// no such subscriber. Emails already queued for them still go out.
+    pub async fn remove_blog_subscriber(
+        &self,
+        actor: &folio_domain::User,
+        id: i64,
+    ) -> Result<Option<String>> {
+        let backend = self.db_backend();
+        let txn = self.db.begin().await?;
+        let Some(row) = txn
+            .query_one_raw(statement(
+                backend,
+                "SELECT email FROM blog_subscribers WHERE id = $1",
+                vec![id.into()],
+            ))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let email: String = row.try_get("", "email")?;
+        txn.execute_raw(statement(
+            backend,
+            "DELETE FROM blog_subscribers WHERE id = $1",
+            vec![id.into()],
+        ))
+        .await?;
+        crate::audit::record(
+            &txn,
+            actor,
+            "subscriber.remove",
+            &format!("subscriber {id}"),
+            &email,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Some(email))
+    }
+}

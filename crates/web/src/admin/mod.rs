@@ -6,6 +6,7 @@ mod comments;
 mod media;
 mod posts;
 mod site_settings;
+mod subscribers;
 mod terms;
 mod users;
 
@@ -16,7 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use folio_domain::permissions::{may_enter_admin, may_manage_users, sees_all_posts};
 use folio_domain::{Paginated, User};
-use folio_storage::{DashboardCounts, StorageError};
+use folio_storage::{DashboardCounts, OutboxCounts, StorageError, SubscriberCounts};
 
 use crate::AppState;
 use crate::discussion::private;
@@ -36,6 +37,7 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
         .merge(site_settings::router())
         .merge(media::router(max_upload_bytes))
         .merge(users::router())
+        .merge(subscribers::router())
 }
 
 /// Why an admin request was not served: not signed in (sent to sign in), or an error
@@ -164,6 +166,13 @@ struct DashboardPage {
     nav: AdminNav,
     counts: DashboardCounts,
     own_only: bool,
+    /// Admins only: subscribers and the mail outbox.
+    mail: Option<MailCounts>,
+}
+
+struct MailCounts {
+    subscribers: SubscriberCounts,
+    outbox: OutboxCounts,
 }
 
 async fn dashboard(State(state): State<AppState>, viewer: Viewer) -> AdminResult {
@@ -173,11 +182,20 @@ async fn dashboard(State(state): State<AppState>, viewer: Viewer) -> AdminResult
         .store()
         .dashboard_counts(own_only.then_some(user.id))
         .await?;
+    let mail = if may_manage_users(&user) {
+        Some(MailCounts {
+            subscribers: state.store().subscriber_counts().await?,
+            outbox: state.store().outbox_counts().await?,
+        })
+    } else {
+        None
+    };
     let (layout, nav) = frame(&state, &viewer, &user, "Dashboard", "/admin/").await?;
     admin_page(&DashboardPage {
         layout,
         nav,
         counts,
         own_only,
+        mail,
     })
 }
