@@ -1479,6 +1479,182 @@ async fn uploaded_images_are_checked_cleaned_and_served_for_a_long_time() {
     );
 }
 
+fn png_of_size(width: u32, height: u32) -> Vec<u8> {
+    let picture = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([
+            u8::try_from(x % 256).unwrap(),
+            u8::try_from(y % 256).unwrap(),
+            90,
+        ])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(picture)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .unwrap();
+    out.into_inner()
+}
+
+/// The addresses in the page's `<code>` elements that are originals (no size suffix).
+fn original_paths(page: &str) -> Vec<String> {
+    page.split("<code>")
+        .skip(1)
+        .filter_map(|s| s.split("</code>").next())
+        .filter(|p| p.starts_with("/media/") && !p.contains('-'))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn wide_images_get_a_large_and_a_feed_copy_and_small_ones_do_not() {
+    let media = tempfile::tempdir().unwrap();
+    let directory = media.path().join("media").display().to_string();
+    let app = TestApp::spawn_with(|s| s.media.directory = directory).await;
+    let author = person(&app, "Wide", Role::Author).await;
+
+    let response = upload(&app, &author, &author.csrf, &png_of_size(2000, 300)).await;
+    assert_eq!(response.status(), 303);
+    let library = author.page(&app, "/admin/media").await;
+    let original = original_paths(&library)
+        .into_iter()
+        .next()
+        .expect("the original's address");
+    let stem = original.trim_end_matches(".png");
+    let large = format!("{stem}-1200.png");
+    let feed = format!("{stem}-600.png");
+    // The original is kept as it was; the copies have the widths asked for, same proportions.
+    for (path, width, height) in [
+        (&original, 2000, 300),
+        (&large, 1200, 180),
+        (&feed, 600, 90),
+    ] {
+        let served = app.get(path).await;
+        assert_eq!(served.status(), 200, "{path}");
+        assert_eq!(served.headers()["content-type"], "image/png");
+        assert!(
+            served.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+        let decoded = image::load_from_memory(&served.bytes().await.unwrap()).unwrap();
+        assert_eq!(
+            (decoded.width(), decoded.height()),
+            (width, height),
+            "{path}"
+        );
+    }
+    // The library shows the sizes and offers the large copy, linking the original.
+    assert!(library.contains(&format!("<code>[![]({large})]({original})</code>")));
+    assert!(library.contains(&format!("href=\"{feed}\"")));
+    assert!(library.contains(&format!("<img src=\"{large}\"")));
+    // One entry per image, not per copy.
+    assert_eq!(library.matches("<li id=\"media-").count(), 1);
+
+    // A small image: no copies, the Markdown is the original's.
+    let response = upload(&app, &author, &author.csrf, &png_of_size(500, 40)).await;
+    assert_eq!(response.status(), 303);
+    let library = author.page(&app, "/admin/media").await;
+    let small = original_paths(&library)
+        .into_iter()
+        .find(|p| *p != original)
+        .expect("the small image's address");
+    assert!(library.contains(&format!("<code>![]({small})</code>")));
+    let small_stem = small.trim_end_matches(".png");
+    assert_eq!(
+        app.get(&format!("{small_stem}-600.png")).await.status(),
+        404
+    );
+    assert_eq!(library.matches("<li id=\"media-").count(), 2);
+    let mut files: Vec<String> = std::fs::read_dir(media.path().join("media"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 4, "{files:?}");
+    // Widths other than the ones made are not served.
+    assert_eq!(app.get(&format!("{stem}-800.png")).await.status(), 404);
+}
+
+#[tokio::test]
+async fn the_post_editor_offers_recent_uploads_to_insert() {
+    let media = tempfile::tempdir().unwrap();
+    let directory = media.path().join("media").display().to_string();
+    let app = TestApp::spawn_with(|s| s.media.directory = directory).await;
+    let author = person(&app, "Picker", Role::Author).await;
+
+    let empty = author.page(&app, "/admin/posts/new").await;
+    assert!(empty.contains("id=\"media-picker\""));
+    assert!(empty.contains("No images yet."));
+
+    let response = upload(&app, &author, &author.csrf, &png_of_size(1500, 100)).await;
+    assert_eq!(response.status(), 303);
+    let response = upload(
+        &app,
+        &author,
+        &author.csrf,
+        &encoded(image::ImageFormat::Jpeg),
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let library = author.page(&app, "/admin/media").await;
+    let originals = original_paths(&library);
+    assert_eq!(originals.len(), 2);
+    let wide = originals.iter().find(|p| p.ends_with(".png")).unwrap();
+    let photo = originals.iter().find(|p| p.ends_with(".jpg")).unwrap();
+    let wide_large = format!("{}-1200.png", wide.trim_end_matches(".png"));
+
+    let editor = author.page(&app, "/admin/posts/new").await;
+    let picker = editor
+        .split("id=\"media-picker\"")
+        .nth(1)
+        .and_then(|s| s.split("</details>").next())
+        .expect("the media picker");
+    // Each image with its Markdown to copy (without JavaScript) and for the script to insert.
+    let wide_markdown = format!("[![]({wide_large})]({wide})");
+    let photo_markdown = format!("![]({photo})");
+    for markdown in [&wide_markdown, &photo_markdown] {
+        assert!(
+            picker.contains(&format!("<code>{markdown}</code>")),
+            "{picker}"
+        );
+        assert!(
+            picker.contains(&format!("data-markdown=\"{markdown}\"")),
+            "{picker}"
+        );
+    }
+    // Newest first.
+    assert!(picker.find(&photo_markdown).unwrap() < picker.find(&wide_markdown).unwrap());
+    // The script is a file from this site: no inline script for the CSP to refuse.
+    assert!(editor.contains("<script src=\"/admin/media-picker.js\" defer></script>"));
+    assert!(!editor.contains("<script>"));
+    let script = app.get("/admin/media-picker.js").await;
+    assert_eq!(script.status(), 200);
+    assert!(
+        script.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(script.text().await.unwrap().contains("data-markdown"));
+
+    // The editor of an existing post has the picker too.
+    let response = author
+        .post(
+            &app,
+            "/admin/posts/new",
+            &[
+                ("title", "With a picture"),
+                ("source", "Hello"),
+                ("status", "draft"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let editor = author.page(&app, &location).await;
+    assert!(editor.contains(&format!("<code>{photo_markdown}</code>")));
+}
+
 #[tokio::test]
 async fn admins_list_export_and_remove_subscribers_and_see_the_outbox() {
     let app = TestApp::spawn_with(|s| s.mail.worker = false).await;

@@ -1,11 +1,12 @@
-//! The media library: upload an image (authors and up), see them all, copy the Markdown that
-//! puts one in a post or the address for a featured image.
+//! The media library: upload an image (authors and up), see them all with their narrower
+//! copies, copy the Markdown that puts one in a post or the address for a featured image.
+//! Also the post editor's media picker: its list of recent uploads and its script.
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use folio_domain::User;
 
@@ -14,27 +15,88 @@ use crate::AppState;
 use crate::discussion::private;
 use crate::error::AppError;
 use crate::layout::Layout;
-use crate::media::{UploadRefusal, clean_image, content_name};
+use crate::media::{StoredImage, UploadRefusal, clean_upload};
 use crate::session::Viewer;
 use crate::signin::see_other;
 
 /// Room for the form's other fields and the multipart framing around the file.
 const FORM_OVERHEAD: u64 = 64 * 1024;
+/// How many uploads the post editor's picker offers, newest first.
+const PICKER_SIZE: usize = 12;
+const PICKER_SCRIPT: &str = include_str!("../../static/admin-media-picker.js");
 
 pub fn router(max_upload_bytes: u64) -> Router<AppState> {
     let limit =
         usize::try_from(max_upload_bytes.saturating_add(FORM_OVERHEAD)).unwrap_or(usize::MAX);
-    Router::new().route(
-        "/admin/media",
-        get(library)
-            .post(upload)
-            .layer(DefaultBodyLimit::max(limit)),
-    )
+    Router::new()
+        .route(
+            "/admin/media",
+            get(library)
+                .post(upload)
+                .layer(DefaultBodyLimit::max(limit)),
+        )
+        .route("/admin/media-picker.js", get(picker_script))
 }
 
-struct ImageView {
-    path: String,
-    name: String,
+/// One image as the library and the editor's picker show it.
+pub(super) struct ImageView {
+    pub path: String,
+    pub name: String,
+    /// The copy to show in a post (the large one when the image is wide).
+    pub page_path: String,
+    /// `(width, address)` of each narrower copy, widest first.
+    pub variants: Vec<(u32, String)>,
+    pub markdown: String,
+}
+
+impl ImageView {
+    fn new(image: StoredImage) -> Self {
+        ImageView {
+            page_path: image.page_path().to_owned(),
+            markdown: image.markdown(),
+            variants: image
+                .variants
+                .iter()
+                .map(|v| (v.width, v.path.clone()))
+                .collect(),
+            path: image.path,
+            name: image.name,
+        }
+    }
+}
+
+async fn stored_images(state: &AppState) -> Result<Vec<StoredImage>, AppError> {
+    state.media().list().await.map_err(|error| {
+        tracing::error!(%error, "cannot list the media directory");
+        AppError::Internal("cannot list the media directory")
+    })
+}
+
+/// The newest uploads, for the post editor's picker.
+pub(super) async fn recent_images(state: &AppState) -> Result<Vec<ImageView>, AppError> {
+    Ok(stored_images(state)
+        .await?
+        .into_iter()
+        .take(PICKER_SIZE)
+        .map(ImageView::new)
+        .collect())
+}
+
+async fn picker_script() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        PICKER_SCRIPT,
+    )
+        .into_response()
 }
 
 #[derive(Template)]
@@ -54,19 +116,10 @@ async fn page(
     status: StatusCode,
     error: Option<String>,
 ) -> AdminResult {
-    let images = state
-        .media()
-        .list()
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "cannot list the media directory");
-            AppError::Internal("cannot list the media directory")
-        })?
+    let images = stored_images(state)
+        .await?
         .into_iter()
-        .map(|image| ImageView {
-            path: image.path,
-            name: image.name,
-        })
+        .map(ImageView::new)
         .collect();
     let (layout, nav) = frame(state, viewer, user, "Media", "/admin/media").await?;
     let page = LibraryPage {
@@ -133,11 +186,11 @@ async fn upload(State(state): State<AppState>, viewer: Viewer, mut form: Multipa
         )
         .await;
     }
-    // Decoding is CPU work: off the request threads.
-    let cleaned = tokio::task::spawn_blocking(move || clean_image(&bytes))
+    // Decoding and resizing are CPU work: off the request threads.
+    let cleaned = tokio::task::spawn_blocking(move || clean_upload(&bytes))
         .await
         .map_err(|_| AppError::Internal("the image decoder stopped"))?;
-    let (clean, extension) = match cleaned {
+    let cleaned = match cleaned {
         Ok(cleaned) => cleaned,
         Err(refusal) => {
             let status = match refusal {
@@ -154,8 +207,7 @@ async fn upload(State(state): State<AppState>, viewer: Viewer, mut form: Multipa
             .await;
         }
     };
-    let name = content_name(&clean, extension);
-    let stored = state.media().put(&name, &clean).await.map_err(|error| {
+    let stored = state.media().put_upload(&cleaned).await.map_err(|error| {
         tracing::error!(%error, "cannot write an uploaded image");
         AppError::Internal("cannot write an uploaded image")
     })?;

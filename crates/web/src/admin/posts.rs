@@ -17,6 +17,7 @@ use folio_storage::{
 };
 use serde::Deserialize;
 
+use super::media::{ImageView, recent_images};
 use super::{AdminNav, AdminPager, AdminResult, Refusal, admin_page, frame, staff, staff_action};
 use crate::AppState;
 use crate::discussion::private;
@@ -218,6 +219,8 @@ struct EditorPage {
     category_choices: Vec<String>,
     timezone: String,
     error: Option<String>,
+    /// Recent uploads for the media picker beside the text.
+    media: Vec<ImageView>,
 }
 
 fn split_list(raw: &str) -> Vec<String> {
@@ -285,6 +288,7 @@ async fn editor_page(
         category_choices: state.store().category_paths().await?,
         timezone: state.site().timezone_label.clone(),
         error: error.clone(),
+        media: recent_images(state).await?,
     };
     let html = page.render()?;
     let status = if error.is_some() {
