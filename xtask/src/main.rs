@@ -23,7 +23,7 @@ Usage: cargo xtask <command> [options]
 
 Trying it out
   demo [--data DIR] [-- DEMO-ARGS]   fill DIR/folio.db (default: ./data) with sample posts and comments
-  screenshots                        PNGs of the front page and a post, desktop and phone, in docs/screenshots/
+  screenshots                        PNGs of the front page and a post (desktop, phone) and of the admin's editor and moderation queue, in docs/screenshots/
 
 Checks and releases
   ci                                 formatting, clippy, deploy/validate, tests on SQLite, then on PostgreSQL (as .ci/run)

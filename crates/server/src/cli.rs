@@ -94,6 +94,9 @@ pub enum Command {
         #[arg(long, default_value_t = 10_000)]
         count: u32,
     },
+    /// Opens a session for USER and prints its cookie value (for `cargo xtask screenshots`).
+    #[command(hide = true)]
+    SessionFor { user: String },
     #[command(hide = true)]
     BenchBaseline {
         #[arg(long)]
@@ -200,6 +203,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             bench_sessions(&settings, users, moderator).await
         }
         Command::BenchSubscribers { count } => bench_subscribers(&settings, count).await,
+        Command::SessionFor { user } => crate::session_cli::session_for(&settings, &user).await,
     }
 }
 

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod session_cli;
 pub mod telemetry;
 
 pub use app::App;
