@@ -327,3 +327,38 @@ async fn demo_fills_an_empty_site_and_leaves_a_used_one_alone() {
         "nothing added"
     );
 }
+
+#[tokio::test]
+async fn session_for_prints_a_cookie_that_signs_the_user_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _pg) = fresh_database(&dir).await;
+    let store = folio_storage::Store::connect(&url).await.unwrap();
+    store.migrate_up().await.unwrap();
+    let admin = store
+        .create_user(folio_storage::NewUser {
+            display_name: "Clara".to_owned(),
+            slug: None,
+            email: Some("clara@example.org".to_owned()),
+            avatar_url: None,
+            bio: String::new(),
+            role: folio_domain::Role::Admin,
+        })
+        .await
+        .unwrap();
+    let output = folio(&url, &["session-for", "clara@example.org"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let cookie = stdout(&output).trim().to_owned();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let session = store
+        .load_session(&cookie, now)
+        .await
+        .unwrap()
+        .expect("a session");
+    let data: serde_json::Value = serde_json::from_str(&session.data).unwrap();
+    assert_eq!(data["user_id"], admin.id, "{}", session.data);
+    // Hidden from the help; an unknown user is a clear error.
+    assert!(!stdout(&folio(&url, &["--help"])).contains("session-for"));
+    let unknown = folio(&url, &["session-for", "nobody@example.org"]);
+    assert!(!unknown.status.success());
+    assert!(stderr(&unknown).contains("no user"), "{}", stderr(&unknown));
+}
