@@ -76,7 +76,6 @@ pub enum Command {
         #[arg(long)]
         append: bool,
     },
-    /// Serve a file's bytes from memory: the benchmark's baseline.
     /// Makes `users` readers with open sessions and prints one `cookie csrf` line each, for
     /// the comment benchmark.
     #[command(hide = true)]
@@ -97,6 +96,7 @@ pub enum Command {
     /// Opens a session for USER and prints its cookie value (for `cargo xtask screenshots`).
     #[command(hide = true)]
     SessionFor { user: String },
+    /// Serve a file's bytes from memory: the benchmark's baseline.
     #[command(hide = true)]
     BenchBaseline {
         #[arg(long)]
