@@ -68,6 +68,7 @@ pub struct CommentsSection {
     pub close_after_days: u32,
     pub max_length: usize,
     pub max_links: usize,
+    pub follow_up_checked: bool,
     pub per_user_per_minute: u32,
     pub per_address_per_minute: u32,
 }
@@ -372,6 +373,7 @@ impl Settings {
                 edit_window: Duration::from_secs(self.comments.edit_window_minutes * 60),
                 close_after_days: self.comments.close_after_days,
                 per_page: self.comments.per_page,
+                follow_up_checked: self.comments.follow_up_checked,
                 per_user_per_minute: self.comments.per_user_per_minute,
                 per_address_per_minute: self.comments.per_address_per_minute,
             },

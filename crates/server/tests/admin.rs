@@ -1270,6 +1270,7 @@ async fn settings_saved_by_an_admin_override_the_config_file() {
         ("max_depth", "3"),
         ("edit_window_minutes", "15"),
         ("close_after_days", "0"),
+        ("follow_up_checked", "true"),
     ];
     assert_eq!(
         editor.post(&app, "/admin/settings", &form).await.status(),
@@ -1312,6 +1313,10 @@ async fn settings_saved_by_an_admin_override_the_config_file() {
             .await,
         1
     );
+    // The notification default: the follow-up box starts ticked for the reader.
+    let followed = r#"id="subscribe_comments" value="subscribe" checked"#;
+    let post_page = reader.page(&app, &first.summary.path()).await;
+    assert!(post_page.contains(followed), "the follow-up box is ticked");
     // A bad value is refused and nothing changes.
     let mut bad = form;
     bad[2] = ("posts_per_page", "0");
@@ -1327,6 +1332,11 @@ async fn settings_saved_by_an_admin_override_the_config_file() {
     assert_eq!(
         app.count("SELECT COUNT(*) AS n FROM site_settings").await,
         0
+    );
+    let post_page = reader.page(&app, &first.summary.path()).await;
+    assert!(
+        post_page.contains(r#"id="subscribe_comments" value="subscribe">"#),
+        "unticked again, as the file says"
     );
 }
 

@@ -61,6 +61,8 @@ pub struct Conversation {
     pub comment_pages: CommentPages,
     pub likes: Option<LikesView>,
     pub max_length: usize,
+    /// Whether the follow-up checkbox starts ticked.
+    pub follow_up_checked: bool,
     pub(crate) status: StatusCode,
     pub(crate) newest_activity: OffsetDateTime,
 }
@@ -221,6 +223,7 @@ impl Conversation {
             comment_pages,
             likes,
             max_length: settings.limits.max_length,
+            follow_up_checked: settings.follow_up_checked,
             status,
             newest_activity,
         })

@@ -71,6 +71,8 @@ pub struct CommentSettings {
     pub close_after_days: u32,
     /// Top-level comments (each with its replies) per page; 0: all on one page.
     pub per_page: u32,
+    /// "Notify me of follow-up comments" starts ticked.
+    pub follow_up_checked: bool,
     /// Comments a signed-in reader may post per minute (0: no limit).
     pub per_user_per_minute: u32,
     /// Comments one network address may post per minute (0: no limit).

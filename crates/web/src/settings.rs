@@ -18,6 +18,7 @@ pub const MODERATION: &str = "comments.moderation";
 pub const MAX_DEPTH: &str = "comments.max_depth";
 pub const EDIT_WINDOW_MINUTES: &str = "comments.edit_window_minutes";
 pub const CLOSE_AFTER_DAYS: &str = "comments.close_after_days";
+pub const FOLLOW_UP_CHECKED: &str = "comments.follow_up_checked";
 
 #[derive(Debug, Clone)]
 pub struct Effective {
@@ -64,6 +65,10 @@ impl Effective {
                 CLOSE_AFTER_DAYS => valid_close_after(value)
                     .map(|v| comments.close_after_days = v)
                     .is_some(),
+                FOLLOW_UP_CHECKED => value
+                    .parse::<bool>()
+                    .map(|v| comments.follow_up_checked = v)
+                    .is_ok(),
                 _ => false,
             };
             if !applied {
@@ -153,6 +158,7 @@ mod tests {
             per_user_per_minute: 0,
             per_address_per_minute: 0,
             per_page: 50,
+            follow_up_checked: false,
         };
         let stored: BTreeMap<String, String> = [
             (TITLE, "Saved"),

@@ -66,7 +66,8 @@ struct QueuePage {
     pager: AdminPager,
     can_ban: bool,
     /// Each comment's buttons: the action sent, and its label.
-    actions: [(&'static str, &'static str); 4],
+    /// What can be done from this tab: only the moves that change something.
+    actions: &'static [(&'static str, &'static str)],
 }
 
 async fn queue(
@@ -118,12 +119,16 @@ async fn queue(
         rows,
         pager,
         can_ban: may_ban(&user),
-        actions: [
-            ("approve", "Approve"),
-            ("spam", "Spam"),
-            ("trash", "Trash"),
-            ("restore", "Restore"),
-        ],
+        actions: match status {
+            CommentStatus::Pending => {
+                &[("approve", "Approve"), ("spam", "Spam"), ("trash", "Trash")]
+            }
+            CommentStatus::Approved => {
+                &[("hold", "Unapprove"), ("spam", "Spam"), ("trash", "Trash")]
+            }
+            CommentStatus::Spam => &[("restore", "Not spam"), ("trash", "Trash")],
+            CommentStatus::Trash => &[("restore", "Restore"), ("spam", "Spam")],
+        },
     })
 }
 

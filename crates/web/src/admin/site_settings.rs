@@ -21,8 +21,9 @@ use crate::error::AppError;
 use crate::layout::Layout;
 use crate::session::Viewer;
 use crate::settings::{
-    CLOSE_AFTER_DAYS, EDIT_WINDOW_MINUTES, MAX_DEPTH, MODERATION, POSTS_PER_PAGE, TAGLINE, TITLE,
-    valid_close_after, valid_edit_window, valid_max_depth, valid_posts_per_page, valid_title,
+    CLOSE_AFTER_DAYS, EDIT_WINDOW_MINUTES, FOLLOW_UP_CHECKED, MAX_DEPTH, MODERATION,
+    POSTS_PER_PAGE, TAGLINE, TITLE, valid_close_after, valid_edit_window, valid_max_depth,
+    valid_posts_per_page, valid_title,
 };
 use crate::signin::see_other;
 
@@ -58,6 +59,15 @@ struct SettingsForm {
     edit_window_minutes: String,
     #[serde(default)]
     close_after_days: String,
+    /// A checkbox: present (any value but "false") when ticked.
+    #[serde(default)]
+    follow_up_checked: String,
+}
+
+impl SettingsForm {
+    fn follow_up_ticked(&self) -> bool {
+        !self.follow_up_checked.is_empty() && self.follow_up_checked != "false"
+    }
 }
 
 #[derive(Template)]
@@ -92,6 +102,7 @@ fn form_of(site: &crate::SiteSettings, comments: &crate::CommentSettings) -> Set
         max_depth: site.comment_max_depth.to_string(),
         edit_window_minutes: (comments.edit_window.as_secs() / 60).to_string(),
         close_after_days: comments.close_after_days.to_string(),
+        follow_up_checked: comments.follow_up_checked.to_string(),
     }
 }
 
@@ -170,6 +181,11 @@ fn values_of(
             CLOSE_AFTER_DAYS,
             close_after.to_string(),
             &defaults.close_after_days,
+        ),
+        (
+            FOLLOW_UP_CHECKED,
+            form.follow_up_ticked().to_string(),
+            &defaults.follow_up_checked,
         ),
     ];
     Ok(candidates
