@@ -485,12 +485,15 @@ async fn sign_out_needs_a_post_with_the_form_token_and_ends_the_session() {
     assert!(page.contains("action=\"/auth/logout\""), "{page}");
     let csrf = csrf_of(&page);
 
+    // A GET only asks: the page offers the POST form, and the reader stays signed in.
     let get = reader.get("/auth/logout").await;
+    assert_eq!(get.status(), 200);
+    let ask = get.text().await.unwrap();
     assert!(
-        !get.status().is_success() && !get.status().is_redirection(),
-        "{}",
-        get.status()
+        ask.contains("Log out?") && ask.contains("method=\"post\" action=\"/auth/logout\""),
+        "{ask}"
     );
+    assert!(signed_in(&reader).await, "a GET signs nobody out");
     assert_eq!(reader.post_form("/auth/logout", &[]).await.status(), 403);
     assert_eq!(
         reader

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use folio_auth::{AuthError, CallbackParams, Profile};
 use folio_domain::Identity;
 use serde::Deserialize;
@@ -26,7 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/auth/login", get(choose))
         .route("/auth/{provider}/login", get(login))
         .route("/auth/{provider}/callback", get(callback))
-        .route("/auth/logout", post(logout))
+        .route("/auth/logout", get(confirm_logout).post(logout))
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,6 +162,38 @@ struct LogoutForm {
     #[serde(default)]
     _csrf: String,
     return_to: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage {
+    layout: Layout,
+    csrf: String,
+    return_to: String,
+}
+
+/// A link to `/auth/logout` (bookmarked, or typed) asks before signing out: only a POST
+/// with the form's token does it, so no other site can sign a reader out.
+async fn confirm_logout(
+    State(state): State<AppState>,
+    Query(query): Query<ReturnTo>,
+    viewer: Viewer,
+) -> Result<Response, AppError> {
+    let return_to = safe_return_to(query.return_to.as_deref());
+    if viewer.user.is_none() {
+        return Ok(see_other(&return_to));
+    }
+    let mut layout = Layout::bare(&state, "Log out", "/auth/logout");
+    layout.noindex = true;
+    layout.for_viewer(&viewer, &return_to).await?;
+    let page = LogoutPage {
+        layout,
+        csrf: viewer.csrf_token().await?,
+        return_to,
+    };
+    Ok(crate::discussion::private(
+        Html(page.render()?).into_response(),
+    ))
 }
 
 async fn logout(viewer: Viewer, Form(form): Form<LogoutForm>) -> Result<Response, AppError> {
