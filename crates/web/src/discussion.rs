@@ -693,15 +693,9 @@ async fn like_post(
     Path(id): Path<i64>,
     Form(form): Form<TokenOnly>,
 ) -> Result<Response, AppError> {
-    viewer.check_csrf(&form._csrf).await?;
-    let user_id = viewer.user_id().ok_or(AppError::Forbidden)?;
-    let post = state
-        .store()
-        .published_entry(id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let user_id = viewer.acting_user(&form._csrf).await?;
+    let path = published_path(&state, id).await?;
     state.store().toggle_post_like(id, user_id).await?;
-    let path = PostView::new(&post.summary).path;
     Ok(see_other(&format!("{path}#likes")))
 }
 
@@ -711,22 +705,28 @@ async fn like_comment(
     Path(id): Path<i64>,
     Form(form): Form<TokenOnly>,
 ) -> Result<Response, AppError> {
-    viewer.check_csrf(&form._csrf).await?;
-    let user_id = viewer.user_id().ok_or(AppError::Forbidden)?;
+    let user_id = viewer.acting_user(&form._csrf).await?;
     let comment = state
         .store()
         .comment(id)
         .await?
         .filter(|c| c.status == CommentStatus::Approved && !c.deleted)
         .ok_or(AppError::NotFound)?;
-    let post = state
-        .store()
-        .published_entry(comment.post_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let path = published_path(&state, comment.post_id).await?;
     state.store().toggle_comment_like(id, user_id).await?;
-    let path = PostView::new(&post.summary).path;
     Ok(see_other(&format!("{path}#comment-{id}")))
+}
+
+/// The path of a published post or page, read with the one light query a comment uses;
+/// 404 when there is no such published entry.
+pub(crate) async fn published_path(state: &AppState, id: i64) -> Result<String, AppError> {
+    Ok(state
+        .store()
+        .comment_target(id)
+        .await?
+        .ok_or(AppError::NotFound)?
+        .link
+        .path)
 }
 
 /// A page made for one signed-in reader: no shared cache may keep it.

@@ -172,6 +172,12 @@ impl Viewer {
         }
     }
 
+    /// The signed-in reader sending a state-changing form with this session's token.
+    pub async fn acting_user(&self, submitted_csrf: &str) -> Result<i64, AppError> {
+        self.check_csrf(submitted_csrf).await?;
+        self.user_id().ok_or(AppError::Forbidden)
+    }
+
     /// Starts a signed-in session under a new id (so that an id someone planted before
     /// sign-in is worthless afterwards), with a new CSRF token.
     pub async fn sign_in(&self, user_id: i64) -> Result<(), AppError> {

@@ -346,19 +346,14 @@ async fn follow(
     Path(post_id): Path<i64>,
     Form(form): Form<FollowForm>,
 ) -> Result<Response, AppError> {
-    viewer.check_csrf(&form._csrf).await?;
-    let user_id = viewer.user_id().ok_or(AppError::Forbidden)?;
-    let post = state
-        .store()
-        .published_entry(post_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let user_id = viewer.acting_user(&form._csrf).await?;
+    let path = crate::discussion::published_path(&state, post_id).await?;
     let following = form.follow.as_deref() != Some("0");
     state
         .store()
         .set_thread_follow(post_id, user_id, following)
         .await?;
-    Ok(see_other(&format!("{}#respond", post.summary.path())))
+    Ok(see_other(&format!("{path}#respond")))
 }
 
 /// How long the Approve / Spam / Trash link of a moderation email works.
