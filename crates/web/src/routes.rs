@@ -52,7 +52,10 @@ pub fn build(state: AppState, settings: &WebSettings) -> Router {
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(
                     TraceLayer::new_for_http()
-                        .make_span_with(request_span)
+                        .make_span_with({
+                            let trusted = state.trusted_proxies().to_vec();
+                            move |request: &Request<_>| request_span(request, &trusted)
+                        })
                         // One line per answered request at info: the access log.
                         .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
                 )
@@ -79,11 +82,21 @@ pub fn build(state: AppState, settings: &WebSettings) -> Router {
         .with_state(state)
 }
 
-fn request_span<B>(request: &Request<B>) -> tracing::Span {
+/// The access log's fields: who asked (through trusted proxies, as rate limits see it).
+fn request_span<B>(request: &Request<B>, trusted_proxies: &[std::net::IpAddr]) -> tracing::Span {
     let id = request
         .headers()
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
-    tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
+    let client =
+        crate::session::client_address(request.extensions(), request.headers(), trusted_proxies)
+            .map_or_else(|| "-".to_owned(), |address| address.to_string());
+    tracing::info_span!(
+        "request",
+        id = %id,
+        client = %client,
+        method = %request.method(),
+        path = %request.uri().path()
+    )
 }

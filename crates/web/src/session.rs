@@ -279,32 +279,38 @@ impl FromRequestParts<AppState> for ClientAddress {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip());
-        let trusted = state.trusted_proxies();
-        let Some(peer) = peer else {
-            return Ok(ClientAddress(None));
-        };
-        if !trusted.contains(&peer) {
-            return Ok(ClientAddress(Some(peer)));
-        }
-        let forwarded: Vec<std::net::IpAddr> = parts
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|a| a.trim().parse().ok())
-            .collect();
-        let client = forwarded
-            .into_iter()
-            .rev()
-            .find(|a| !trusted.contains(a))
-            .unwrap_or(peer);
-        Ok(ClientAddress(Some(client)))
+        Ok(ClientAddress(client_address(
+            &parts.extensions,
+            &parts.headers,
+            state.trusted_proxies(),
+        )))
     }
+}
+
+/// The reader's address: the peer's, unless the peer is a trusted proxy, in which case the
+/// nearest address in `X-Forwarded-For` that is not itself a trusted proxy. Headers from
+/// anyone else are ignored, so nobody can pose as another address by sending them.
+pub(crate) fn client_address(
+    extensions: &axum::http::Extensions,
+    headers: &axum::http::HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> Option<std::net::IpAddr> {
+    let peer = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip())?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let client = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        .rev()
+        .find(|a| !trusted.contains(a))
+        .unwrap_or(peer);
+    Some(client)
 }
 
 /// Opens a signed-in session for `user_id` directly in the store, as a sign-in would, and
@@ -327,4 +333,61 @@ pub async fn open_session_for(
         )
         .await?;
     Ok((id.to_string(), csrf))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, SocketAddr};
+
+    use axum::extract::ConnectInfo;
+    use axum::http::{Extensions, HeaderMap, HeaderValue};
+
+    use super::client_address;
+
+    fn from_peer(peer: &str, forwarded: &[&str]) -> (Extensions, HeaderMap) {
+        let mut extensions = Extensions::new();
+        let peer: IpAddr = peer.parse().unwrap();
+        extensions.insert(ConnectInfo(SocketAddr::new(peer, 40_000)));
+        let mut headers = HeaderMap::new();
+        for value in forwarded {
+            headers.append("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+        }
+        (extensions, headers)
+    }
+
+    fn ip(text: &str) -> Option<IpAddr> {
+        Some(text.parse().unwrap())
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_is_believed_and_only_up_to_the_first_untrusted_hop() {
+        let proxies: Vec<IpAddr> = vec!["127.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
+
+        let (extensions, headers) = from_peer("198.51.100.7", &["203.0.113.9"]);
+        assert_eq!(
+            client_address(&extensions, &headers, &proxies),
+            ip("198.51.100.7"),
+            "a peer that is not a proxy cannot pose as another address"
+        );
+
+        // The client made up the first entry; our two proxies appended the real hops.
+        let (extensions, headers) =
+            from_peer("127.0.0.1", &["203.0.113.9, 198.51.100.7", "10.0.0.2"]);
+        assert_eq!(
+            client_address(&extensions, &headers, &proxies),
+            ip("198.51.100.7")
+        );
+
+        let (extensions, headers) = from_peer("127.0.0.1", &[]);
+        assert_eq!(
+            client_address(&extensions, &headers, &proxies),
+            ip("127.0.0.1"),
+            "a proxy that forwards nothing is the client"
+        );
+
+        assert_eq!(
+            client_address(&Extensions::new(), &HeaderMap::new(), &proxies),
+            None
+        );
+    }
 }
