@@ -2030,4 +2030,25 @@ async fn a_long_thread_continues_on_comment_pages() {
         response.headers()["location"],
         format!("{path}comment-page-3/#comment-{}", late.id).as_str()
     );
+    // The feed links each comment through that permalink, so a reader lands on its page.
+    let feed = app.page(&format!("{path}feed/")).await;
+    let channel = rss::Channel::read_from(feed.as_bytes()).unwrap();
+    let newest = &channel.items[0];
+    assert_eq!(
+        newest.link.as_deref(),
+        Some(format!("{}/comments/{}/", app.address, comments[119].id).as_str())
+    );
+    let landed = app
+        .get(
+            newest
+                .link
+                .as_deref()
+                .unwrap()
+                .trim_start_matches(&app.address),
+        )
+        .await;
+    assert_eq!(
+        landed.headers()["location"],
+        format!("{path}comment-page-3/#comment-{}", comments[119].id).as_str()
+    );
 }

@@ -496,12 +496,20 @@ async fn feeds_parse_and_use_absolute_links() {
     assert_eq!(comments.status(), 200);
     let channel = rss::Channel::read_from(comments.bytes().await.unwrap().as_ref()).unwrap();
     assert_eq!(channel.items.len(), 1, "approved comments only");
+    let item = &channel.items[0];
     assert!(
-        channel.items[0]
-            .link
+        item.link
             .as_deref()
             .unwrap()
+            .starts_with(&format!("{}/comments/", app.address)),
+        "{item:?}"
+    );
+    let guid = item.guid.as_ref().unwrap();
+    assert!(
+        guid.value
             .starts_with(&format!("{}{}#comment-", app.address, post.summary.path()))
+            && !guid.permalink,
+        "{guid:?}"
     );
 
     let site_wide = app.get("/comments/feed/").await;

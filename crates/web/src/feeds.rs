@@ -148,8 +148,9 @@ pub async fn post_comments(
         .iter()
         .map(|comment| {
             comment_item(
+                &site.base_url,
                 comment,
-                format!("{post_url}#comment-{}", comment.id),
+                &post_url,
                 format!("By: {}", comment.author_name),
             )
         })
@@ -175,8 +176,9 @@ pub async fn comments(State(state): State<AppState>) -> Result<Response, AppErro
         .iter()
         .map(|(comment, post)| {
             comment_item(
+                &site.base_url,
                 comment,
-                format!("{}{}#comment-{}", site.base_url, post.path, comment.id),
+                &format!("{}{}", site.base_url, post.path),
                 format!("Comment on {} by {}", post.title, comment.author_name),
             )
         })
@@ -288,13 +290,21 @@ fn rss_channel(
 }
 
 /// One comment as a feed item, linking to its anchor on the post.
-fn comment_item(comment: &folio_domain::Comment, url: String, title: String) -> rss::Item {
+/// The link is the comment's permalink, which finds the comment page it is on (a long
+/// thread's later comments are not on the post's first page); the guid stays the anchor on
+/// the post, as it always was, so feed readers do not see old comments as new.
+fn comment_item(
+    base_url: &str,
+    comment: &folio_domain::Comment,
+    post_url: &str,
+    title: String,
+) -> rss::Item {
     rss::Item {
         title: Some(title),
-        link: Some(url.clone()),
+        link: Some(format!("{base_url}/comments/{}/", comment.id)),
         guid: Some(rss::Guid {
-            value: url,
-            permalink: true,
+            value: format!("{post_url}#comment-{}", comment.id),
+            permalink: false,
         }),
         pub_date: Some(rfc2822(comment.created_at)),
         description: Some(comment.html.clone()),
