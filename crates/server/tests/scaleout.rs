@@ -479,12 +479,17 @@ async fn two_serve_processes_share_sessions_limits_schedule_and_outbox() {
         "not of his own reply"
     );
 
+    // Carol starts signing in on B and the provider sends her back to the one address,
+    // which the proxy hands to A: the sign-in in progress is shared too.
+    let carol_on_b = new_browser_on(&b);
+    let authorize = carol_on_b.start_sign_in("corp", post_path).await;
+    let back = Idp::Oidc(&oidc).authorize(&authorize, "carol").await;
+    let carol_on_a = same_browser_on(&carol_on_b, &a);
+    let response = carol_on_a.callback(&back).await;
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+    assert!(signed_in_as(&carol_on_b, post_path, "Carol Danvers").await);
+
     // 3. The per-user limit counts comments made through either process.
-    let carol_on_a = new_browser_on(&a);
-    carol_on_a
-        .sign_in(Idp::Oidc(&oidc), "corp", "carol", post_path)
-        .await;
-    let carol_on_b = same_browser_on(&carol_on_a, &b);
     let carol = [&carol_on_a, &carol_on_b];
     for n in 0..PER_USER_PER_MINUTE {
         carol[n % 2]
@@ -668,4 +673,41 @@ async fn count(database_url: &str, query: &str) -> i64 {
     let n: i64 = row.try_get("", "n").unwrap();
     db.close().await.unwrap();
     n
+}
+
+/// A request that loaded a reader's session on one process just before they signed out
+/// through another saves it on its way out (a notice, say): the session must stay ended.
+#[tokio::test]
+async fn a_session_ended_elsewhere_is_not_brought_back_by_a_late_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let (database_url, _database) = fresh_database(&dir).await;
+    let store = Store::connect(&database_url).await.unwrap();
+    store.migrate_up().await.unwrap();
+    let reader = store
+        .create_user(folio_storage::NewUser {
+            display_name: "Dora".to_owned(),
+            slug: None,
+            email: Some("dora@example.org".to_owned()),
+            avatar_url: None,
+            bio: String::new(),
+            role: folio_domain::Role::Reader,
+        })
+        .await
+        .unwrap();
+    let (cookie, _csrf) = folio_web::open_session_for(&store, reader.id)
+        .await
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let loaded_by_b = store.load_session(&cookie, now).await.unwrap().unwrap();
+    store.delete_session(&cookie).await.unwrap(); // signed out through A
+    let saved = store
+        .update_session(&cookie, Some(reader.id), loaded_by_b)
+        .await
+        .unwrap();
+    assert!(!saved);
+    assert!(
+        store.load_session(&cookie, now).await.unwrap().is_none(),
+        "the signed-out session came back"
+    );
+    store.close().await.unwrap();
 }
