@@ -157,7 +157,9 @@ fn prepare_sqlite_directory(path: &str) -> Result<()> {
     };
     std::fs::create_dir_all(dir).map_err(failed)?;
     // Fail now with the folder's name rather than later with SQLite's "unable to open".
-    let probe = dir.join(".folio-write-test");
+    // Named per process: a `folio` command starting beside a running server must not
+    // remove the server's probe before the server does.
+    let probe = dir.join(format!(".folio-write-test-{}", std::process::id()));
     std::fs::write(&probe, b"").map_err(failed)?;
     std::fs::remove_file(&probe).map_err(failed)?;
     Ok(())
