@@ -533,6 +533,39 @@ async fn two_serve_processes_share_sessions_limits_schedule_and_outbox() {
         "exactly the limit got through"
     );
 
+    // All at once: Dave sends twice his limit through both processes together. The two
+    // processes count in one place, so the limit holds under a race too.
+    oidc.put_user("dave", "dave@example.org", true, "Dave Grohl")
+        .await;
+    let dave_on_a = new_browser_on(&a);
+    dave_on_a
+        .sign_in(Idp::Oidc(&oidc), "corp", "dave", post_path)
+        .await;
+    let dave_on_b = same_browser_on(&dave_on_a, &b);
+    let mut burst = tokio::task::JoinSet::new();
+    for n in 0..2 * PER_USER_PER_MINUTE {
+        let dave = if n % 2 == 0 { &dave_on_a } else { &dave_on_b };
+        let dave = Reader {
+            client: dave.client.clone(),
+            jar: dave.jar.clone(),
+            base: dave.base.clone(),
+        };
+        burst.spawn(async move {
+            dave.comment(post_path, post_id, None, &format!("Dave at once, {n}."))
+                .await
+                .status()
+                .as_u16()
+        });
+    }
+    let mut statuses = burst.join_all().await;
+    statuses.sort_unstable();
+    let expected: Vec<u16> = [303]
+        .repeat(PER_USER_PER_MINUTE)
+        .into_iter()
+        .chain([429].repeat(PER_USER_PER_MINUTE))
+        .collect();
+    assert_eq!(statuses, expected, "Dave's burst through both processes");
+
     // 4. Alice signs out through A: her session is gone on B too, even for a copied cookie.
     let cookie = alice_on_a.session_cookie().expect("a session cookie");
     let token = alice_on_a.csrf(post_path).await;
