@@ -621,6 +621,12 @@ async fn two_serve_processes_share_sessions_limits_schedule_and_outbox() {
     if time::OffsetDateTime::now_utc() + time::Duration::seconds(1) < at {
         let (status, _) = anonymous_page(&a, &date_path).await;
         assert_eq!(status, 404, "a scheduled post is not shown before its time");
+        // Cached without it on both, so that showing it later takes the scheduled time
+        // reaching every process's cache.
+        for process in [&a, &b] {
+            let (_, front) = anonymous_page(process, "/").await;
+            assert!(front.contains("Two Doors") && !front.contains("News for Everyone"));
+        }
         assert!(
             smtp.all()
                 .iter()
