@@ -2,9 +2,26 @@ use std::path::Path;
 use std::time::Duration;
 
 use folio_migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DbBackend};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseTransaction, DbBackend, TransactionTrait,
+};
 
 use crate::{Result, StorageError, Store};
+
+/// Any constant both processes agree on: the advisory lock that serialises migrations.
+const MIGRATION_LOCK_KEY: i64 = 0x666f_6c69_6f00; // "folio"
+
+/// Held while this process migrates the database (see `Store::migration_turn`).
+struct MigrationTurn(Option<DatabaseTransaction>);
+
+impl MigrationTurn {
+    async fn finish(self) -> Result<()> {
+        if let Some(txn) = self.0 {
+            txn.commit().await?;
+        }
+        Ok(())
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -68,13 +85,32 @@ impl Store {
     }
 
     pub async fn migrate_up(&self) -> Result<()> {
+        let turn = self.migration_turn().await?;
         Migrator::up(&self.db, None).await?;
-        Ok(())
+        turn.finish().await
     }
 
     pub async fn migrate_down(&self, steps: u32) -> Result<()> {
+        let turn = self.migration_turn().await?;
         Migrator::down(&self.db, Some(steps)).await?;
-        Ok(())
+        turn.finish().await
+    }
+
+    /// Waits until no other process is migrating this database. Several `folio serve`
+    /// processes starting at once on one fresh PostgreSQL database would otherwise all
+    /// apply the same migration, and all but one fail. The lock is a transaction-scoped
+    /// advisory lock: it goes when the turn ends, however the migration went. SQLite's
+    /// single writer needs no more.
+    async fn migration_turn(&self) -> Result<MigrationTurn> {
+        if self.backend != Backend::Postgres {
+            return Ok(MigrationTurn(None));
+        }
+        let txn = self.db.begin().await?;
+        txn.execute_unprepared(&format!(
+            "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+        ))
+        .await?;
+        Ok(MigrationTurn(Some(txn)))
     }
 
     pub async fn migration_status(&self) -> Result<Vec<MigrationState>> {
@@ -121,7 +157,9 @@ fn prepare_sqlite_directory(path: &str) -> Result<()> {
     };
     std::fs::create_dir_all(dir).map_err(failed)?;
     // Fail now with the folder's name rather than later with SQLite's "unable to open".
-    let probe = dir.join(".folio-write-test");
+    // Named per process: a `folio` command starting beside a running server must not
+    // remove the server's probe before the server does.
+    let probe = dir.join(format!(".folio-write-test-{}", std::process::id()));
     std::fs::write(&probe, b"").map_err(failed)?;
     std::fs::remove_file(&probe).map_err(failed)?;
     Ok(())

@@ -1,6 +1,6 @@
 //! Sessions live in the database so that every server process sees the same sign-ins.
 
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use crate::entities::sessions;
@@ -53,6 +53,25 @@ impl Store {
             .exec_without_returning(&self.db)
             .await?;
         Ok(())
+    }
+
+    /// Rewrites a session that still exists; false when it is gone. A request that loaded
+    /// the session before the reader signed out through another process (which deleted it)
+    /// must not bring it back when it saves on its way out.
+    pub async fn update_session(
+        &self,
+        id: &str,
+        user_id: Option<i64>,
+        session: StoredSession,
+    ) -> Result<bool> {
+        let updated = sessions::Entity::update_many()
+            .col_expr(sessions::Column::UserId, Expr::value(user_id))
+            .col_expr(sessions::Column::Data, Expr::value(session.data))
+            .col_expr(sessions::Column::ExpiresAt, Expr::value(session.expires_at))
+            .filter(sessions::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(updated.rows_affected > 0)
     }
 
     /// Inserts a session only when its id is new; false when the id was taken.

@@ -76,12 +76,15 @@ impl SessionStore for DatabaseSessions {
         }
     }
 
+    /// Called only for a session loaded from the table (new ones go through `create`). If
+    /// it was deleted meanwhile (signed out through another process), it stays deleted.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let (user_id, session) = stored(record)?;
         self.store
-            .save_session(&record.id.to_string(), user_id, session)
+            .update_session(&record.id.to_string(), user_id, session)
             .await
-            .map_err(backend)
+            .map_err(backend)?;
+        Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
