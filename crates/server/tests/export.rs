@@ -875,6 +875,35 @@ async fn import_refuses_a_used_database_and_broken_or_newer_exports() {
     );
     assert_eq!(row_count(&empty).await, None);
 
+    // An export from an older schema is taken: a column it lacks gets its default.
+    let mut older = read_json(&file);
+    older["schema"] = Value::from("m20261126_000001_blog_schema");
+    for table in older["tables"].as_array_mut().unwrap() {
+        if table["table"] == "users" {
+            let columns = table["columns"].as_array_mut().unwrap();
+            let dropped = columns.iter().position(|c| c == "notify_replies").unwrap();
+            columns.remove(dropped);
+            for row in table["rows"].as_array_mut().unwrap() {
+                row.as_array_mut().unwrap().remove(dropped);
+            }
+        }
+    }
+    let older_file = dir.path().join("older.json");
+    std::fs::write(&older_file, serde_json::to_string(&older).unwrap()).unwrap();
+    let older_db = fresh().await;
+    let output = folio(&older_db.url, &["import", &path(&older_file)]).await;
+    assert_ok(&output, "import of an older export");
+    let imported = dir.path().join("imported.json");
+    assert_ok(
+        &folio(&older_db.url, &["export", &path(&imported)]).await,
+        "export",
+    );
+    let imported = read_json(&imported);
+    let notify = column_of(&imported, "users", "notify_replies");
+    let users = rows(&imported, "users");
+    assert_eq!(users.len(), rows(&read_json(&file), "users").len());
+    assert!(users.iter().all(|u| u[notify] == Value::Bool(true)));
+
     // Something else entirely.
     let other = dir.path().join("other.json");
     std::fs::write(&other, "{\"hello\": \"world\"}").unwrap();

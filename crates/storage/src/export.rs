@@ -9,6 +9,10 @@
 //! on both databases), so two exports of the same data are byte-identical whichever database
 //! they came from, apart from the header's time.
 //!
+//! Reading streams too: a table's rows go to the database in batches as they are parsed,
+//! since each table's name and columns come before its rows. (A file whose keys a tool has
+//! sorted still reads; such a table is held in memory first.)
+//!
 //! ```text
 //! {
 //!   "format": "folio-export",
@@ -1147,22 +1151,29 @@ impl<'de> Visitor<'de> for TableSeed<'_> {
         let mut name: Option<String> = None;
         let mut columns: Option<Vec<String>> = None;
         let mut rows_seen = false;
+        // Rows that came before the table's name (a tool that sorted the keys): held until
+        // the name is known. Folio writes the name first, so its own files stream.
+        let mut early_rows: Option<Vec<Vec<serde_json::Value>>> = None;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "table" => name = Some(map.next_value()?),
                 "columns" => columns = Some(map.next_value()?),
                 "rows" => {
-                    let (Some(name), Some(columns)) = (name.take(), columns.take()) else {
-                        return Err(A::Error::custom(
-                            "a table's `rows` come after its `table` and `columns`",
-                        ));
-                    };
-                    send(self.sender, Parsed::Table { name, columns })?;
-                    map.next_value_seed(RowsSeed {
-                        sender: self.sender,
-                    })?;
-                    send(self.sender, Parsed::TableEnd)?;
                     rows_seen = true;
+                    match (name.take(), columns.take()) {
+                        (Some(name), Some(columns)) => {
+                            send(self.sender, Parsed::Table { name, columns })?;
+                            map.next_value_seed(RowsSeed {
+                                sender: self.sender,
+                            })?;
+                            send(self.sender, Parsed::TableEnd)?;
+                        }
+                        (taken_name, taken_columns) => {
+                            name = taken_name;
+                            columns = taken_columns;
+                            early_rows = Some(map.next_value()?);
+                        }
+                    }
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -1171,6 +1182,20 @@ impl<'de> Visitor<'de> for TableSeed<'_> {
         }
         if !rows_seen {
             return Err(A::Error::missing_field("rows"));
+        }
+        if let Some(rows) = early_rows {
+            let (Some(name), Some(columns)) = (name, columns) else {
+                return Err(A::Error::custom(
+                    "a table needs `table`, `columns` and `rows`",
+                ));
+            };
+            send(self.sender, Parsed::Table { name, columns })?;
+            let mut rows = rows.into_iter().peekable();
+            while rows.peek().is_some() {
+                let batch: Vec<_> = rows.by_ref().take(MAX_BATCH_ROWS).collect();
+                send(self.sender, Parsed::Rows(batch))?;
+            }
+            send(self.sender, Parsed::TableEnd)?;
         }
         Ok(())
     }
