@@ -1309,3 +1309,56 @@ async fn backup_without_pg_dump_round_trips_through_json() {
     let thread = main_of(&site, &filled.special_path).await;
     assert!(thread.contains("Deeper still.") && thread.contains("日本語のテキスト"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_taken_while_readers_write_is_one_consistent_snapshot() {
+    let source = fresh().await;
+    let store = Store::connect(&source.url).await.unwrap();
+    store.migrate_up().await.unwrap();
+    let filled = fill(&store).await;
+    // Replies pile onto replies while the export runs: a copy that saw a reply without its
+    // parent (or a comment without its post) would not import.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (store, stop) = (store.clone(), stop.clone());
+        let mut parent = filled.comment_ids[2];
+        let post_id = filled.special_id;
+        tokio::spawn(async move {
+            let mut written = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                parent = comment(
+                    &store,
+                    post_id,
+                    Some(parent),
+                    None,
+                    "Busy Reader",
+                    &format!("Reply {written} during the export"),
+                    CommentStatus::Approved,
+                )
+                .await;
+                written += 1;
+            }
+            written
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("busy.json");
+    let output = folio(&source.url, &["export", &path(&file)]).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    assert_ok(&output, "export while writing");
+    assert!(written > 1, "writes went on during the export");
+    let target = fresh().await;
+    assert_ok(
+        &folio(&target.url, &["import", &path(&file)]).await,
+        "import of the export taken while writing",
+    );
+    let exported = rows(&read_json(&file), "comments").len();
+    let live = store.table_rows("comments").await.unwrap().len();
+    assert!(
+        exported < live,
+        "the export is a snapshot: {exported} of {live}"
+    );
+    store.close().await.unwrap();
+}
