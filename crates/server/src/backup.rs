@@ -3,9 +3,10 @@
 //! SQLite: the backup is a consistent copy of the database file taken while the site serves
 //! (`VACUUM INTO`), itself a SQLite database. PostgreSQL: `pg_dump --format=custom`, restored
 //! with `pg_restore`; where pg_dump is not installed, a Folio JSON export taken from one
-//! snapshot instead, which restore recognises and imports (into either database). Restore only fills an empty database (absent,
-//! or with no rows yet) and then applies migrations, so a backup from an older version comes
-//! up to date. Neither ever leaves a half-written file under the name it was given.
+//! snapshot instead, which restore recognises and imports (into either database). Restore
+//! only fills an empty database (absent, or with no rows yet) and then applies migrations, so
+//! a backup from an older version comes up to date. Neither ever leaves a half-written file
+//! under the name it was given.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
