@@ -43,7 +43,8 @@ Operating a site from a checkout (each runs `cargo run --release -p folio-server
   create-admin USER                  folio user role USER admin (USER: id, email or provider:login)
   backup FILE                        folio backup FILE (consistent while the site serves)
   restore FILE                       folio restore FILE (into an empty database only)
-  export FILE                        folio export FILE
+  export FILE [ARGS]                 folio export FILE (Folio JSON; FILE.xml: WordPress WXR)
+  import FILE                        folio import FILE (a Folio JSON export, into an empty database)
   import-wordpress FILE [ARGS]       folio import wordpress FILE
   mail-test ADDRESS                  folio mail test ADDRESS
 
@@ -101,6 +102,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "backup" => with_file("backup", &["backup"], rest),
         "restore" => with_file("restore", &["restore"], rest),
         "export" => with_file("export", &["export"], rest),
+        "import" => with_file("import", &["import"], rest),
         "import-wordpress" => with_file("import-wordpress", &["import", "wordpress"], rest),
         "mail-test" => match rest {
             [address] => folio(["mail", "test", address.as_str()], &[]),

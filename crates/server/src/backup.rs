@@ -2,21 +2,32 @@
 //!
 //! SQLite: the backup is a consistent copy of the database file taken while the site serves
 //! (`VACUUM INTO`), itself a SQLite database. PostgreSQL: `pg_dump --format=custom`, restored
-//! with `pg_restore`; both must be on PATH. Restore only fills an empty database (absent,
-//! or with no rows yet) and then applies migrations, so a backup from an older version comes
-//! up to date. Neither ever leaves a half-written file under the name it was given.
+//! with `pg_restore`; where pg_dump is not installed, a Folio JSON export taken from one
+//! snapshot instead, which restore recognises and imports (into either database). Restore
+//! only fills an empty database (absent, or with no rows yet) and then applies migrations, so
+//! a backup from an older version comes up to date. Neither ever leaves a half-written file
+//! under the name it was given.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
-use folio_storage::{Backend, Store, redact_password};
+use folio_storage::{Store, redact_password};
 
 use crate::app::open_store;
 use crate::config::Settings;
 
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
 const PG_DUMP_MAGIC: &[u8] = b"PGDMP";
+
+/// What a backup file is, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BackupKind {
+    Sqlite,
+    PgDump,
+    /// A Folio JSON export (`folio export`, or `folio backup` without pg_dump).
+    Json,
+}
 
 pub async fn backup(settings: &Settings, file: &Path) -> anyhow::Result<()> {
     let url = &settings.database.url;
@@ -40,6 +51,18 @@ pub async fn backup(settings: &Settings, file: &Path) -> anyhow::Result<()> {
                 .sqlite_backup(&partial)
                 .await
                 .with_context(|| format!("copying {} to {}", database.display(), file.display()));
+            store.close().await.ok();
+            result
+        }
+        None if on_path("pg_dump").is_none() => {
+            eprintln!(
+                "pg_dump is not on PATH: writing a Folio JSON export instead \
+                 (`folio restore` reads it back; install postgresql-client for pg_dump archives)"
+            );
+            let store = open_store(settings).await?;
+            let result = crate::export::write_json_export(&store, &partial)
+                .await
+                .map(|_| ());
             store.close().await.ok();
             result
         }
@@ -73,13 +96,16 @@ pub async fn restore(settings: &Settings, file: &Path) -> anyhow::Result<()> {
     let url = &settings.database.url;
     let kind = backup_kind(file)?;
     match (folio_storage::sqlite_file(url), kind) {
-        (Some(database), Backend::Sqlite) => restore_sqlite(settings, file, &database).await?,
-        (None, Backend::Postgres) => restore_postgres(settings, file).await?,
-        (Some(_), Backend::Postgres) => bail!(
+        (_, BackupKind::Json) => {
+            crate::export::import_file(settings, file).await?;
+        }
+        (Some(database), BackupKind::Sqlite) => restore_sqlite(settings, file, &database).await?,
+        (None, BackupKind::PgDump) => restore_postgres(settings, file).await?,
+        (Some(_), BackupKind::PgDump) => bail!(
             "{} is a PostgreSQL backup (pg_dump) but database.url is SQLite; restore it into PostgreSQL",
             file.display()
         ),
-        (None, Backend::Sqlite) => bail!(
+        (None, BackupKind::Sqlite) => bail!(
             "{} is a SQLite backup but database.url is PostgreSQL; restore it into a sqlite:// database",
             file.display()
         ),
@@ -89,7 +115,7 @@ pub async fn restore(settings: &Settings, file: &Path) -> anyhow::Result<()> {
 }
 
 /// Which kind of backup a file is, from its first bytes.
-fn backup_kind(file: &Path) -> anyhow::Result<Backend> {
+fn backup_kind(file: &Path) -> anyhow::Result<BackupKind> {
     use std::io::Read as _;
     let mut head = [0u8; 16];
     let mut opened = std::fs::File::open(file)
@@ -99,12 +125,14 @@ fn backup_kind(file: &Path) -> anyhow::Result<Backend> {
         .with_context(|| format!("cannot read the backup {}", file.display()))?;
     let head = &head[..read];
     if head.starts_with(SQLITE_MAGIC) {
-        Ok(Backend::Sqlite)
+        Ok(BackupKind::Sqlite)
     } else if head.starts_with(PG_DUMP_MAGIC) {
-        Ok(Backend::Postgres)
+        Ok(BackupKind::PgDump)
+    } else if head.trim_ascii_start().starts_with(b"{") {
+        Ok(BackupKind::Json)
     } else {
         bail!(
-            "{} is not a Folio backup (neither a SQLite database nor a pg_dump archive)",
+            "{} is not a Folio backup (neither a SQLite database, a pg_dump archive nor a Folio JSON export)",
             file.display()
         )
     }
@@ -286,8 +314,16 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The program's path if it is on PATH.
+fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
 /// `dir/.name.partial-PID`: where a file is written before it takes its real name.
-fn partial_path(file: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn partial_path(file: &Path) -> anyhow::Result<PathBuf> {
     let name = file
         .file_name()
         .with_context(|| format!("{} is not a file name", file.display()))?;

@@ -12,6 +12,7 @@ use crate::app::{App, open_store, shutdown_signal};
 use crate::backup;
 use crate::config::Settings;
 use crate::demo::{self, DemoOptions};
+use crate::export::{self, ExportFormat, ImportArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -56,6 +57,19 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Write everything needed to rebuild the site elsewhere to FILE: a Folio JSON export
+    /// (every table; `folio import` reads it), or a WordPress export (WXR) when FILE ends in
+    /// `.xml` or with `--format wxr`. The site may keep serving meanwhile.
+    Export {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// json or wxr; by default from FILE's extension (.xml is WXR).
+        #[arg(long, value_enum)]
+        format: Option<ExportFormat>,
+    },
+    /// Read a Folio JSON export into an empty database (SQLite or PostgreSQL), after
+    /// migrating it, in one transaction.
+    Import(ImportArgs),
     /// Run only the mail worker (with `[mail] worker = false` on the web processes).
     Worker,
     /// Send a test email; list and retry emails that could not be delivered.
@@ -161,6 +175,8 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Post(PostCommand::List) => post_list(&settings).await,
         Command::Backup { file } => backup::backup(&settings, &file).await,
         Command::Restore { file } => backup::restore(&settings, &file).await,
+        Command::Export { file, format } => export::export(&settings, &file, format).await,
+        Command::Import(args) => export::import(&settings, args).await,
         Command::User(UserCommand::List) => user_list(&settings).await,
         Command::User(UserCommand::Role { user, role }) => user_role(&settings, &user, &role).await,
         Command::Worker => worker(&settings).await,

@@ -5,8 +5,10 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod export;
 pub mod session_cli;
 pub mod telemetry;
+pub mod wxr;
 
 pub use app::App;
 pub use config::Settings;

@@ -23,6 +23,35 @@ fn quoted(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
 }
 
+/// The site's data tables on `db` (a connection or a transaction), in name order.
+pub(crate) async fn data_tables_on<C: ConnectionTrait>(
+    db: &C,
+    backend: Backend,
+) -> Result<Vec<String>> {
+    let sql = match backend {
+        Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE 'posts\\_fts%' ESCAPE '\\' \
+             ORDER BY name"
+        }
+        Backend::Postgres => {
+            "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
+        }
+    };
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await?;
+    let mut tables = Vec::with_capacity(rows.len());
+    for row in rows {
+        let name: String = row.try_get("", "name")?;
+        if !BOOKKEEPING.contains(&name.as_str()) {
+            tables.push(name);
+        }
+    }
+    Ok(tables)
+}
+
 impl Store {
     /// Writes a consistent copy of the whole SQLite database to `target`, which must not
     /// exist yet. Other connections keep reading and writing meanwhile: `VACUUM INTO` reads
@@ -37,29 +66,7 @@ impl Store {
 
     /// Tables that hold the site's data, in name order.
     pub async fn data_tables(&self) -> Result<Vec<String>> {
-        let sql = match self.backend {
-            Backend::Sqlite => {
-                "SELECT name FROM sqlite_master WHERE type = 'table' \
-                 AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE 'posts\\_fts%' ESCAPE '\\' \
-                 ORDER BY name"
-            }
-            Backend::Postgres => {
-                "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
-            }
-        };
-        let rows = self
-            .db
-            .query_all_raw(Statement::from_string(self.db_backend(), sql))
-            .await?;
-        let mut tables = Vec::with_capacity(rows.len());
-        for row in rows {
-            let name: String = row.try_get("", "name")?;
-            if !BOOKKEEPING.contains(&name.as_str()) {
-                tables.push(name);
-            }
-        }
-        Ok(tables)
+        data_tables_on(&self.db, self.backend).await
     }
 
     /// The first data table that holds rows, with its row count; None for an empty site

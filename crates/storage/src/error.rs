@@ -16,6 +16,8 @@ pub enum StorageError {
     DuplicateSlug { kind: &'static str, slug: String },
     #[error("this account wrote posts; give them to another author before deleting it")]
     AuthorHasPosts,
+    #[error("cannot write the export")]
+    ExportWrite(#[source] std::io::Error),
     #[error("no user matches {0:?}")]
     UnknownUser(String),
     #[error(

@@ -9,6 +9,7 @@ mod comments;
 mod connect;
 mod entities;
 mod error;
+mod export;
 mod identities;
 mod likes;
 mod mail;
@@ -22,6 +23,7 @@ mod taxonomy;
 mod terms;
 mod users;
 mod writing;
+mod wxr;
 
 pub use account::LeavingComments;
 pub use audit::AuditEntry;
@@ -29,6 +31,9 @@ pub use backup::sqlite_file;
 pub use comments::{CommentChecks, NewComment};
 pub use connect::{Backend, MigrationState, redact_password};
 pub use error::StorageError;
+pub use export::{
+    EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ImportError, TransferSummary, latest_migration,
+};
 pub use likes::{Liker, Likes};
 pub use mail::{
     BlogSubscription, ClaimedMail, CommentAudience, FailedMail, ModerationLink, NewMail,
@@ -47,6 +52,7 @@ pub use writing::{
     AdminPostQuery, AdminPostRow, DashboardCounts, EditablePost, EditorialStatus, PostEdit,
     Revision,
 };
+pub use wxr::{WxrAuthor, WxrComment, WxrPost, WxrPostTerm, WxrTerm};
 
 use sea_orm::DatabaseConnection;
 

@@ -1,0 +1,271 @@
+//! What a WordPress export (WXR) of the site is made of: the authors of posts, every
+//! category and tag, and the posts and pages with their terms and whole comment threads
+//! (held, spam and deleted ones too: WordPress keeps them in the same states). Read in pages
+//! so that the writer holds one post's thread at a time.
+
+use sea_orm::{ConnectionTrait, Statement};
+use time::OffsetDateTime;
+
+use crate::{Backend, Result, Store};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WxrAuthor {
+    pub id: i64,
+    /// The author's slug: WordPress's `user_login` and `dc:creator`.
+    pub login: String,
+    pub email: Option<String>,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WxrTerm {
+    pub id: i64,
+    /// `category` or `tag`.
+    pub taxonomy: String,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub parent_slug: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WxrPost {
+    pub id: i64,
+    /// `post` or `page`.
+    pub kind: String,
+    pub slug: String,
+    pub title: String,
+    pub html: String,
+    pub excerpt: String,
+    /// `draft`, `scheduled` or `published`.
+    pub status: String,
+    pub published_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub author_login: String,
+    pub comments_open: bool,
+    pub featured_image: Option<String>,
+    pub trashed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WxrPostTerm {
+    pub taxonomy: String,
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WxrComment {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub author_name: String,
+    pub author_email: Option<String>,
+    pub author_url: Option<String>,
+    pub author_ip: Option<String>,
+    pub html: String,
+    /// `pending`, `approved`, `spam` or `trash`.
+    pub status: String,
+    pub deleted: bool,
+    pub created_at: OffsetDateTime,
+}
+
+impl Store {
+    fn parameter(&self, n: usize) -> String {
+        match self.backend {
+            Backend::Sqlite => "?".to_owned(),
+            Backend::Postgres => format!("${n}"),
+        }
+    }
+
+    /// Users who wrote at least one post or page.
+    pub async fn wxr_authors(&self) -> Result<Vec<WxrAuthor>> {
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(
+                self.db_backend(),
+                "SELECT id, slug, email, display_name FROM users \
+                 WHERE id IN (SELECT author_id FROM posts) ORDER BY id",
+            ))
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(WxrAuthor {
+                    id: row.try_get("", "id")?,
+                    login: row.try_get("", "slug")?,
+                    email: row.try_get("", "email")?,
+                    display_name: row.try_get("", "display_name")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every category and tag, each category after its parent (WordPress's importer looks a
+    /// parent up by its slug when it meets the child).
+    pub async fn wxr_terms(&self) -> Result<Vec<WxrTerm>> {
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(
+                self.db_backend(),
+                "SELECT t.id, t.taxonomy, t.slug, t.name, t.description, p.slug AS parent_slug \
+                 FROM terms t LEFT JOIN terms p ON p.id = t.parent_id ORDER BY t.taxonomy, t.id",
+            ))
+            .await?;
+        let mut pending: Vec<WxrTerm> = rows
+            .into_iter()
+            .map(|row| {
+                Ok(WxrTerm {
+                    id: row.try_get("", "id")?,
+                    taxonomy: row.try_get("", "taxonomy")?,
+                    slug: row.try_get("", "slug")?,
+                    name: row.try_get("", "name")?,
+                    description: row.try_get("", "description")?,
+                    parent_slug: row.try_get("", "parent_slug")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let mut ordered: Vec<WxrTerm> = Vec::with_capacity(pending.len());
+        while !pending.is_empty() {
+            let before = pending.len();
+            let mut index = 0;
+            while index < pending.len() {
+                let term = &pending[index];
+                let parent_placed = match &term.parent_slug {
+                    None => true,
+                    Some(parent) => ordered
+                        .iter()
+                        .any(|t| t.taxonomy == term.taxonomy && &t.slug == parent),
+                };
+                if parent_placed {
+                    ordered.push(pending.remove(index));
+                } else {
+                    index += 1;
+                }
+            }
+            // A parent that cannot be placed (a loop): keep the rest in id order.
+            if pending.len() == before {
+                ordered.append(&mut pending);
+            }
+        }
+        Ok(ordered)
+    }
+
+    /// Up to `limit` posts and pages (every status, trashed ones too) with ids above `after`.
+    pub async fn wxr_posts(&self, after: i64, limit: u64) -> Result<Vec<WxrPost>> {
+        let sql = format!(
+            "SELECT p.id, p.kind, p.slug, p.title, p.html, p.excerpt, p.status, p.published_at, \
+             p.created_at, p.updated_at, u.slug AS author_login, p.comments_open, \
+             p.featured_image, p.trashed_at FROM posts p JOIN users u ON u.id = p.author_id \
+             WHERE p.id > {} ORDER BY p.id LIMIT {limit}",
+            self.parameter(1)
+        );
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                self.db_backend(),
+                sql,
+                [after.into()],
+            ))
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let trashed_at: Option<OffsetDateTime> = row.try_get("", "trashed_at")?;
+                Ok(WxrPost {
+                    id: row.try_get("", "id")?,
+                    kind: row.try_get("", "kind")?,
+                    slug: row.try_get("", "slug")?,
+                    title: row.try_get("", "title")?,
+                    html: row.try_get("", "html")?,
+                    excerpt: row.try_get("", "excerpt")?,
+                    status: row.try_get("", "status")?,
+                    published_at: row.try_get("", "published_at")?,
+                    created_at: row.try_get("", "created_at")?,
+                    updated_at: row.try_get("", "updated_at")?,
+                    author_login: row.try_get("", "author_login")?,
+                    comments_open: row.try_get("", "comments_open")?,
+                    featured_image: row.try_get("", "featured_image")?,
+                    trashed: trashed_at.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    /// A post's categories and tags.
+    pub async fn wxr_post_terms(&self, post_id: i64) -> Result<Vec<WxrPostTerm>> {
+        let sql = format!(
+            "SELECT t.taxonomy, t.slug, t.name FROM post_terms pt JOIN terms t ON t.id = pt.term_id \
+             WHERE pt.post_id = {} ORDER BY t.taxonomy, t.slug",
+            self.parameter(1)
+        );
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                self.db_backend(),
+                sql,
+                [post_id.into()],
+            ))
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(WxrPostTerm {
+                    taxonomy: row.try_get("", "taxonomy")?,
+                    slug: row.try_get("", "slug")?,
+                    name: row.try_get("", "name")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every comment on a post, oldest first, with the signed-in author's address.
+    pub async fn wxr_comments(&self, post_id: i64) -> Result<Vec<WxrComment>> {
+        let sql = format!(
+            "SELECT c.id, c.parent_id, c.author_id, c.author_name, u.email AS author_email, \
+             c.author_url, c.author_ip, c.html, c.status, c.deleted_at, c.created_at \
+             FROM comments c LEFT JOIN users u ON u.id = c.author_id \
+             WHERE c.post_id = {} ORDER BY c.id",
+            self.parameter(1)
+        );
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                self.db_backend(),
+                sql,
+                [post_id.into()],
+            ))
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let deleted_at: Option<OffsetDateTime> = row.try_get("", "deleted_at")?;
+                Ok(WxrComment {
+                    id: row.try_get("", "id")?,
+                    parent_id: row.try_get("", "parent_id")?,
+                    user_id: row.try_get("", "author_id")?,
+                    author_name: row.try_get("", "author_name")?,
+                    author_email: row.try_get("", "author_email")?,
+                    author_url: row.try_get("", "author_url")?,
+                    author_ip: row.try_get("", "author_ip")?,
+                    html: row.try_get("", "html")?,
+                    status: row.try_get("", "status")?,
+                    deleted: deleted_at.is_some(),
+                    created_at: row.try_get("", "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The largest post id: attachments in a WXR file take ids above it.
+    pub async fn wxr_max_post_id(&self) -> Result<i64> {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                self.db_backend(),
+                "SELECT COALESCE(MAX(id), 0) AS n FROM posts",
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get("", "n")?,
+            None => 0,
+        })
+    }
+}
