@@ -11,6 +11,7 @@ mod http;
 mod screenshots;
 mod site;
 mod smtp_sink;
+mod wordpress_bench;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -27,8 +28,9 @@ Trying it out
 
 Checks and releases
   ci                                 formatting, clippy, deploy/validate, tests on SQLite, then on PostgreSQL (as .ci/run)
-  bench [--duration SECS] [--connections N]
-                                     load-test a demo site with wrk; report in target/bench/report.md
+  bench [--duration SECS] [--connections N] [--skip-import | --only-import]
+                                     load-test a demo site with wrk, then time a 10,000-post WordPress
+                                     import; report in target/bench/report.md
   dist [--debug | --binary FILE] [--out DIR]
                                      release build packed as target/dist/folio-<version>-<arch>-linux.tar.gz (+ .sha256)
                                      (--debug: a debug build; --binary: pack FILE, no build; --out: another folder)

@@ -56,6 +56,8 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Bring content in from another blog: `folio import wordpress FILE.xml`.
+    Import(ImportArgs),
     /// Run only the mail worker (with `[mail] worker = false` on the web processes).
     Worker,
     /// Send a test email; list and retry emails that could not be delivered.
@@ -103,6 +105,30 @@ pub enum Command {
         bind: String,
         #[arg(long)]
         file: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ImportArgs {
+    #[command(subcommand)]
+    pub source: Option<ImportSource>,
+    /// A file to import (for a WordPress export, use `folio import wordpress FILE.xml`).
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportSource {
+    /// A WordPress export (WXR, from Tools → Export → All content): posts, pages, comments,
+    /// authors, categories and tags; importing the same file again changes nothing.
+    Wordpress {
+        #[arg(value_name = "FILE.xml")]
+        file: PathBuf,
+        /// A copy of the old site's wp-content/uploads folder: the images the posts use are
+        /// copied into the media library. Without it they keep their original URLs.
+        #[arg(long, value_name = "DIR")]
+        uploads: Option<PathBuf>,
     },
 }
 
@@ -163,6 +189,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Restore { file } => backup::restore(&settings, &file).await,
         Command::User(UserCommand::List) => user_list(&settings).await,
         Command::User(UserCommand::Role { user, role }) => user_role(&settings, &user, &role).await,
+        Command::Import(args) => import(&settings, args).await,
         Command::Worker => worker(&settings).await,
         Command::Mail(command) => mail(&settings, command).await,
         Command::Config(ConfigCommand::Check) => {
@@ -266,6 +293,33 @@ async fn mail(settings: &Settings, command: MailCommand) -> anyhow::Result<()> {
             let queued = store.retry_failed_mail(id).await?;
             println!("{queued} emails queued again");
             Ok(())
+        }
+    }
+}
+
+async fn import(settings: &Settings, args: ImportArgs) -> anyhow::Result<()> {
+    match (args.source, args.file) {
+        (Some(ImportSource::Wordpress { file, uploads }), _) => {
+            let store = migrated_store(settings).await?;
+            let summary = crate::wordpress::import(
+                &store,
+                crate::wordpress::WordPressImport {
+                    file: &file,
+                    uploads: uploads.as_deref(),
+                    media: folio_web::DirectoryMedia::new(settings.media.directory.clone().into()),
+                },
+            )
+            .await?;
+            print!("{summary}");
+            Ok(())
+        }
+        (None, Some(file)) => bail!(
+            "{}: for a WordPress export use `folio import wordpress {}`",
+            file.display(),
+            file.display()
+        ),
+        (None, None) => {
+            bail!("import what? `folio import wordpress FILE.xml` imports a WordPress export")
         }
     }
 }

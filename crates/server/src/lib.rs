@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod session_cli;
 pub mod telemetry;
+pub mod wordpress;
 
 pub use app::App;
 pub use config::Settings;

@@ -21,6 +21,7 @@ mod site;
 mod taxonomy;
 mod terms;
 mod users;
+mod wordpress_import;
 mod writing;
 
 pub use account::LeavingComments;
@@ -43,6 +44,9 @@ pub use site::{ContentState, MonthCount, SitemapEntry};
 pub use taxonomy::{TermEdit, TermRefusal, TermUsage};
 pub use terms::CategoryCount;
 pub use users::NewUser;
+pub use wordpress_import::{
+    ImportCounts, ImportedAuthor, ImportedComment, ImportedPost, ImportedTerm, WordPressImport,
+};
 pub use writing::{
     AdminPostQuery, AdminPostRow, DashboardCounts, EditablePost, EditorialStatus, PostEdit,
     Revision,
