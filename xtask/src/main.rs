@@ -46,7 +46,8 @@ Operating a site from a checkout (each runs `cargo run --release -p folio-server
   backup FILE                        folio backup FILE (consistent while the site serves)
   restore FILE                       folio restore FILE (into an empty database only)
   export FILE                        folio export FILE
-  import-wordpress FILE [ARGS]       folio import wordpress FILE
+  import-wordpress FILE [--uploads DIR]
+                                     folio import wordpress FILE
   mail-test ADDRESS                  folio mail test ADDRESS
 
   help                               this text
@@ -103,7 +104,17 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "backup" => with_file("backup", &["backup"], rest),
         "restore" => with_file("restore", &["restore"], rest),
         "export" => with_file("export", &["export"], rest),
-        "import-wordpress" => with_file("import-wordpress", &["import", "wordpress"], rest),
+        "import-wordpress" => {
+            // `folio` runs from the workspace root: a relative uploads folder is made absolute
+            // here, as the file is.
+            let mut rest = rest.to_vec();
+            if let Some(at) = rest.iter().position(|a| a == "--uploads")
+                && let Some(dir) = rest.get(at + 1)
+            {
+                rest[at + 1] = absolute(Path::new(dir))?.display().to_string();
+            }
+            with_file("import-wordpress", &["import", "wordpress"], &rest)
+        }
         "mail-test" => match rest {
             [address] => folio(["mail", "test", address.as_str()], &[]),
             _ => bail!("mail-test needs one address: cargo xtask mail-test you@example.org"),
@@ -228,7 +239,19 @@ pub(crate) fn cargo_command() -> Command {
 }
 
 pub(crate) fn release_binary() -> PathBuf {
-    root().join("target").join("release").join("folio")
+    // Where cargo put it: CARGO_TARGET_DIR when set (a target folder shared between checkouts).
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root().join(dir)
+            }
+        })
+        .unwrap_or_else(|| root().join("target"))
+        .join("release")
+        .join("folio")
 }
 
 pub(crate) fn build_release() -> anyhow::Result<()> {

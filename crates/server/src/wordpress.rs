@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use folio_domain::Taxonomy;
+use folio_domain::markdown::decode_html_entities;
 use folio_domain::wordpress::markup::{post_source, replace_urls, upload_references};
 use folio_domain::wordpress::{
     AttachmentIndex, AttachmentLookup, ItemFate, SkipReason, WxrError, WxrItem, WxrReader,
@@ -354,7 +355,7 @@ async fn imported_post(
             words.push_str(piece);
             words.push(' ');
         }
-        words.split_whitespace().collect::<Vec<_>>().join(" ")
+        decode_html_entities(&words.split_whitespace().collect::<Vec<_>>().join(" "))
     };
     Ok(ImportedPost {
         wordpress_id: item.id,

@@ -269,6 +269,10 @@ async fn an_imported_blog_answers_at_its_old_addresses_with_its_threads() {
     assert!(!classic.contains("contact-form-7"), "{classic}");
     assert!(classic.contains("[gallery] written literally"), "{classic}");
 
+    // Search finds imported words (the source is HTML, not Markdown).
+    let found = app.page("/search?q=heirloom").await;
+    assert!(found.contains("Staking tomatoes"), "{found}");
+
     // Drafts, private and scheduled posts are not public, at either address.
     for hidden in [
         "/?p=11",
