@@ -8,6 +8,7 @@ mod m20261126_000001_blog_schema;
 mod m20261126_000002_conversation;
 mod m20261127_000003_notifications;
 mod m20261127_000004_admin;
+mod m20261127_000005_wordpress_import;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_conversation::Migration),
             Box::new(m20261127_000003_notifications::Migration),
             Box::new(m20261127_000004_admin::Migration),
+            Box::new(m20261127_000005_wordpress_import::Migration),
         ]
     }
 }

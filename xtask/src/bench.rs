@@ -18,12 +18,22 @@ const WARM_UP_SECONDS: u32 = 2;
 struct Options {
     duration: u32,
     connections: u32,
+    /// The WordPress import step: run it too (default), skip it, or run only it.
+    import: ImportStep,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ImportStep {
+    Also,
+    Skip,
+    Only,
 }
 
 fn parse_options(args: &[String]) -> anyhow::Result<Options> {
     let mut options = Options {
         duration: 10,
         connections: 32,
+        import: ImportStep::Also,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -39,8 +49,10 @@ fn parse_options(args: &[String]) -> anyhow::Result<Options> {
         match arg.as_str() {
             "--duration" => options.duration = number("--duration")?,
             "--connections" => options.connections = number("--connections")?,
+            "--skip-import" => options.import = ImportStep::Skip,
+            "--only-import" => options.import = ImportStep::Only,
             other => bail!(
-                "unknown option `{other}` for bench; usage: cargo xtask bench [--duration SECS] [--connections N]"
+                "unknown option `{other}` for bench; usage: cargo xtask bench [--duration SECS] [--connections N] [--skip-import | --only-import]"
             ),
         }
     }
@@ -57,11 +69,16 @@ struct Measurement {
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let options = parse_options(args)?;
     build_release()?;
+    let bench_dir = root().join("target").join("bench");
+    if options.import == ImportStep::Only {
+        let figures = crate::wordpress_bench::run(&bench_dir)?;
+        print!("{}", figures.report());
+        return Ok(());
+    }
     if on_path("wrk").is_none() {
         apt_install("wrk")?;
     }
 
-    let bench_dir = root().join("target").join("bench");
     let (site, printed) = Site::create(
         &bench_dir.join("site"),
         &[
@@ -223,6 +240,10 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
          {:.0} emails/s from first to last.",
         mail.publish_ms, mail.last_accepted_s, mail.emails_per_second
     );
+    if options.import == ImportStep::Also {
+        let figures = crate::wordpress_bench::run(&bench_dir)?;
+        report.push_str(&figures.report());
+    }
     let report_path = bench_dir.join("report.md");
     std::fs::write(&report_path, &report)
         .with_context(|| format!("cannot write {}", report_path.display()))?;

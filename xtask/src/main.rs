@@ -11,6 +11,7 @@ mod http;
 mod screenshots;
 mod site;
 mod smtp_sink;
+mod wordpress_bench;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -27,8 +28,9 @@ Trying it out
 
 Checks and releases
   ci                                 formatting, clippy, deploy/validate, tests on SQLite, then on PostgreSQL (as .ci/run)
-  bench [--duration SECS] [--connections N]
-                                     load-test a demo site with wrk; report in target/bench/report.md
+  bench [--duration SECS] [--connections N] [--skip-import | --only-import]
+                                     load-test a demo site with wrk, then time a 10,000-post WordPress
+                                     import; report in target/bench/report.md
   dist [--debug | --binary FILE] [--out DIR]
                                      release build packed as target/dist/folio-<version>-<arch>-linux.tar.gz (+ .sha256)
                                      (--debug: a debug build; --binary: pack FILE, no build; --out: another folder)
@@ -45,7 +47,8 @@ Operating a site from a checkout (each runs `cargo run --release -p folio-server
   restore FILE                       folio restore FILE (into an empty database only)
   export FILE [ARGS]                 folio export FILE (Folio JSON; FILE.xml: WordPress WXR)
   import FILE                        folio import FILE (a Folio JSON export, into an empty database)
-  import-wordpress FILE [ARGS]       folio import wordpress FILE
+  import-wordpress FILE [--uploads DIR]
+                                     folio import wordpress FILE
   mail-test ADDRESS                  folio mail test ADDRESS
 
   help                               this text
@@ -103,7 +106,17 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "restore" => with_file("restore", &["restore"], rest),
         "export" => with_file("export", &["export"], rest),
         "import" => with_file("import", &["import"], rest),
-        "import-wordpress" => with_file("import-wordpress", &["import", "wordpress"], rest),
+        "import-wordpress" => {
+            // `folio` runs from the workspace root: a relative uploads folder is made absolute
+            // here, as the file is.
+            let mut rest = rest.to_vec();
+            if let Some(at) = rest.iter().position(|a| a == "--uploads")
+                && let Some(dir) = rest.get(at + 1)
+            {
+                rest[at + 1] = absolute(Path::new(dir))?.display().to_string();
+            }
+            with_file("import-wordpress", &["import", "wordpress"], &rest)
+        }
         "mail-test" => match rest {
             [address] => folio(["mail", "test", address.as_str()], &[]),
             _ => bail!("mail-test needs one address: cargo xtask mail-test you@example.org"),
@@ -228,7 +241,19 @@ pub(crate) fn cargo_command() -> Command {
 }
 
 pub(crate) fn release_binary() -> PathBuf {
-    root().join("target").join("release").join("folio")
+    // Where cargo put it: CARGO_TARGET_DIR when set (a target folder shared between checkouts).
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root().join(dir)
+            }
+        })
+        .unwrap_or_else(|| root().join("target"))
+        .join("release")
+        .join("folio")
 }
 
 pub(crate) fn build_release() -> anyhow::Result<()> {

@@ -13,6 +13,7 @@ pub mod schedule;
 pub mod slug;
 pub mod terms;
 pub mod users;
+pub mod wordpress;
 
 pub use comments::{
     Comment, CommentLimits, CommentNode, CommentRefusal, CommentStatus, ModerationPolicy,

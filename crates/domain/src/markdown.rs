@@ -53,6 +53,8 @@ fn plain_text_of(events: &[Event<'_>]) -> String {
     for event in events {
         match event {
             Event::Text(t) | Event::Code(t) => text.push_str(t),
+            // Posts written in HTML (imported ones) have their words in these.
+            Event::Html(raw) | Event::InlineHtml(raw) => text_of_html(raw, &mut text),
             Event::SoftBreak | Event::HardBreak | Event::End(_) if !text.ends_with(' ') => {
                 text.push(' ')
             }
@@ -60,6 +62,111 @@ fn plain_text_of(events: &[Event<'_>]) -> String {
         }
     }
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The words of an HTML fragment: tags dropped (block ones leave a space), the usual
+/// character references decoded.
+fn text_of_html(html: &str, out: &mut String) {
+    let mut rest = html;
+    while let Some(open) = rest.find(['<', '&']) {
+        out.push_str(&rest[..open]);
+        rest = &rest[open..];
+        if rest.starts_with('<') {
+            let Some(close) = rest.find('>') else {
+                out.push_str(rest);
+                return;
+            };
+            let name: String = rest[1..close]
+                .trim_start_matches('/')
+                .chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if !INLINE_TAGS.contains(&name.as_str()) {
+                out.push(' ');
+            }
+            rest = &rest[close + 1..];
+        } else {
+            let reference = rest[1..]
+                .find(';')
+                .filter(|&end| end <= 10)
+                .map(|end| &rest[1..=end]);
+            let decoded = reference.and_then(decode_reference);
+            match (reference, decoded) {
+                (Some(reference), Some(ch)) => {
+                    out.push(ch);
+                    rest = &rest[reference.len() + 2..];
+                }
+                _ => {
+                    out.push('&');
+                    rest = &rest[1..];
+                }
+            }
+        }
+    }
+    out.push_str(rest);
+    out.push(' ');
+}
+
+/// Text with HTML character references (`&amp;`, `&#8217;`) decoded: for what WordPress keeps
+/// escaped but Folio keeps as plain text (titles, names).
+pub fn decode_html_entities(text: &str) -> String {
+    if !text.contains('&') {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let reference = rest[1..]
+            .find(';')
+            .filter(|&end| end <= 10)
+            .map(|end| &rest[1..=end]);
+        match reference.and_then(|r| decode_reference(r).map(|ch| (r, ch))) {
+            Some((reference, ch)) => {
+                out.push(ch);
+                rest = &rest[reference.len() + 2..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+const INLINE_TAGS: &[&str] = &[
+    "a", "abbr", "b", "cite", "code", "del", "em", "i", "ins", "kbd", "mark", "q", "s", "small",
+    "span", "strong", "sub", "sup", "u", "var",
+];
+
+fn decode_reference(name: &str) -> Option<char> {
+    if let Some(number) = name.strip_prefix('#') {
+        let value = match number.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => number.parse().ok()?,
+        };
+        return char::from_u32(value);
+    }
+    Some(match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "nbsp" => ' ',
+        "hellip" => '…',
+        "ndash" => '–',
+        "mdash" => '—',
+        "lsquo" => '‘',
+        "rsquo" => '’',
+        "ldquo" => '“',
+        "rdquo" => '”',
+        _ => return None,
+    })
 }
 
 /// An image alone in its paragraph with a title (`![alt](src "Caption")`) becomes a figure with
@@ -130,7 +237,9 @@ fn escape_text(raw: &str) -> String {
 static POST_SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut builder = ammonia::Builder::default();
     builder
-        .add_tags(["figure", "figcaption", "input", "section"])
+        .add_tags(["figure", "figcaption", "input", "section", "audio", "video"])
+        .add_tag_attributes("audio", ["src", "controls"])
+        .add_tag_attributes("video", ["src", "controls", "poster", "width", "height"])
         .add_tag_attributes("img", ["loading", "width", "height"])
         .add_tag_attributes("input", ["type", "checked", "disabled"])
         // Footnote references link to ids inside the same post.
@@ -171,6 +280,12 @@ pub fn render_comment(source: &str) -> String {
     let mut unsafe_html = String::with_capacity(source.len() * 3 / 2);
     html::push_html(&mut unsafe_html, events);
     COMMENT_SANITIZER.clean(&unsafe_html).to_string()
+}
+
+/// A comment that arrives as HTML (from a WordPress export): only the tags a Markdown
+/// comment can produce survive, and links are marked as user content.
+pub fn sanitize_comment_html(html: &str) -> String {
+    COMMENT_SANITIZER.clean(html).to_string()
 }
 
 static COMMENT_SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
@@ -254,6 +369,14 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("rel=\"nofollow ugc noopener\""), "{html}");
+    }
+
+    #[test]
+    fn entities_decode_and_stray_ampersands_stay() {
+        assert_eq!(
+            decode_html_entities("Tom &amp; Jerry&#8217;s &raquo; AT&T"),
+            "Tom & Jerry’s &raquo; AT&T"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::app::{App, open_store, shutdown_signal};
 use crate::backup;
 use crate::config::Settings;
 use crate::demo::{self, DemoOptions};
-use crate::export::{self, ExportFormat, ImportArgs};
+use crate::export::{self, ExportFormat};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -68,7 +68,8 @@ pub enum Command {
         format: Option<ExportFormat>,
     },
     /// Read a Folio JSON export into an empty database (SQLite or PostgreSQL), after
-    /// migrating it, in one transaction.
+    /// migrating it, in one transaction; or bring a WordPress site in:
+    /// `folio import wordpress FILE.xml`.
     Import(ImportArgs),
     /// Run only the mail worker (with `[mail] worker = false` on the web processes).
     Worker,
@@ -117,6 +118,31 @@ pub enum Command {
         bind: String,
         #[arg(long)]
         file: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ImportArgs {
+    #[command(subcommand)]
+    pub source: Option<ImportSource>,
+    /// A Folio JSON export (`folio export FILE`), read into an empty database. For a
+    /// WordPress export, use `folio import wordpress FILE.xml`.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportSource {
+    /// A WordPress export (WXR, from Tools → Export → All content): posts, pages, comments,
+    /// authors, categories and tags; importing the same file again changes nothing.
+    Wordpress {
+        #[arg(value_name = "FILE.xml")]
+        file: PathBuf,
+        /// A copy of the old site's wp-content/uploads folder: the images the posts use are
+        /// copied into the media library. Without it they keep their original URLs.
+        #[arg(long, value_name = "DIR")]
+        uploads: Option<PathBuf>,
     },
 }
 
@@ -176,9 +202,9 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Backup { file } => backup::backup(&settings, &file).await,
         Command::Restore { file } => backup::restore(&settings, &file).await,
         Command::Export { file, format } => export::export(&settings, &file, format).await,
-        Command::Import(args) => export::import(&settings, args).await,
         Command::User(UserCommand::List) => user_list(&settings).await,
         Command::User(UserCommand::Role { user, role }) => user_role(&settings, &user, &role).await,
+        Command::Import(args) => import(&settings, args).await,
         Command::Worker => worker(&settings).await,
         Command::Mail(command) => mail(&settings, command).await,
         Command::Config(ConfigCommand::Check) => {
@@ -284,6 +310,48 @@ async fn mail(settings: &Settings, command: MailCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn import(settings: &Settings, args: ImportArgs) -> anyhow::Result<()> {
+    match (args.source, args.file) {
+        (Some(ImportSource::Wordpress { file, uploads }), _) => {
+            let store = migrated_store(settings).await?;
+            let summary = crate::wordpress::import(
+                &store,
+                crate::wordpress::WordPressImport {
+                    file: &file,
+                    uploads: uploads.as_deref(),
+                    media: folio_web::DirectoryMedia::new(settings.media.directory.clone().into()),
+                },
+            )
+            .await?;
+            print!("{summary}");
+            Ok(())
+        }
+        (None, Some(file)) if looks_like_xml(&file) => bail!(
+            "{} is XML, not a Folio export: for a WordPress export use `folio import wordpress {}`",
+            file.display(),
+            file.display()
+        ),
+        (None, Some(file)) => export::import(settings, &file).await,
+        (None, None) => bail!(
+            "import what? `folio import FILE.json` reads a Folio export; \
+             `folio import wordpress FILE.xml` imports a WordPress export"
+        ),
+    }
+}
+
+/// A WordPress export handed to the JSON import: say which command reads it.
+fn looks_like_xml(file: &std::path::Path) -> bool {
+    use std::io::Read as _;
+    let mut start = [0u8; 64];
+    let read = std::fs::File::open(file)
+        .and_then(|mut f| f.read(&mut start))
+        .unwrap_or(0);
+    start[..read]
+        .iter()
+        .find(|b| !b.is_ascii_whitespace() && **b != 0xEF && **b != 0xBB && **b != 0xBF)
+        == Some(&b'<')
 }
 
 async fn migrated_store(settings: &Settings) -> anyhow::Result<Store> {

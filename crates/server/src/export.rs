@@ -5,10 +5,10 @@
 //! one database to the other. The WXR export is for WordPress. Like backups, an export never
 //! overwrites a file and never leaves a half-written one under the name it was given.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, bail};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::ValueEnum;
 use folio_storage::{ImportError, Store, TransferSummary, redact_password};
 
 use crate::app::open_store;
@@ -32,20 +32,6 @@ impl ExportFormat {
         }
     }
 }
-
-/// `folio import FILE`, and the room for `folio import <source> ...` subcommands.
-#[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct ImportArgs {
-    #[command(subcommand)]
-    pub source: Option<ImportSource>,
-    /// A Folio JSON export (`folio export FILE`), read into an empty database.
-    #[arg(value_name = "FILE")]
-    pub file: Option<PathBuf>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ImportSource {}
 
 pub async fn export(
     settings: &Settings,
@@ -115,14 +101,9 @@ pub async fn write_json_export(store: &Store, target: &Path) -> anyhow::Result<T
     Ok(store.export_json(&mut out).await?)
 }
 
-pub async fn import(settings: &Settings, args: ImportArgs) -> anyhow::Result<()> {
-    if let Some(source) = args.source {
-        match source {}
-    }
-    let Some(file) = args.file else {
-        bail!("import needs a file: folio import FILE.json (a Folio export from `folio export`)");
-    };
-    let summary = import_file(settings, &file).await?;
+/// `folio import FILE`.
+pub async fn import(settings: &Settings, file: &Path) -> anyhow::Result<()> {
+    let summary = import_file(settings, file).await?;
     println!(
         "imported {} rows into {} tables of {} from {}",
         summary.rows(),

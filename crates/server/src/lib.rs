@@ -8,6 +8,7 @@ pub mod demo;
 pub mod export;
 pub mod session_cli;
 pub mod telemetry;
+pub mod wordpress;
 pub mod wxr;
 
 pub use app::App;

@@ -11,7 +11,8 @@ use crate::{Result, StorageError, Store, now};
 
 impl Store {
     /// Signs a person in through a provider's identity: finds the user by (provider, subject),
-    /// or makes a new reader, and refreshes the name, avatar and verified email the provider
+    /// or takes over a user no one can sign in as yet (an imported commenter or author) whose
+    /// address equals the provider's verified one, or makes a new reader, and refreshes the name, avatar and verified email the provider
     /// gave this time. An unverified email is kept on the identity but never becomes the
     /// user's address.
     pub async fn sign_in(&self, identity: &Identity) -> Result<User> {
@@ -23,8 +24,12 @@ impl Store {
             .filter(identities::Column::Subject.eq(&identity.subject))
             .one(&txn)
             .await?;
-        let user_id = match existing {
-            Some(row) => {
+        let claimable = match existing {
+            Some(_) => None,
+            None => claimable_user(&txn, verified_email.as_deref()).await?,
+        };
+        let user_id = match (existing, claimable) {
+            (Some(row), _) => {
                 let user_id = row.user_id;
                 let mut row: identities::ActiveModel = row.into();
                 refresh_identity(&mut row, identity);
@@ -45,7 +50,29 @@ impl Store {
                 user.update(&txn).await?;
                 user_id
             }
-            None => {
+            (None, Some(guest)) => {
+                let mut user: users::ActiveModel = guest.into();
+                user.display_name = Set(identity.display_name.clone());
+                if identity.avatar_url.is_some() {
+                    user.avatar_url = Set(identity.avatar_url.clone());
+                }
+                user.email = Set(verified_email.clone());
+                user.email_verified = Set(true);
+                user.last_sign_in_at = Set(Some(at));
+                let user = user.update(&txn).await?;
+                let mut row = identities::ActiveModel {
+                    user_id: Set(user.id),
+                    provider: Set(identity.provider.clone()),
+                    subject: Set(identity.subject.clone()),
+                    created_at: Set(at),
+                    last_sign_in_at: Set(at),
+                    ..Default::default()
+                };
+                refresh_identity(&mut row, identity);
+                row.insert(&txn).await?;
+                user.id
+            }
+            (None, None) => {
                 let base = identity
                     .login
                     .as_deref()
@@ -199,6 +226,36 @@ async fn apply_role_grant<C: ConnectionTrait>(
     ))
     .await?;
     Ok(())
+}
+
+/// A user with this address and no identity at all: made by an import (or by the command
+/// line), waiting for its owner. Only a verified address may claim one.
+async fn claimable_user<C: ConnectionTrait>(
+    db: &C,
+    verified_email: Option<&str>,
+) -> Result<Option<users::Model>> {
+    let Some(email) = verified_email.map(str::trim).filter(|e| e.contains('@')) else {
+        return Ok(None);
+    };
+    let candidates = users::Entity::find()
+        .filter(ExprTrait::eq(
+            Expr::expr(Func::lower(Expr::col(users::Column::Email))),
+            email.to_lowercase(),
+        ))
+        .order_by_asc(users::Column::Id)
+        .all(db)
+        .await?;
+    for candidate in candidates {
+        let has_identity = identities::Entity::find()
+            .filter(identities::Column::UserId.eq(candidate.id))
+            .one(db)
+            .await?
+            .is_some();
+        if !has_identity {
+            return Ok(Some(candidate));
+        }
+    }
+    Ok(None)
 }
 
 fn refresh_identity(row: &mut identities::ActiveModel, identity: &Identity) {

@@ -22,6 +22,7 @@ mod site;
 mod taxonomy;
 mod terms;
 mod users;
+mod wordpress_import;
 mod writing;
 mod wxr;
 
@@ -48,6 +49,9 @@ pub use site::{ContentState, MonthCount, SitemapEntry};
 pub use taxonomy::{TermEdit, TermRefusal, TermUsage};
 pub use terms::CategoryCount;
 pub use users::NewUser;
+pub use wordpress_import::{
+    ImportCounts, ImportedAuthor, ImportedComment, ImportedPost, ImportedTerm, WordPressImport,
+};
 pub use writing::{
     AdminPostQuery, AdminPostRow, DashboardCounts, EditablePost, EditorialStatus, PostEdit,
     Revision,

@@ -28,6 +28,7 @@ use folio_storage::Store;
 
 pub use cache::PageCache;
 pub use error::AppError;
+pub use media::{DirectoryMedia, clean_upload};
 pub use ops::{baseline_router, metrics_handle};
 pub use session::{SESSION_COOKIE, open_session_for};
 

@@ -193,6 +193,37 @@ pub struct HomeQuery {
     s: Option<String>,
     /// WordPress's reply link: `?replytocom=N#respond` opens the form as a reply to N.
     replytocom: Option<String>,
+    /// WordPress's plain links, kept by an import: `/?p=ID`, `/?page_id=ID`, `/?cat=ID`,
+    /// `/?tag=slug`.
+    p: Option<String>,
+    page_id: Option<String>,
+    cat: Option<String>,
+    tag: Option<String>,
+}
+
+impl HomeQuery {
+    /// The old address as the import recorded it (`/?p=12`), when this is one.
+    fn wordpress_link(&self) -> Option<String> {
+        let numeric = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .map(str::to_owned)
+        };
+        if let Some(id) = numeric(&self.p) {
+            return Some(format!("/?p={id}"));
+        }
+        if let Some(id) = numeric(&self.page_id) {
+            return Some(format!("/?page_id={id}"));
+        }
+        if let Some(id) = numeric(&self.cat) {
+            return Some(format!("/?cat={id}"));
+        }
+        self.tag
+            .as_deref()
+            .filter(|t| !t.is_empty() && t.len() <= 200)
+            .map(|t| format!("/?tag={t}"))
+    }
 }
 
 /// Everything that is not a fixed route: the front page, posts, pages and archives, at the
@@ -213,7 +244,22 @@ pub async fn content(
             form_urlencode(&q)
         )));
     }
+    if path == "/"
+        && let Some(old) = query.wordpress_link()
+    {
+        return match state.store().redirect_for(&old).await? {
+            Some(target) => Ok(moved_permanently(&target)),
+            None => Err(AppError::NotFound),
+        };
+    }
     let last_segment = path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
+    // An imported site's old permalinks may have no trailing slash (`/archives/16`) or an
+    // extension (`/2019/04/hello.html`).
+    if (last_segment.contains('.') || !path.ends_with('/'))
+        && let Some(target) = state.store().redirect_for(path).await?
+    {
+        return Ok(moved_permanently(&target));
+    }
     if last_segment.contains('.') {
         return Err(AppError::NotFound);
     }
