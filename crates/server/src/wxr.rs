@@ -184,7 +184,7 @@ fn write_item<W: Write>(
             .with_attribute(("isPermaLink", "false"))
             .write_text_content(BytesText::new(&format!("{base}/?p={}", post.id)))?;
         text(xml, "description", "")?;
-        cdata(xml, "content:encoded", &post.html)?;
+        cdata(xml, "content:encoded", &absolute_links(base, &post.html))?;
         cdata(xml, "excerpt:encoded", &post.excerpt)?;
         text(xml, "wp:post_id", &post.id.to_string())?;
         cdata(xml, "wp:post_date", &date)?;
@@ -219,14 +219,18 @@ fn write_item<W: Write>(
             postmeta(xml, "_thumbnail_id", &id.to_string())?;
         }
         for comment in comments {
-            write_comment(xml, comment)?;
+            write_comment(xml, base, comment)?;
         }
         Ok(())
     })?;
     Ok(())
 }
 
-fn write_comment<W: Write>(xml: &mut Writer<W>, comment: &WxrComment) -> std::io::Result<()> {
+fn write_comment<W: Write>(
+    xml: &mut Writer<W>,
+    base: &str,
+    comment: &WxrComment,
+) -> std::io::Result<()> {
     let date = wp_date(comment.created_at).map_err(std::io::Error::other)?;
     let approved = if comment.deleted {
         "trash"
@@ -259,7 +263,11 @@ fn write_comment<W: Write>(xml: &mut Writer<W>, comment: &WxrComment) -> std::io
             )?;
             cdata(xml, "wp:comment_date", &date)?;
             cdata(xml, "wp:comment_date_gmt", &date)?;
-            cdata(xml, "wp:comment_content", &comment.html)?;
+            cdata(
+                xml,
+                "wp:comment_content",
+                &absolute_links(base, &comment.html),
+            )?;
             cdata(xml, "wp:comment_approved", approved)?;
             cdata(xml, "wp:comment_type", "comment")?;
             text(
@@ -360,6 +368,27 @@ fn absolute(base: &str, path: &str) -> String {
     }
 }
 
+/// Site-relative links and images (`/media/…`, `/2024/01/02/post/`) made absolute: the
+/// importing site fetches images from these addresses and would otherwise look for them at
+/// home. Folio's sanitizer always writes attributes in double quotes.
+fn absolute_links(base: &str, html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(at) = ["src=\"/", "href=\"/"]
+        .iter()
+        .filter_map(|needle| rest.find(needle).map(|i| i + needle.len() - 1))
+        .min()
+    {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        if !rest.starts_with("//") {
+            out.push_str(base);
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `Y-m-d H:i:s` in UTC, as WordPress writes `post_date_gmt`.
 fn wp_date(at: OffsetDateTime) -> anyhow::Result<String> {
     Ok(at
@@ -391,4 +420,18 @@ fn cdata_parts<W: Write>(xml: &mut Writer<W>, value: &str) -> std::io::Result<()
         xml.write_event(Event::CData(part))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::absolute_links;
+
+    #[test]
+    fn site_relative_links_become_absolute_and_others_stay() {
+        let html = r##"<p><a href="/2024/01/02/post/">x</a><img src="/media/a.png"> <img src="//cdn.example/b.png"> <a href="https://elsewhere.example/">y</a> <a href="#top">z</a></p>"##;
+        assert_eq!(
+            absolute_links("https://blog.example.org", html),
+            r##"<p><a href="https://blog.example.org/2024/01/02/post/">x</a><img src="https://blog.example.org/media/a.png"> <img src="//cdn.example/b.png"> <a href="https://elsewhere.example/">y</a> <a href="#top">z</a></p>"##
+        );
+    }
 }

@@ -670,3 +670,99 @@ async fn broken_exports_are_refused_with_where_and_why_and_change_nothing() {
         text(&output.stderr)
     );
 }
+
+/// What a reader would compare between two copies of a site: every post and page (kind,
+/// address, title, status, date) and, under each, its visible thread as (author, date, the
+/// parent's author and date, text) in order.
+async fn site_outline(app: &TestApp) -> Vec<String> {
+    let mut posts = app.store.all_posts().await.unwrap();
+    posts.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut outline = Vec::new();
+    for post in posts {
+        outline.push(format!(
+            "{:?} {} {:?} {:?} {:?}",
+            post.kind, post.path, post.title, post.status, post.published_at
+        ));
+        let thread = app.store.thread_for(post.id, None).await.unwrap();
+        let by_id: std::collections::HashMap<i64, &folio_domain::Comment> =
+            thread.iter().map(|c| (c.id, c)).collect();
+        for comment in &thread {
+            let parent = comment
+                .parent_id
+                .and_then(|id| by_id.get(&id))
+                .map(|p| (p.author_name.clone(), p.created_at));
+            outline.push(format!(
+                "  {} {} <- {:?}: {}",
+                comment.author_name,
+                comment.created_at,
+                parent,
+                comment.html.trim()
+            ));
+        }
+    }
+    outline
+}
+
+#[tokio::test]
+async fn folios_own_wordpress_export_comes_back_as_the_same_site() {
+    let (first, _media) = imported_site().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leaving.xml");
+    {
+        let out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+        folio_server::wxr::write_wxr(&first.store, &first.settings, out)
+            .await
+            .unwrap();
+    }
+    let second = TestApp::spawn().await;
+    let summary = folio_import(&second, &file, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    second.settle().await;
+
+    let (before, after) = (site_outline(&first).await, site_outline(&second).await);
+    assert!(
+        before.len() > 10,
+        "the fixture has posts with threads: {before:#?}"
+    );
+    for (left, right) in before.iter().zip(&after) {
+        assert_eq!(left, right, "{summary}");
+    }
+    assert_eq!(before.len(), after.len(), "{summary}");
+    // Held and spam comments travel too, with their status.
+    for status in ["held", "spam"] {
+        let query = format!("SELECT COUNT(*) AS n FROM comments WHERE status = '{status}'");
+        assert_eq!(
+            first.count(&query).await,
+            second.count(&query).await,
+            "{status}"
+        );
+    }
+    // A reader finds the post where it was, with its thread. Its images are still served
+    // by the old site: the export names them by their absolute addresses there, which is how
+    // WordPress's importer finds the files to fetch.
+    let (old_page, new_page) = (first.page(POST).await, second.page(POST).await);
+    let image = format!("{}/media/", first.address);
+    assert!(
+        new_page.contains(&format!("<img src=\"{image}")),
+        "{new_page}"
+    );
+    let served = first
+        .get(&format!(
+            "/media/{}",
+            new_page
+                .split(&image)
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+        ))
+        .await;
+    assert_eq!(served.status(), 200);
+    let without_addresses = |page: &str| {
+        page.replace(&first.address, "")
+            .replace(&second.address, "")
+    };
+    assert_eq!(without_addresses(&new_page), without_addresses(&old_page));
+}
