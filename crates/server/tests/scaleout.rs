@@ -11,16 +11,16 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::smtp::Smtp;
 use common::{Idp, Reader, comment_html, fresh_database, location, postgres_admin_url};
 use folio_storage::Store;
 use folio_testkit::OidcServer;
-use mailin_embedded::{Handler, Response, Server, SslConfig, response};
 
 /// Long enough for a loaded 2-core machine; every wait polls and ends as soon as it can.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -30,92 +30,6 @@ const CACHE_POLL_MS: u64 = 200;
 const MAIL_POLL_MS: u64 = 100;
 const PER_USER_PER_MINUTE: usize = 3;
 const SUBSCRIBERS: usize = 200;
-
-// ---------------------------------------------------------------------------------------
-// A real SMTP server for both processes
-
-#[derive(Debug, Clone)]
-struct Received {
-    to: Vec<String>,
-    raw: Vec<u8>,
-}
-
-impl Received {
-    fn subject(&self) -> String {
-        mail_parser::MessageParser::default()
-            .parse(&self.raw)
-            .and_then(|m| m.subject().map(str::to_owned))
-            .unwrap_or_default()
-    }
-}
-
-#[derive(Clone, Default)]
-struct Sink {
-    inbox: Arc<Mutex<Vec<Received>>>,
-    to: Vec<String>,
-    data: Vec<u8>,
-}
-
-impl Handler for Sink {
-    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
-        self.to = to.to_vec();
-        self.data.clear();
-        response::OK
-    }
-
-    fn data(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.data.extend_from_slice(buf);
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> Response {
-        self.inbox.lock().unwrap().push(Received {
-            to: std::mem::take(&mut self.to),
-            raw: std::mem::take(&mut self.data),
-        });
-        response::OK
-    }
-}
-
-struct Smtp {
-    port: u16,
-    inbox: Arc<Mutex<Vec<Received>>>,
-}
-
-impl Smtp {
-    /// Runs for the life of the test binary (`serve` never returns).
-    fn start() -> Smtp {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let sink = Sink::default();
-        let inbox = sink.inbox.clone();
-        let mut server = Server::new(sink);
-        server
-            .with_name("sink.test")
-            .with_ssl(SslConfig::None)
-            .unwrap()
-            .with_num_threads(16)
-            .with_tcp_listener(listener);
-        std::thread::spawn(move || {
-            let _ = server.serve();
-        });
-        Smtp { port, inbox }
-    }
-
-    fn to(&self, address: &str) -> Vec<Received> {
-        self.inbox
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(address)))
-            .cloned()
-            .collect()
-    }
-
-    fn all(&self) -> Vec<Received> {
-        self.inbox.lock().unwrap().clone()
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Two `folio serve` processes

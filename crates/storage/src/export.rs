@@ -42,6 +42,7 @@ use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, V
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::raw::insert_rows_sql;
 use crate::{Backend, Result, StorageError, Store};
 
 pub const EXPORT_FORMAT: &str = "folio-export";
@@ -289,13 +290,6 @@ impl Store {
             if fetched < PAGE_ROWS {
                 return Ok(written);
             }
-        }
-    }
-
-    fn placeholder(&self, n: usize) -> String {
-        match self.backend {
-            Backend::Sqlite => "?".to_owned(),
-            Backend::Postgres => format!("${n}"),
         }
     }
 
@@ -638,21 +632,8 @@ impl Store {
         values: Vec<Value>,
         rows: usize,
     ) -> Result<(), ImportError> {
-        let width = table.columns.len();
         let names: Vec<String> = table.columns.iter().map(|c| quoted(&c.name)).collect();
-        let mut tuples = Vec::with_capacity(rows);
-        for r in 0..rows {
-            let marks: Vec<String> = (1..=width)
-                .map(|c| self.placeholder(r * width + c))
-                .collect();
-            tuples.push(format!("({})", marks.join(", ")));
-        }
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES {}",
-            quoted(&table.shape.name),
-            names.join(", "),
-            tuples.join(", ")
-        );
+        let sql = insert_rows_sql(self.db_backend(), &quoted(&table.shape.name), &names, rows);
         txn.execute_raw(Statement::from_sql_and_values(
             self.db_backend(),
             sql,

@@ -15,6 +15,7 @@ mod likes;
 mod mail;
 mod moderation;
 mod posts;
+mod raw;
 mod search;
 mod sessions;
 mod settings;

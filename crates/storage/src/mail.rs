@@ -11,6 +11,7 @@ use folio_domain::notifications::Person;
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, TransactionTrait, Value};
 use time::OffsetDateTime;
 
+use crate::raw::statement;
 use crate::{Result, Store, now};
 
 /// One email to queue, as the caller decided it.
@@ -100,30 +101,6 @@ pub fn random_token() -> String {
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     )
-}
-
-/// SQL written with `$1, $2, ...` (each once, in order) for the backend at hand.
-fn sql(backend: DbBackend, text: &str) -> String {
-    if backend == DbBackend::Postgres {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            while chars.peek().is_some_and(char::is_ascii_digit) {
-                chars.next();
-            }
-            out.push('?');
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn statement(backend: DbBackend, text: &str, values: Vec<Value>) -> Statement {
-    Statement::from_sql_and_values(backend, sql(backend, text), values)
 }
 
 pub(crate) async fn insert_mail<C: ConnectionTrait>(db: &C, mail: &NewMail) -> Result<bool> {
@@ -934,20 +911,6 @@ pub struct CommentAudience {
 /// Whether a comment in this state may still be told of.
 pub fn still_tellable(status: CommentStatus, deleted: bool) -> bool {
     !deleted && matches!(status, CommentStatus::Approved | CommentStatus::Pending)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_follow_the_backend() {
-        assert_eq!(
-            sql(DbBackend::Sqlite, "a = $1 AND b = $12"),
-            "a = ? AND b = ?"
-        );
-        assert_eq!(sql(DbBackend::Postgres, "a = $1"), "a = $1");
-    }
 }
 
 /// A blog subscriber as the admin lists them.

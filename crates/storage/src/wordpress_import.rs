@@ -15,6 +15,7 @@ use sea_orm::{
 };
 use time::OffsetDateTime;
 
+use crate::raw::insert_rows_sql;
 use crate::site::bump_content_version;
 use crate::users::numbered;
 use crate::{Result, StorageError, Store, normalize_time, now};
@@ -189,31 +190,8 @@ impl Pending {
         let per_statement = (30_000 / width).max(1);
         let mut written = 0;
         for chunk in std::mem::take(&mut self.rows).chunks(per_statement) {
-            let mut sql = format!(
-                "INSERT INTO {} ({}) VALUES ",
-                self.table,
-                self.columns.join(", ")
-            );
-            let mut values = Vec::with_capacity(chunk.len() * width);
-            for (r, row) in chunk.iter().enumerate() {
-                if r > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push('(');
-                for c in 0..width {
-                    if c > 0 {
-                        sql.push_str(", ");
-                    }
-                    match backend {
-                        DbBackend::Postgres => {
-                            sql.push_str(&format!("${}", values.len() + c + 1));
-                        }
-                        _ => sql.push('?'),
-                    }
-                }
-                sql.push(')');
-                values.extend(row.iter().cloned());
-            }
+            let mut sql = insert_rows_sql(backend, self.table, self.columns, chunk.len());
+            let values: Vec<Value> = chunk.iter().flatten().cloned().collect();
             if self.ignore_conflicts {
                 sql.push_str(" ON CONFLICT DO NOTHING");
             }

@@ -6,7 +6,7 @@
 use sea_orm::{ConnectionTrait, Statement};
 use time::OffsetDateTime;
 
-use crate::{Backend, Result, Store};
+use crate::{Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WxrAuthor {
@@ -72,13 +72,6 @@ pub struct WxrComment {
 }
 
 impl Store {
-    fn parameter(&self, n: usize) -> String {
-        match self.backend {
-            Backend::Sqlite => "?".to_owned(),
-            Backend::Postgres => format!("${n}"),
-        }
-    }
-
     /// Users who wrote at least one post or page.
     pub async fn wxr_authors(&self) -> Result<Vec<WxrAuthor>> {
         let rows = self
@@ -153,20 +146,17 @@ impl Store {
 
     /// Up to `limit` posts and pages (every status, trashed ones too) with ids above `after`.
     pub async fn wxr_posts(&self, after: i64, limit: u64) -> Result<Vec<WxrPost>> {
-        let sql = format!(
-            "SELECT p.id, p.kind, p.slug, p.title, p.html, p.excerpt, p.status, p.published_at, \
-             p.created_at, p.updated_at, u.slug AS author_login, p.comments_open, \
-             p.featured_image, p.trashed_at FROM posts p JOIN users u ON u.id = p.author_id \
-             WHERE p.id > {} ORDER BY p.id LIMIT {limit}",
-            self.parameter(1)
-        );
         let rows = self
-            .db
-            .query_all_raw(Statement::from_sql_and_values(
-                self.db_backend(),
-                sql,
-                [after.into()],
-            ))
+            .rows(
+                &format!(
+                    "SELECT p.id, p.kind, p.slug, p.title, p.html, p.excerpt, p.status, \
+                     p.published_at, p.created_at, p.updated_at, u.slug AS author_login, \
+                     p.comments_open, p.featured_image, p.trashed_at \
+                     FROM posts p JOIN users u ON u.id = p.author_id \
+                     WHERE p.id > $1 ORDER BY p.id LIMIT {limit}"
+                ),
+                vec![after.into()],
+            )
             .await?;
         rows.into_iter()
             .map(|row| {
@@ -193,18 +183,12 @@ impl Store {
 
     /// A post's categories and tags.
     pub async fn wxr_post_terms(&self, post_id: i64) -> Result<Vec<WxrPostTerm>> {
-        let sql = format!(
-            "SELECT t.taxonomy, t.slug, t.name FROM post_terms pt JOIN terms t ON t.id = pt.term_id \
-             WHERE pt.post_id = {} ORDER BY t.taxonomy, t.slug",
-            self.parameter(1)
-        );
         let rows = self
-            .db
-            .query_all_raw(Statement::from_sql_and_values(
-                self.db_backend(),
-                sql,
-                [post_id.into()],
-            ))
+            .rows(
+                "SELECT t.taxonomy, t.slug, t.name FROM post_terms pt JOIN terms t ON t.id = pt.term_id \
+                 WHERE pt.post_id = $1 ORDER BY t.taxonomy, t.slug",
+                vec![post_id.into()],
+            )
             .await?;
         rows.into_iter()
             .map(|row| {
@@ -219,20 +203,14 @@ impl Store {
 
     /// Every comment on a post, oldest first, with the signed-in author's address.
     pub async fn wxr_comments(&self, post_id: i64) -> Result<Vec<WxrComment>> {
-        let sql = format!(
-            "SELECT c.id, c.parent_id, c.author_id, c.author_name, u.email AS author_email, \
-             c.author_url, c.author_ip, c.html, c.status, c.deleted_at, c.created_at \
-             FROM comments c LEFT JOIN users u ON u.id = c.author_id \
-             WHERE c.post_id = {} ORDER BY c.id",
-            self.parameter(1)
-        );
         let rows = self
-            .db
-            .query_all_raw(Statement::from_sql_and_values(
-                self.db_backend(),
-                sql,
-                [post_id.into()],
-            ))
+            .rows(
+                "SELECT c.id, c.parent_id, c.author_id, c.author_name, u.email AS author_email, \
+                 c.author_url, c.author_ip, c.html, c.status, c.deleted_at, c.created_at \
+                 FROM comments c LEFT JOIN users u ON u.id = c.author_id \
+                 WHERE c.post_id = $1 ORDER BY c.id",
+                vec![post_id.into()],
+            )
             .await?;
         rows.into_iter()
             .map(|row| {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod smtp;
+
 use std::time::Duration;
 
 use folio_domain::{CommentStatus, PostKind, PostStatus, Role, User};
