@@ -12,8 +12,8 @@ use crate::{Result, StorageError, Store, now};
 impl Store {
     /// Signs a person in through a provider's identity: finds the user by (provider, subject),
     /// or takes over a user no one can sign in as yet (an imported commenter or author) whose
-    /// address equals the provider's verified one, or makes a new reader, and refreshes the name, avatar and verified email the provider
-    /// gave this time. An unverified email is kept on the identity but never becomes the
+    /// address equals the provider's verified one, or makes a new reader; and refreshes the
+    /// name, avatar and verified email the provider gave this time. An unverified email is kept on the identity but never becomes the
     /// user's address.
     pub async fn sign_in(&self, identity: &Identity) -> Result<User> {
         let txn = self.db.begin().await?;
@@ -60,16 +60,7 @@ impl Store {
                 user.email_verified = Set(true);
                 user.last_sign_in_at = Set(Some(at));
                 let user = user.update(&txn).await?;
-                let mut row = identities::ActiveModel {
-                    user_id: Set(user.id),
-                    provider: Set(identity.provider.clone()),
-                    subject: Set(identity.subject.clone()),
-                    created_at: Set(at),
-                    last_sign_in_at: Set(at),
-                    ..Default::default()
-                };
-                refresh_identity(&mut row, identity);
-                row.insert(&txn).await?;
+                insert_identity(&txn, user.id, identity, at).await?;
                 user.id
             }
             (None, None) => {
@@ -93,16 +84,7 @@ impl Store {
                 }
                 .insert(&txn)
                 .await?;
-                let mut row = identities::ActiveModel {
-                    user_id: Set(user.id),
-                    provider: Set(identity.provider.clone()),
-                    subject: Set(identity.subject.clone()),
-                    created_at: Set(at),
-                    last_sign_in_at: Set(at),
-                    ..Default::default()
-                };
-                refresh_identity(&mut row, identity);
-                row.insert(&txn).await?;
+                insert_identity(&txn, user.id, identity, at).await?;
                 user.id
             }
         };
@@ -256,6 +238,26 @@ async fn claimable_user<C: ConnectionTrait>(
         }
     }
     Ok(None)
+}
+
+/// Links a provider's identity to the user it signs in as from now on.
+async fn insert_identity<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    identity: &Identity,
+    at: time::OffsetDateTime,
+) -> Result<()> {
+    let mut row = identities::ActiveModel {
+        user_id: Set(user_id),
+        provider: Set(identity.provider.clone()),
+        subject: Set(identity.subject.clone()),
+        created_at: Set(at),
+        last_sign_in_at: Set(at),
+        ..Default::default()
+    };
+    refresh_identity(&mut row, identity);
+    row.insert(db).await?;
+    Ok(())
 }
 
 fn refresh_identity(row: &mut identities::ActiveModel, identity: &Identity) {
