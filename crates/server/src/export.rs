@@ -54,6 +54,13 @@ pub async fn export(
         );
     }
     let store = open_store(settings).await?;
+    if !store.is_migrated().await {
+        store.close().await.ok();
+        bail!(
+            "{} has no Folio tables (no `folio` has set it up yet; check database.url): nothing to export",
+            redact_password(&settings.database.url)
+        );
+    }
     let partial = partial_path(file)?;
     let written = async {
         let out = std::fs::File::create(&partial)

@@ -811,6 +811,21 @@ async fn import_refuses_a_used_database_and_broken_or_newer_exports() {
     let file = dir.path().join("site.json");
     assert_ok(&folio(&source, &["export", &path(&file)]).await, "export");
 
+    // A database no Folio has set up: said so, and no file is written.
+    let empty = fresh().await;
+    if let Some(database) = folio_storage::sqlite_file(&empty.url) {
+        std::fs::File::create(database).unwrap();
+    }
+    let nothing = dir.path().join("nothing.json");
+    let refused = folio(&empty.url, &["export", &path(&nothing)]).await;
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("has no Folio tables"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!nothing.exists());
+
     // An export is never written over an existing file.
     let again = folio(&source, &["export", &path(&file)]).await;
     assert!(!again.status.success());

@@ -113,6 +113,18 @@ impl Store {
         Ok(MigrationTurn(Some(txn)))
     }
 
+    /// Whether any `folio` has set this database up: false for an empty one (or someone
+    /// else's). Unlike `migration_status`, it creates nothing.
+    pub async fn is_migrated(&self) -> bool {
+        self.db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db_backend(),
+                "SELECT 1 FROM seaql_migrations LIMIT 1",
+            ))
+            .await
+            .is_ok_and(|row| row.is_some())
+    }
+
     pub async fn migration_status(&self) -> Result<Vec<MigrationState>> {
         let applied: Vec<String> = Migrator::get_applied_migrations(&self.db)
             .await?
