@@ -250,11 +250,13 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    // Before the port opens: from then on a SIGTERM must find the handler in place.
+    let stop = shutdown_signal();
     let app = App::build(settings).await?;
     let address = app.local_addr()?;
     tracing::info!(%address, base_url = %settings.site.base_url, "Folio is serving");
     eprintln!("Folio is serving on http://{address}/ (Ctrl-C to stop)");
-    app.run_until_stopped(shutdown_signal()).await
+    app.run_until_stopped(stop).await
 }
 
 async fn worker(settings: &Settings) -> anyhow::Result<()> {
@@ -264,9 +266,10 @@ async fn worker(settings: &Settings) -> anyhow::Result<()> {
         "Folio mail worker {} is running (Ctrl-C to stop)",
         worker.id()
     );
+    let stop = shutdown_signal();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(worker.run(stop_rx));
-    shutdown_signal().await;
+    stop.await;
     let _ = stop_tx.send(true);
     task.await.context("the mail worker stopped unexpectedly")?;
     Ok(())
@@ -583,11 +586,12 @@ async fn bench_subscribers(settings: &Settings, count: u32) -> anyhow::Result<()
 
 async fn bench_baseline(bind: &str, file: &std::path::Path) -> anyhow::Result<()> {
     let body = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let stop = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     axum::serve(listener, folio_web::baseline_router(body.into()))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(stop)
         .await
         .context("serving the baseline")
 }
