@@ -28,6 +28,16 @@ async fn app_with_smtp(port: u16) -> TestApp {
 
 /// A reader who signed in with GitHub, whose address GitHub vouched for.
 async fn reader(app: &TestApp, login: &str, name: &str) -> (User, reqwest::Client) {
+    signed_in_reader(app, login, name, true).await
+}
+
+/// A reader signed in with GitHub; `verified`: whether GitHub vouched for their address.
+async fn signed_in_reader(
+    app: &TestApp,
+    login: &str,
+    name: &str,
+    verified: bool,
+) -> (User, reqwest::Client) {
     let user = app
         .store
         .sign_in(&Identity {
@@ -36,7 +46,7 @@ async fn reader(app: &TestApp, login: &str, name: &str) -> (User, reqwest::Clien
             login: Some(login.to_owned()),
             display_name: name.to_owned(),
             email: Some(format!("{login}@example.org")),
-            email_verified: true,
+            email_verified: verified,
             avatar_url: None,
             profile_url: None,
         })
@@ -1000,35 +1010,7 @@ async fn new_posts_checkbox_subscribes_a_provider_verified_address_at_once() {
         "verified by the provider: subscribed at once"
     );
     // A reader whose provider did not vouch for their address.
-    let unverified = app
-        .store
-        .sign_in(&Identity {
-            provider: "github".to_owned(),
-            subject: "gh-dave".to_owned(),
-            login: Some("dave".to_owned()),
-            display_name: "Dave".to_owned(),
-            email: Some("dave@example.org".to_owned()),
-            email_verified: false,
-            avatar_url: None,
-            profile_url: None,
-        })
-        .await
-        .unwrap();
-    let (cookie, _) = folio_web::open_session_for(&app.store, unverified.id)
-        .await
-        .unwrap();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::COOKIE,
-        format!("{}={cookie}", folio_web::SESSION_COOKIE)
-            .parse()
-            .unwrap(),
-    );
-    let dave = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .default_headers(headers)
-        .build()
-        .unwrap();
+    let (_, dave) = signed_in_reader(&app, "dave", "Dave", false).await;
     comment(
         &app,
         &dave,
