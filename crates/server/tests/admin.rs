@@ -1776,3 +1776,47 @@ async fn admins_list_export_and_remove_subscribers_and_see_the_outbox() {
     let audit = admin.page(&app, "/admin/audit").await;
     assert!(audit.contains("subscriber.remove"));
 }
+
+#[tokio::test]
+async fn an_editor_can_neither_ban_nor_unban_another_editor() {
+    let app = TestApp::spawn().await;
+    let admin = person(&app, "Root", Role::Admin).await;
+    let editor = person(&app, "Eda", Role::Editor).await;
+    let colleague = person(&app, "Ezra", Role::Editor).await;
+    let ban = format!("/admin/users/{}/ban", colleague.user.id);
+    let unban = format!("/admin/users/{}/unban", colleague.user.id);
+    assert_eq!(
+        editor
+            .post(&app, &ban, &[("reason", "rivalry")])
+            .await
+            .status(),
+        403
+    );
+    assert!(
+        app.store
+            .user_by_id(colleague.user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .ban
+            .is_none()
+    );
+    admin.post(&app, &ban, &[("reason", "a pause")]).await;
+    // What an admin decided, an editor cannot undo.
+    assert_eq!(editor.post(&app, &unban, &[]).await.status(), 403);
+    let still = app
+        .store
+        .user_by_id(colleague.user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(still.ban.is_some());
+    admin.post(&app, &unban, &[]).await;
+    let lifted = app
+        .store
+        .user_by_id(colleague.user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(lifted.ban.is_none());
+}

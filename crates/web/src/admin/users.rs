@@ -176,19 +176,7 @@ async fn ban(
     Path(id): Path<i64>,
     Form(form): Form<BanForm>,
 ) -> AdminResult {
-    let user = staff_action(&viewer, &form._csrf).await?;
-    if !may_ban(&user) || !may_change_user(&user, id) {
-        return Err(AppError::Forbidden.into());
-    }
-    let target = state
-        .store()
-        .user_by_id(id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    // Editors moderate readers and authors; only an admin bans an editor or an admin.
-    if target.role >= Role::Editor && !may_manage_users(&user) {
-        return Err(AppError::Forbidden.into());
-    }
+    let (user, target) = ban_target(&state, &viewer, id, &form._csrf).await?;
     let until = match form.until.trim() {
         "" => None,
         raw => match parse_local_datetime(raw, state.site().timezone) {
@@ -212,13 +200,15 @@ async fn ban(
     Ok(see_other(&back_to(&form.return_to)))
 }
 
-async fn unban(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<i64>,
-    Form(form): Form<BanForm>,
-) -> AdminResult {
-    let user = staff_action(&viewer, &form._csrf).await?;
+/// The acting editor or admin and the person they may ban or unban: never themselves, and
+/// an editor or an admin only by an admin (editors moderate readers and authors).
+async fn ban_target(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+    csrf: &str,
+) -> Result<(User, User), Refusal> {
+    let user = staff_action(viewer, csrf).await?;
     if !may_ban(&user) || !may_change_user(&user, id) {
         return Err(AppError::Forbidden.into());
     }
@@ -227,6 +217,19 @@ async fn unban(
         .user_by_id(id)
         .await?
         .ok_or(AppError::NotFound)?;
+    if target.role >= Role::Editor && !may_manage_users(&user) {
+        return Err(AppError::Forbidden.into());
+    }
+    Ok((user, target))
+}
+
+async fn unban(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form<BanForm>,
+) -> AdminResult {
+    let (user, target) = ban_target(&state, &viewer, id, &form._csrf).await?;
     state.store().unban_user(&user, id).await?;
     viewer
         .set_notice(&format!("{} is no longer banned.", target.display_name))
