@@ -93,16 +93,9 @@ impl Store {
             .into_iter()
             .map(|p| (p.id, (p.title, p.author_id)))
             .collect();
-        let mut user_ids: Vec<i64> = rows.iter().filter_map(|r| r.author_id).collect();
-        user_ids.sort_unstable();
-        user_ids.dedup();
-        let names: HashMap<i64, String> = users::Entity::find()
-            .filter(users::Column::Id.is_in(user_ids))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u.display_name))
-            .collect();
+        let names = self
+            .display_names(rows.iter().filter_map(|r| r.author_id).collect())
+            .await?;
         rows.into_iter()
             .map(|row| {
                 let (post_title, post_author_id) = posts_by_id

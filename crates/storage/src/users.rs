@@ -164,3 +164,21 @@ pub(crate) fn user_from_row(row: users::Model) -> Result<User> {
         }),
     })
 }
+
+impl Store {
+    /// The display names of these users, for lists that show who wrote or saved what.
+    pub(crate) async fn display_names(
+        &self,
+        mut ids: Vec<i64>,
+    ) -> Result<std::collections::HashMap<i64, String>> {
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(users::Entity::find()
+            .filter(users::Column::Id.is_in(ids))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.display_name))
+            .collect())
+    }
+}

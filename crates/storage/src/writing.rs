@@ -14,7 +14,7 @@ use sea_orm::{
 use time::OffsetDateTime;
 
 use crate::audit::record;
-use crate::entities::{comments, post_revisions, post_terms, posts, slug_redirects, terms, users};
+use crate::entities::{comments, post_revisions, post_terms, posts, slug_redirects, terms};
 use crate::site::bump_content_version;
 use crate::terms::{ensure_term_on, term_from_row};
 use crate::users::numbered;
@@ -207,16 +207,9 @@ impl Store {
             .limit(u64::from(query.per_page))
             .all(&self.db)
             .await?;
-        let mut author_ids: Vec<i64> = rows.iter().map(|r| r.author_id).collect();
-        author_ids.sort_unstable();
-        author_ids.dedup();
-        let names: HashMap<i64, String> = users::Entity::find()
-            .filter(users::Column::Id.is_in(author_ids))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u.display_name))
-            .collect();
+        let names = self
+            .display_names(rows.iter().map(|r| r.author_id).collect())
+            .await?;
         let items = rows
             .into_iter()
             .map(|row| {
@@ -500,16 +493,9 @@ impl Store {
     }
 
     async fn revisions_from_rows(&self, rows: Vec<post_revisions::Model>) -> Result<Vec<Revision>> {
-        let mut ids: Vec<i64> = rows.iter().filter_map(|r| r.saved_by).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let names: HashMap<i64, String> = users::Entity::find()
-            .filter(users::Column::Id.is_in(ids))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u.display_name))
-            .collect();
+        let names = self
+            .display_names(rows.iter().filter_map(|r| r.saved_by).collect())
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| Revision {

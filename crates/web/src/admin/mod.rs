@@ -90,6 +90,16 @@ pub(crate) fn staff(viewer: &Viewer, path: &str) -> Result<User, Refusal> {
 
 /// The same for a form: the role first, then the CSRF token. Either failing is a 403 and
 /// nothing changes.
+/// An admin (a page only admins see: users, subscribers, the audit log); others get 403.
+pub(crate) fn admin_only(viewer: &Viewer, path: &str) -> Result<User, Refusal> {
+    let user = staff(viewer, path)?;
+    if may_manage_users(&user) {
+        Ok(user)
+    } else {
+        Err(AppError::Forbidden.into())
+    }
+}
+
 pub(crate) async fn staff_action(viewer: &Viewer, csrf: &str) -> Result<User, Refusal> {
     let user = match &viewer.user {
         Some(user) if may_enter_admin(user) => user.clone(),

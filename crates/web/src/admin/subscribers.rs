@@ -8,12 +8,11 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use folio_domain::PageNumber;
-use folio_domain::User;
 use folio_domain::permissions::may_manage_users;
 use folio_storage::{Subscriber, SubscriberCounts};
 use serde::Deserialize;
 
-use super::{AdminNav, AdminPager, AdminResult, Refusal, admin_page, frame, staff, staff_action};
+use super::{AdminNav, AdminPager, AdminResult, admin_only, admin_page, frame, staff_action};
 use crate::AppState;
 use crate::discussion::private;
 use crate::error::AppError;
@@ -34,15 +33,6 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize, Default)]
 struct PageQuery {
     page: Option<String>,
-}
-
-fn admin_only(viewer: &Viewer, path: &str) -> Result<User, Refusal> {
-    let user = staff(viewer, path)?;
-    if may_manage_users(&user) {
-        Ok(user)
-    } else {
-        Err(AppError::Forbidden.into())
-    }
 }
 
 struct SubscriberRow {

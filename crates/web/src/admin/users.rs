@@ -9,7 +9,9 @@ use folio_domain::schedule::parse_local_datetime;
 use folio_domain::{PageNumber, Role, User};
 use serde::Deserialize;
 
-use super::{AdminNav, AdminPager, AdminResult, Refusal, admin_page, frame, staff, staff_action};
+use super::{
+    AdminNav, AdminPager, AdminResult, Refusal, admin_only, admin_page, frame, staff_action,
+};
 use crate::AppState;
 use crate::error::AppError;
 use crate::layout::Layout;
@@ -37,15 +39,6 @@ fn page_of(query: &PageQuery) -> Result<PageNumber, AppError> {
     match query.page.as_deref().filter(|p| !p.is_empty()) {
         Some(raw) => PageNumber::parse(raw).ok_or(AppError::NotFound),
         None => Ok(PageNumber::FIRST),
-    }
-}
-
-fn admin_only(viewer: &Viewer, path: &str) -> Result<User, Refusal> {
-    let user = staff(viewer, path)?;
-    if may_manage_users(&user) {
-        Ok(user)
-    } else {
-        Err(AppError::Forbidden.into())
     }
 }
 
