@@ -117,10 +117,12 @@ pub async fn write_wxr<W: Write>(
     loop {
         let posts = store.wxr_posts(after, POSTS_PER_QUERY).await?;
         let Some(last) = posts.last() else { break };
+        let mut terms_by_post = store.wxr_post_terms(after, last.id).await?;
+        let mut comments_by_post = store.wxr_comments(after, last.id).await?;
         after = last.id;
         for post in &posts {
-            let terms = store.wxr_post_terms(post.id).await?;
-            let comments = store.wxr_comments(post.id).await?;
+            let terms = terms_by_post.remove(&post.id).unwrap_or_default();
+            let comments = comments_by_post.remove(&post.id).unwrap_or_default();
             let attachment = post.featured_image.as_ref().map(|image| {
                 let id = next_attachment_id;
                 next_attachment_id += 1;

@@ -1,7 +1,10 @@
 //! What a WordPress export (WXR) of the site is made of: the authors of posts, every
 //! category and tag, and the posts and pages with their terms and whole comment threads
-//! (held, spam and deleted ones too: WordPress keeps them in the same states). Read in pages
-//! so that the writer holds one post's thread at a time.
+//! (held, spam and deleted ones too: WordPress keeps them in the same states). Read in
+//! batches of posts, with one query each for the batch's terms and comments, so that the
+//! writer holds one batch at a time.
+
+use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait, Statement};
 use time::OffsetDateTime;
@@ -181,41 +184,58 @@ impl Store {
             .collect()
     }
 
-    /// A post's categories and tags.
-    pub async fn wxr_post_terms(&self, post_id: i64) -> Result<Vec<WxrPostTerm>> {
+    /// The categories and tags of the posts with ids in `(after, through]` (one batch of
+    /// `wxr_posts`), by post: one query for the batch, not one per post.
+    pub async fn wxr_post_terms(
+        &self,
+        after: i64,
+        through: i64,
+    ) -> Result<HashMap<i64, Vec<WxrPostTerm>>> {
         let rows = self
             .rows(
-                "SELECT t.taxonomy, t.slug, t.name FROM post_terms pt JOIN terms t ON t.id = pt.term_id \
-                 WHERE pt.post_id = $1 ORDER BY t.taxonomy, t.slug",
-                vec![post_id.into()],
+                "SELECT pt.post_id, t.taxonomy, t.slug, t.name \
+                 FROM post_terms pt JOIN terms t ON t.id = pt.term_id \
+                 WHERE pt.post_id > $1 AND pt.post_id <= $2 ORDER BY pt.post_id, t.taxonomy, t.slug",
+                vec![after.into(), through.into()],
             )
             .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(WxrPostTerm {
+        let mut by_post: HashMap<i64, Vec<WxrPostTerm>> = HashMap::new();
+        for row in rows {
+            by_post
+                .entry(row.try_get("", "post_id")?)
+                .or_default()
+                .push(WxrPostTerm {
                     taxonomy: row.try_get("", "taxonomy")?,
                     slug: row.try_get("", "slug")?,
                     name: row.try_get("", "name")?,
-                })
-            })
-            .collect()
+                });
+        }
+        Ok(by_post)
     }
 
-    /// Every comment on a post, oldest first, with the signed-in author's address.
-    pub async fn wxr_comments(&self, post_id: i64) -> Result<Vec<WxrComment>> {
+    /// Every comment on the posts with ids in `(after, through]`, by post, oldest first,
+    /// with the signed-in author's address.
+    pub async fn wxr_comments(
+        &self,
+        after: i64,
+        through: i64,
+    ) -> Result<HashMap<i64, Vec<WxrComment>>> {
         let rows = self
             .rows(
-                "SELECT c.id, c.parent_id, c.author_id, c.author_name, u.email AS author_email, \
+                "SELECT c.post_id, c.id, c.parent_id, c.author_id, c.author_name, u.email AS author_email, \
                  c.author_url, c.author_ip, c.html, c.status, c.deleted_at, c.created_at \
                  FROM comments c LEFT JOIN users u ON u.id = c.author_id \
-                 WHERE c.post_id = $1 ORDER BY c.id",
-                vec![post_id.into()],
+                 WHERE c.post_id > $1 AND c.post_id <= $2 ORDER BY c.post_id, c.id",
+                vec![after.into(), through.into()],
             )
             .await?;
-        rows.into_iter()
-            .map(|row| {
-                let deleted_at: Option<OffsetDateTime> = row.try_get("", "deleted_at")?;
-                Ok(WxrComment {
+        let mut by_post: HashMap<i64, Vec<WxrComment>> = HashMap::new();
+        for row in rows {
+            let deleted_at: Option<OffsetDateTime> = row.try_get("", "deleted_at")?;
+            by_post
+                .entry(row.try_get("", "post_id")?)
+                .or_default()
+                .push(WxrComment {
                     id: row.try_get("", "id")?,
                     parent_id: row.try_get("", "parent_id")?,
                     user_id: row.try_get("", "author_id")?,
@@ -227,9 +247,9 @@ impl Store {
                     status: row.try_get("", "status")?,
                     deleted: deleted_at.is_some(),
                     created_at: row.try_get("", "created_at")?,
-                })
-            })
-            .collect()
+                });
+        }
+        Ok(by_post)
     }
 
     /// The largest post id: attachments in a WXR file take ids above it.
