@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use folio_domain::text::make_xml_safe;
 use oauth2::{CsrfToken, PkceCodeChallenge, RedirectUrl};
 use serde::{Deserialize, Serialize};
 
@@ -145,6 +146,22 @@ pub struct Profile {
     pub email_verified: bool,
     pub avatar_url: Option<String>,
     pub profile_url: Option<String>,
+}
+
+impl Profile {
+    /// The names as Folio keeps them: whatever a provider lets people put in a name, the
+    /// characters XML forbids would break every feed the name appears in.
+    fn without_xml_forbidden_characters(mut self) -> Self {
+        if let Some(login) = self.login.as_mut() {
+            make_xml_safe(login);
+        }
+        self.login = self.login.filter(|l| !l.trim().is_empty());
+        make_xml_safe(&mut self.display_name);
+        if self.display_name.trim().is_empty() {
+            self.display_name = self.login.clone().unwrap_or_else(|| "Anonymous".to_owned());
+        }
+        self
+    }
 }
 
 /// Every configured provider, by config key. Cheap to clone.
@@ -411,10 +428,11 @@ impl Provider {
                 "the callback carried neither a code nor an error".to_owned(),
             ));
         };
-        match &self.flow {
+        let profile = match &self.flow {
             Flow::Rest(endpoints) => self.rest_finish(endpoints, code, pending).await,
             Flow::Oidc(oidc) => self.oidc_finish(oidc, code, pending).await,
-        }
+        }?;
+        Ok(profile.without_xml_forbidden_characters())
     }
 
     fn scopes_without_openid(&self) -> impl Iterator<Item = oauth2::Scope> + '_ {

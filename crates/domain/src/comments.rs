@@ -135,9 +135,11 @@ impl CommentRefusal {
 }
 
 impl CommentLimits {
-    /// Checks a comment's text and returns it trimmed.
-    pub fn check<'a>(&self, text: &'a str) -> Result<&'a str, CommentRefusal> {
-        let text = text.trim();
+    /// Checks a comment's text and returns it trimmed, without the characters XML forbids
+    /// (they would break every feed the comment appears in).
+    pub fn check(&self, text: &str) -> Result<String, CommentRefusal> {
+        let cleaned = crate::text::xml_safe(text);
+        let text = cleaned.trim();
         if text.is_empty() {
             return Err(CommentRefusal::Empty);
         }
@@ -153,7 +155,7 @@ impl CommentLimits {
                 max: self.max_links,
             });
         }
-        Ok(text)
+        Ok(text.to_owned())
     }
 }
 
@@ -310,7 +312,15 @@ mod tests {
             max_length: 10,
             max_links: 1,
         };
-        assert_eq!(limits.check("  hi  "), Ok("hi"));
+        assert_eq!(limits.check("  hi  "), Ok("hi".to_owned()));
+        assert_eq!(
+            limits.check("\u{1b}[1mhi\u{0}\u{b}"),
+            Ok("[1mhi".to_owned())
+        );
+        assert_eq!(
+            limits.check("\u{8}\u{c} \u{fffe}"),
+            Err(CommentRefusal::Empty)
+        );
         assert_eq!(limits.check(" \n "), Err(CommentRefusal::Empty));
         assert!(matches!(
             limits.check("01234567890"),
@@ -325,7 +335,7 @@ mod tests {
         };
         assert_eq!(
             links.check("see https://www.a.example"),
-            Ok("see https://www.a.example")
+            Ok("see https://www.a.example".to_owned())
         );
         assert_eq!(
             links.check("http://a.example www.b.example"),

@@ -4,6 +4,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::text::xml_safe;
 use crate::{PostKind, PostStatus, Slug};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -87,9 +88,7 @@ pub fn parse_post_file(text: &str) -> Result<PostFile, FrontMatterError> {
     }
     let (end, body_start) = header_end.ok_or(FrontMatterError::Unclosed(fence))?;
     let header_text = &after_open[..end];
-    let body = after_open[body_start..]
-        .trim_start_matches(['\n', '\r'])
-        .to_owned();
+    let body = xml_safe(after_open[body_start..].trim_start_matches(['\n', '\r'])).into_owned();
 
     let header: Header = if format == "TOML" {
         toml::from_str(header_text).map_err(|e| FrontMatterError::Syntax {
@@ -105,7 +104,7 @@ pub fn parse_post_file(text: &str) -> Result<PostFile, FrontMatterError> {
 
     let title = header
         .title
-        .map(|t| t.trim().to_owned())
+        .map(|t| xml_safe(&t).trim().to_owned())
         .filter(|t| !t.is_empty())
         .ok_or(FrontMatterError::MissingTitle)?;
     let date = header.date.map(parse_date).transpose()?;
@@ -127,8 +126,16 @@ pub fn parse_post_file(text: &str) -> Result<PostFile, FrontMatterError> {
         date,
         status,
         kind,
-        categories: header.categories,
-        tags: header.tags,
+        categories: header
+            .categories
+            .iter()
+            .map(|c| xml_safe(c).into_owned())
+            .collect(),
+        tags: header
+            .tags
+            .iter()
+            .map(|t| xml_safe(t).into_owned())
+            .collect(),
         author: header.author,
         body,
     })
@@ -192,5 +199,17 @@ mod tests {
             parse_post_file("+++\n+++\nbody"),
             Err(FrontMatterError::MissingTitle)
         );
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_dropped_from_header_and_body() {
+        let post = parse_post_file(
+            "---\ntitle: \"Bell\\x07 \\e[1mbold\\0\"\ntags: [\"a\\x0bb\"]\ncategories: [\"c\\x0cd\"]\n---\nText\u{8} with\u{fffe} NUL\u{0}\n",
+        )
+        .unwrap();
+        assert_eq!(post.title, "Bell [1mbold");
+        assert_eq!(post.tags, ["ab"]);
+        assert_eq!(post.categories, ["cd"]);
+        assert_eq!(post.body, "Text with NUL\n");
     }
 }

@@ -12,6 +12,7 @@ pub mod revisions;
 pub mod schedule;
 pub mod slug;
 pub mod terms;
+pub mod text;
 pub mod users;
 pub mod wordpress;
 

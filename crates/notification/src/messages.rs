@@ -119,6 +119,13 @@ fn quote(text: &str) -> String {
         .join("\n")
 }
 
+/// Rendered mail as it leaves: rows stored before Folio dropped the characters XML forbids
+/// may still hold some, and a NUL or an ESC has no business in a mail client either.
+fn without_xml_forbidden(mut rendered: String) -> String {
+    folio_domain::text::make_xml_safe(&mut rendered);
+    rendered
+}
+
 macro_rules! message_templates {
     ($($kind:literal => $subject:ident $subject_path:tt, $text:ident $text_path:tt, $html:ident $html_path:tt;)*) => {
         $(
@@ -138,9 +145,9 @@ macro_rules! message_templates {
             match kind {
                 $(
                     $kind => Ok((
-                        $subject { m }.render()?,
-                        $text { m }.render()?,
-                        $html { m }.render()?,
+                        without_xml_forbidden($subject { m }.render()?),
+                        without_xml_forbidden($text { m }.render()?),
+                        without_xml_forbidden($html { m }.render()?),
                     )),
                 )*
                 other => Err(MailError::Message(format!("no templates for emails of kind {other:?}"))),

@@ -883,7 +883,12 @@ fn database_value(value: serde_json::Value, column: &Column) -> Result<Value, St
             None => return Err(expected("a number", &Json::Number(n))),
         },
         (ColumnType::Text, Json::Null) => Value::String(None),
-        (ColumnType::Text, Json::String(text)) => Value::String(Some(text)),
+        // Text that entered Folio before it dropped what XML forbids, or that was edited by
+        // hand, would otherwise come back in through here.
+        (ColumnType::Text, Json::String(mut text)) => {
+            folio_domain::text::make_xml_safe(&mut text);
+            Value::String(Some(text))
+        }
         (kind, other) => {
             let what = match kind {
                 ColumnType::Integer => "an integer",

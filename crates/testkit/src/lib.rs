@@ -3,6 +3,9 @@
 //! - [`OidcServer`]: PyPI's `oidc-provider-mock` (a real OpenID provider: discovery, JWKS,
 //!   signed ID tokens, a login page), run from a virtualenv under `<target>/oidc-venv` that is
 //!   created on first use from `oidc-requirements.txt` (every package pinned).
+//! - [`inspect`]: Folio's feeds, XML and HTML read as readers' software does: PyPI's
+//!   `feedparser`, a strict XML parser and an HTML parser that reports live markup, from a
+//!   virtualenv under `<target>/feedparser-venv` created on first use.
 //! - [`OAuthStandIn`]: an in-process axum server shaped like GitHub's OAuth2 + REST API, and
 //!   like Discord's, Facebook's and X's token and profile endpoints, with switches for a slow
 //!   or broken provider.
@@ -13,6 +16,7 @@
 // Test support: a panic with a clear message is how this crate reports a broken setup.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod inspect;
 mod oidc;
 mod standin;
 

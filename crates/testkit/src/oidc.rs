@@ -56,9 +56,11 @@ impl OidcServer {
     ///
     /// Panics with instructions when python3, venv or PyPI is missing.
     pub async fn start() -> OidcServer {
-        let python = tokio::task::spawn_blocking(ensure_venv)
-            .await
-            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        let python = tokio::task::spawn_blocking(|| {
+            ensure_venv("oidc-venv", REQUIREMENTS, HOW_TO_GET_PYTHON)
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(20))
@@ -253,7 +255,7 @@ impl Drop for OidcServer {
 }
 
 /// `CARGO_TARGET_DIR` if set, else the workspace's `target/`.
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => workspace.join(dir),
@@ -268,18 +270,19 @@ fn free_port() -> u16 {
         .expect("binding a loopback port")
 }
 
-fn tail(text: &str, lines: usize) -> String {
+pub(crate) fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// Returns the venv's python, creating the venv first if it is missing or stale.
-fn ensure_venv() -> PathBuf {
+/// Returns the python of `<target>/<name>`, a virtualenv holding `requirements`, creating it
+/// first if it is missing or stale. Panics with `how_to` when python3, venv or PyPI is missing.
+pub(crate) fn ensure_venv(name: &str, requirements: &str, how_to: &str) -> PathBuf {
     let target = target_dir();
-    let venv = target.join("oidc-venv");
+    let venv = target.join(name);
     let python = venv.join("bin").join("python");
     let marker = venv.join(".folio-requirements.txt");
-    let ready = || fs::read_to_string(&marker).is_ok_and(|m| m == REQUIREMENTS) && python.exists();
+    let ready = || fs::read_to_string(&marker).is_ok_and(|m| m == requirements) && python.exists();
     if ready() {
         return python;
     }
@@ -288,17 +291,17 @@ fn ensure_venv() -> PathBuf {
         .create(true)
         .truncate(false)
         .write(true)
-        .open(target.join("oidc-venv.lock"))
-        .expect("opening target/oidc-venv.lock");
+        .open(target.join(format!("{name}.lock")))
+        .expect("opening the virtualenv's lock file");
     // Several test binaries may get here at once: one builds, the others wait and reuse.
-    lock.lock().expect("locking target/oidc-venv.lock");
+    lock.lock().expect("locking the virtualenv's lock file");
     if ready() {
         return python;
     }
     if venv.exists() {
-        fs::remove_dir_all(&venv).expect("removing a stale target/oidc-venv");
+        fs::remove_dir_all(&venv).expect("removing a stale virtualenv");
     }
-    let log_path = target.join("oidc-venv-install.log");
+    let log_path = target.join(format!("{name}-install.log"));
     let run = |what: &str, command: &mut Command| {
         let log = File::create(&log_path).expect("creating the install log");
         let status = command
@@ -313,18 +316,18 @@ fn ensure_venv() -> PathBuf {
         };
         match status {
             Ok(s) if s.success() => {}
-            Ok(s) => panic!("{what} failed ({s}):\n{}\n\n{HOW_TO_GET_PYTHON}", output()),
-            Err(e) => panic!("{what} could not run: {e}\n\n{HOW_TO_GET_PYTHON}"),
+            Ok(s) => panic!("{what} failed ({s}):\n{}\n\n{how_to}", output()),
+            Err(e) => panic!("{what} could not run: {e}\n\n{how_to}"),
         }
     };
     run(
         "python3 -m venv",
         Command::new("python3").arg("-m").arg("venv").arg(&venv),
     );
-    let requirements = venv.join("requirements.txt");
-    fs::write(&requirements, REQUIREMENTS).expect("writing requirements.txt");
+    let requirements_path = venv.join("requirements.txt");
+    fs::write(&requirements_path, requirements).expect("writing requirements.txt");
     run(
-        "pip install -r oidc-requirements.txt (needs PyPI)",
+        "pip install -r requirements.txt (needs PyPI)",
         Command::new(&python)
             .args([
                 "-m",
@@ -335,9 +338,9 @@ fn ensure_venv() -> PathBuf {
                 "--quiet",
                 "-r",
             ])
-            .arg(&requirements),
+            .arg(&requirements_path),
     );
-    fs::write(&marker, REQUIREMENTS).expect("writing the venv marker");
+    fs::write(&marker, requirements).expect("writing the venv marker");
     drop(lock);
     python
 }

@@ -501,7 +501,7 @@ async fn decide(
         return Ok(Err(CommentRefusal::Closed));
     }
     let text = match settings.limits.check(&form.comment) {
-        Ok(text) => text.to_owned(),
+        Ok(text) => text,
         Err(refusal) => return Ok(Err(refusal)),
     };
     if let Some(parent) = parent {
@@ -620,7 +620,6 @@ async fn edit_comment(
             .comments()
             .limits
             .check(&form.comment)
-            .map(str::to_owned)
             .map_err(|refusal| (refusal.message(), StatusCode::UNPROCESSABLE_ENTITY))
     } else {
         Err((edit_window_passed(&state), StatusCode::FORBIDDEN))

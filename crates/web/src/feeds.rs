@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use folio_domain::text::make_xml_safe;
 use folio_domain::{PageNumber, PostSummary};
 use folio_storage::PostFilter;
 use rss::extension::dublincore::DublinCoreExtension;
@@ -244,7 +245,9 @@ fn rss_item(base_url: &str, post: &PostSummary) -> rss::Item {
             permalink: true,
         }),
         pub_date: Some(rfc2822(post.published_at.unwrap_or(post.updated_at))),
-        description: Some(post.excerpt.clone()),
+        // RSS's description holds HTML, and the excerpt is plain text (it may quote markup,
+        // as a post about HTML does): escaped, a feed reader shows it as written.
+        description: Some(html_escape(&post.excerpt)),
         content: Some(post.html.clone()),
         comments: Some(format!("{url}#comments")),
         categories: post
@@ -279,7 +282,8 @@ fn rss_channel(
         title,
         link,
         atom_ext: self_link(self_url),
-        description: site.tagline.clone(),
+        // Feed readers read a channel's description as HTML too; the tagline is plain text.
+        description: html_escape(&site.tagline),
         language: Some(site.language.clone()),
         last_build_date: last_build.map(rfc2822),
         generator: Some("Folio".to_owned()),
@@ -336,6 +340,11 @@ fn fixed(at: OffsetDateTime) -> atom::FixedDateTime {
     atom::FixedDateTime::parse_from_rfc3339(&iso(at)).unwrap_or_default()
 }
 
+/// Plain text as HTML that shows it: what the XML writer then escapes once more.
+fn html_escape(text: &str) -> String {
+    escape_xml(text).replace('\'', "&#39;")
+}
+
 fn escape_xml(raw: &str) -> String {
     raw.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -343,7 +352,13 @@ fn escape_xml(raw: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn xml(content_type: &'static str, body: String) -> Response {
+/// Every feed and the sitemap leave through here. Text entering Folio is already without the
+/// characters XML 1.0 forbids, but rows stored before that rule (or rendered from a character
+/// reference such as `&#27;`) may hold some, and one of them makes the whole document
+/// unreadable. The writers never put such a character in markup, only in text and attribute
+/// values, so dropping them from the document leaves well-formed XML.
+fn xml(content_type: &'static str, mut body: String) -> Response {
+    make_xml_safe(&mut body);
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
         body,

@@ -7,6 +7,7 @@ mod discussion;
 mod error;
 mod feeds;
 mod layout;
+mod location;
 mod media;
 mod ops;
 mod pages;

@@ -698,16 +698,14 @@ pub async fn search(
     render(&page, last_modified(&state, None))
 }
 
-/// 301, as WordPress answers for moved content, so that search engines move their links.
+/// 301 to a path on this site, as WordPress answers for moved content, so that search engines
+/// move their links.
 pub(crate) fn moved_permanently(target: &str) -> Response {
-    match HeaderValue::from_str(target) {
-        Ok(location) => (
-            StatusCode::MOVED_PERMANENTLY,
-            [(header::LOCATION, location)],
-        )
-            .into_response(),
-        Err(_) => StatusCode::NOT_FOUND.into_response(),
-    }
+    (
+        StatusCode::MOVED_PERMANENTLY,
+        [(header::LOCATION, crate::location::same_site(target))],
+    )
+        .into_response()
 }
 
 fn paged(base: &str, n: u32) -> String {

@@ -47,7 +47,7 @@ impl Effective {
             let applied = match key.as_str() {
                 TITLE => valid_title(value).map(|v| site.title = v).is_some(),
                 TAGLINE => {
-                    site.tagline = value.trim().to_owned();
+                    site.tagline = valid_tagline(value);
                     true
                 }
                 POSTS_PER_PAGE => valid_posts_per_page(value)
@@ -87,8 +87,13 @@ impl Effective {
 }
 
 pub fn valid_title(raw: &str) -> Option<String> {
-    let title = raw.trim();
+    let title = folio_domain::text::xml_safe(raw);
+    let title = title.trim();
     (!title.is_empty() && title.chars().count() <= 200).then(|| title.to_owned())
+}
+
+pub fn valid_tagline(raw: &str) -> String {
+    folio_domain::text::xml_safe(raw).trim().to_owned()
 }
 
 pub fn valid_posts_per_page(raw: &str) -> Option<u32> {

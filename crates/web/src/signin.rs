@@ -110,7 +110,7 @@ async fn login(
             viewer
                 .remember_pending(&PendingSignIn { flow, return_to })
                 .await?;
-            Ok(see_other(&authorize_url))
+            Ok(to_provider(&authorize_url))
         }
         Err(error) => failure(&state, &provider_name, &return_to, &error),
     }
@@ -247,9 +247,19 @@ fn failure(
     Ok((status, Html(page.render()?)).into_response())
 }
 
-/// 303: the browser follows with a GET, whatever the request was.
+/// 303 to a path on this site: the browser follows with a GET, whatever the request was.
 pub(crate) fn see_other(target: &str) -> Response {
-    match HeaderValue::from_str(target) {
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, crate::location::same_site(target))],
+    )
+        .into_response()
+}
+
+/// 303 to the provider's authorization page: the one redirect that leaves the site, to an
+/// address from the provider's configuration or discovery, never from the request.
+fn to_provider(authorize_url: &str) -> Response {
+    match HeaderValue::from_str(authorize_url) {
         Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
         Err(_) => Redirect::to("/").into_response(),
     }

@@ -271,6 +271,7 @@ async fn subscribe(
             .split_once('@')
             .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
         && !email.contains(char::is_whitespace)
+        && email.chars().all(folio_domain::text::is_xml_char)
         && email.parse::<folio_notification::Mailbox>().is_ok();
     if !plausible {
         return message(

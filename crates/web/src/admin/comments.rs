@@ -6,6 +6,7 @@ use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::routing::{get, post};
 use folio_domain::permissions::{may_ban, may_moderate_comment, sees_all_posts};
+use folio_domain::text::xml_safe;
 use folio_domain::{CommentStatus, PageNumber, User};
 use folio_storage::QueuedComment;
 use serde::Deserialize;
@@ -247,7 +248,8 @@ async fn edit(
 ) -> AdminResult {
     let user = staff_action(&viewer, &form._csrf).await?;
     moderatable(&state, &user, id).await?;
-    let text = form.comment.trim();
+    let cleaned = xml_safe(&form.comment);
+    let text = cleaned.trim();
     if text.is_empty() {
         viewer
             .set_notice("A comment cannot be empty; to remove it, move it to the trash.")
@@ -270,7 +272,8 @@ async fn reply(
 ) -> AdminResult {
     let user = staff_action(&viewer, &form._csrf).await?;
     let parent = moderatable(&state, &user, id).await?;
-    let text = form.comment.trim();
+    let cleaned = xml_safe(&form.comment);
+    let text = cleaned.trim();
     if text.is_empty() {
         viewer.set_notice("Your reply was empty.").await?;
         return Ok(see_other("/admin/comments"));

@@ -11,6 +11,7 @@ use folio_domain::markdown::render_post;
 use folio_domain::permissions::{may_create, may_edit_post, sees_all_posts};
 use folio_domain::revisions::{DiffLine, line_diff};
 use folio_domain::schedule::{local_datetime_input, parse_local_datetime};
+use folio_domain::text::xml_safe;
 use folio_domain::{PageNumber, PostKind, PostStatus, Slug, User};
 use folio_storage::{
     AdminPostQuery, AdminPostRow, EditablePost, EditorialStatus, PostEdit, StorageError,
@@ -224,7 +225,8 @@ struct EditorPage {
 }
 
 fn split_list(raw: &str) -> Vec<String> {
-    raw.split(',')
+    xml_safe(raw)
+        .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
@@ -382,7 +384,8 @@ async fn save(
 
 /// Reads the form into an edit, or says in words what is wrong with it.
 fn edit_of(form: &EditorForm, offset: time::UtcOffset) -> Result<PostEdit, String> {
-    let title = form.title.trim();
+    let title = xml_safe(&form.title);
+    let title = title.trim();
     if title.is_empty() {
         return Err("Give it a title.".to_owned());
     }
@@ -416,8 +419,8 @@ fn edit_of(form: &EditorForm, offset: time::UtcOffset) -> Result<PostEdit, Strin
     Ok(PostEdit {
         title: title.to_owned(),
         slug,
-        source: form.source.replace("\r\n", "\n"),
-        excerpt: form.excerpt.trim().to_owned(),
+        source: xml_safe(&form.source).replace("\r\n", "\n"),
+        excerpt: xml_safe(&form.excerpt).trim().to_owned(),
         categories: split_list(&form.categories),
         tags: split_list(&form.tags),
         featured_image: (!featured.is_empty()).then(|| featured.to_owned()),

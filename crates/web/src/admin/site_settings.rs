@@ -23,7 +23,7 @@ use crate::session::Viewer;
 use crate::settings::{
     CLOSE_AFTER_DAYS, EDIT_WINDOW_MINUTES, FOLLOW_UP_CHECKED, MAX_DEPTH, MODERATION,
     POSTS_PER_PAGE, TAGLINE, TITLE, valid_close_after, valid_edit_window, valid_max_depth,
-    valid_posts_per_page, valid_title,
+    valid_posts_per_page, valid_tagline, valid_title,
 };
 use crate::signin::see_other;
 
@@ -164,7 +164,7 @@ fn values_of(
         .ok_or("Closing after N days needs a number of days (0: never).")?;
     let candidates = [
         (TITLE, title, &defaults.title),
-        (TAGLINE, form.tagline.trim().to_owned(), &defaults.tagline),
+        (TAGLINE, valid_tagline(&form.tagline), &defaults.tagline),
         (
             POSTS_PER_PAGE,
             posts_per_page.to_string(),

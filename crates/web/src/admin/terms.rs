@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use folio_domain::permissions::may_manage_terms;
+use folio_domain::text::xml_safe;
 use folio_domain::{Slug, Taxonomy, Term, User};
 use folio_storage::{StorageError, TermEdit, TermRefusal, TermUsage};
 use serde::Deserialize;
@@ -174,7 +175,8 @@ struct TermForm {
 }
 
 fn edit_of(form: &TermForm, taxonomy: Taxonomy) -> Result<TermEdit, String> {
-    let name = form.name.trim();
+    let name = xml_safe(&form.name);
+    let name = name.trim();
     if name.is_empty() {
         return Err("Give it a name.".to_owned());
     }
@@ -195,7 +197,7 @@ fn edit_of(form: &TermForm, taxonomy: Taxonomy) -> Result<TermEdit, String> {
         name: name.to_owned(),
         slug,
         parent_id,
-        description: form.description.trim().to_owned(),
+        description: xml_safe(&form.description).trim().to_owned(),
     })
 }
 
