@@ -27,7 +27,7 @@ ACTIVE_TAGS = {"iframe", "object", "embed", "base", "applet", "frame", "frameset
 
 def dangerous_url(value):
     squeezed = re.sub(r"[\x00-\x20]", "", value).lower()
-    return squeezed.startswith(("javascript:", "vbscript:", "data:text/html", "data:image/svg"))
+    return squeezed.startswith(("javascript:", "vbscript:", "data:text/html"))
 
 
 class Live(HTMLParser):
