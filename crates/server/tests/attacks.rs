@@ -636,6 +636,54 @@ async fn characters_xml_forbids_never_reach_pages_feeds_or_the_sitemap() {
         .await;
     assert_eq!(edited.status(), 303, "{}", edited.text().await.unwrap());
 
+    // The admin's doors: a category, and a moderator's edit of a comment and reply to it.
+    let category = admin
+        .post(
+            &app,
+            "/admin/categories",
+            &[
+                ("name", &format!("Cate{CONTROLS}gory")),
+                ("slug", ""),
+                ("parent", ""),
+                ("description", &format!("About{CONTROLS} it")),
+            ],
+        )
+        .await;
+    assert_eq!(category.status(), 303, "{}", category.text().await.unwrap());
+    let reply = admin
+        .post(
+            &app,
+            &format!("/admin/comments/{first}/reply"),
+            &[("comment", &format!("Re{CONTROLS}ply"))],
+        )
+        .await;
+    assert_eq!(reply.status(), 303, "{}", reply.text().await.unwrap());
+    let second = comment(&reader, &path, id, None, "Second comment")
+        .await
+        .expect("the comment is accepted");
+    let moderated = admin
+        .post(
+            &app,
+            &format!("/admin/comments/{second}/edit"),
+            &[("comment", &format!("Mod{CONTROLS}erated"))],
+        )
+        .await;
+    assert_eq!(
+        moderated.status(),
+        303,
+        "{}",
+        moderated.text().await.unwrap()
+    );
+    let categories = admin.get(&app, "/admin/categories").await;
+    assert!(categories.contains("Category"), "{categories}");
+    let queue = admin.get(&app, "/admin/comments?status=approved").await;
+    for words in ["Reply", "Moderated", "Edited"] {
+        assert!(
+            queue.contains(words),
+            "{words:?} is not in the queue:\n{queue}"
+        );
+    }
+
     // What was stored holds none of them: the page shows the words, whole.
     let page = app.page(&path).await;
     for words in ["Control", "Body text", "Edited", "Mallory", "Tagline"] {
@@ -672,6 +720,8 @@ async fn characters_xml_forbids_never_reach_pages_feeds_or_the_sitemap() {
         ("page".to_owned(), Document::Html(&page)),
         ("home".to_owned(), Document::Html(&home)),
         ("editor".to_owned(), Document::Html(&editor)),
+        ("categories".to_owned(), Document::Html(&categories)),
+        ("moderation queue".to_owned(), Document::Html(&queue)),
     ];
     for (name, text) in [
         ("/feed/", &rss),
