@@ -60,6 +60,25 @@ impl User {
     }
 }
 
+/// Whether an avatar address from a provider may be stored and shown: an absolute `https:`
+/// or `http:` address and nothing else. A `javascript:` or `data:` address (a provider, or
+/// someone posing as one, can send any string) would otherwise land in an `<img src>`.
+pub fn is_web_avatar_url(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &url[8..]
+    } else if lower.starts_with("http://") {
+        &url[7..]
+    } else {
+        return false;
+    };
+    !rest.is_empty()
+        && !rest.starts_with('/')
+        && !url
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '"' | '<' | '>' | '\\'))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ban {
     pub since: OffsetDateTime,
@@ -88,4 +107,30 @@ pub struct Identity {
     pub email_verified: bool,
     pub avatar_url: Option<String>,
     pub profile_url: Option<String>,
+}
+
+#[cfg(test)]
+mod avatar_tests {
+    use super::is_web_avatar_url;
+
+    #[test]
+    fn only_http_and_https_avatars_pass() {
+        assert!(is_web_avatar_url("https://avatars.example.com/u/1?v=4"));
+        assert!(is_web_avatar_url("HTTP://cdn.example.org/a.png"));
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "data:image/svg+xml,<svg onload=alert(1)>",
+            "vbscript:x",
+            "//evil.example/a.png",
+            "https://",
+            "https:///path",
+            "https://a.example/\u{0}x",
+            "https://a.example/ x",
+            "/relative.png",
+            "",
+        ] {
+            assert!(!is_web_avatar_url(bad), "{bad:?} passed");
+        }
+    }
 }

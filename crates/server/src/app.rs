@@ -16,6 +16,7 @@ pub struct App {
     router: Router,
     store: Store,
     shutdown_grace: Duration,
+    limits: crate::connections::ConnectionLimits,
     /// The outbox worker, when `[mail] worker` runs it in this process.
     mail_worker: Option<folio_notification::Worker>,
 }
@@ -65,6 +66,12 @@ impl App {
             listener,
             store,
             shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_seconds),
+            limits: crate::connections::ConnectionLimits {
+                header_read_timeout: Duration::from_secs(
+                    settings.server.header_read_timeout_seconds,
+                ),
+                max_connections: settings.server.max_connections,
+            },
         })
     }
 
@@ -91,12 +98,7 @@ impl App {
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             (stop_tx, tokio::spawn(worker.run(stop_rx)))
         });
-        let server = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(signal);
+        let server = crate::connections::serve(self.listener, self.router, self.limits, signal);
         let sweeper = tokio::spawn(sweep_expired_sessions(self.store.clone()));
         let mut stopping = stopping_rx;
         let deadline = async move {
@@ -104,7 +106,7 @@ impl App {
             tokio::time::sleep(grace).await;
         };
         tokio::select! {
-            result = server => result.context("serving HTTP")?,
+            () = server => {},
             () = deadline => tracing::warn!("requests still running after the shutdown grace period; stopping anyway"),
         }
         sweeper.abort();

@@ -24,6 +24,7 @@ pub struct Settings {
     pub auth: AuthSection,
     pub cache: CacheSection,
     pub media: MediaSection,
+    pub session: SessionSection,
     pub log: LogSection,
     pub mail: MailSection,
 }
@@ -49,6 +50,11 @@ pub struct ServerSection {
     pub request_timeout_seconds: u64,
     pub shutdown_grace_seconds: u64,
     pub trusted_proxies: Vec<String>,
+    pub header_read_timeout_seconds: u64,
+    pub max_connections: usize,
+    /// Client addresses or CIDR ranges that may read /metrics.
+    pub metrics_allow_from: Vec<String>,
+    pub hsts_max_age_seconds: u64,
 }
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -87,6 +93,15 @@ pub struct AuthSection {
 pub struct MediaSection {
     pub directory: String,
     pub max_upload_megabytes: u64,
+    pub max_image_pixels: u64,
+    /// CSP img-src sources besides this site: `https:`, `http://old-blog.example.org`.
+    pub image_sources: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSection {
+    pub absolute_lifetime_days: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -115,6 +130,7 @@ pub struct MailSection {
     pub lease_seconds: u64,
     pub timeout_seconds: u64,
     pub pool_max_connections: u32,
+    pub confirmations_per_address_per_hour: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -255,6 +271,42 @@ impl Settings {
                 );
             }
         }
+        if self.server.header_read_timeout_seconds == 0 {
+            return bad("server.header_read_timeout_seconds", "must be at least 1");
+        }
+        if self.server.max_connections == 0 {
+            return bad("server.max_connections", "must be at least 1");
+        }
+        for (index, range) in self.server.metrics_allow_from.iter().enumerate() {
+            if folio_web::AddressRange::parse(range).is_none() {
+                return bad(
+                    &format!("server.metrics_allow_from[{index}]"),
+                    &format!("must be an IP address or a range such as 10.0.0.0/8, got {range:?}"),
+                );
+            }
+        }
+        for (index, source) in self.media.image_sources.iter().enumerate() {
+            // A source expression, one word: a semicolon or quote would end the policy or
+            // add keywords to it.
+            let plain = !source.is_empty()
+                && source
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && !matches!(c, ';' | ',' | '\'' | '"'));
+            if !plain {
+                return bad(
+                    &format!("media.image_sources[{index}]"),
+                    &format!(
+                        "must be a scheme (https:) or a host (https://images.example.org), got {source:?}"
+                    ),
+                );
+            }
+        }
+        if self.media.max_image_pixels == 0 {
+            return bad("media.max_image_pixels", "must be at least 1");
+        }
+        if self.session.absolute_lifetime_days == 0 {
+            return bad("session.absolute_lifetime_days", "must be at least 1");
+        }
         for name in self.auth.providers.keys() {
             if name.is_empty()
                 || !name
@@ -362,6 +414,8 @@ impl Settings {
             media: folio_web::MediaSettings {
                 directory: self.media.directory.clone().into(),
                 max_upload_bytes: self.media.max_upload_megabytes.saturating_mul(1024 * 1024),
+                max_image_pixels: self.media.max_image_pixels,
+                image_sources: self.media.image_sources.clone(),
             },
             comments: folio_web::CommentSettings {
                 moderation: folio_domain::ModerationPolicy::parse(&self.comments.moderation)
@@ -383,6 +437,19 @@ impl Settings {
                 .iter()
                 .filter_map(|p| p.parse().ok())
                 .collect(),
+            security: folio_web::SecuritySettings {
+                metrics_allow_from: self
+                    .server
+                    .metrics_allow_from
+                    .iter()
+                    .filter_map(|range| folio_web::AddressRange::parse(range))
+                    .collect(),
+                session_absolute_lifetime: Duration::from_secs(
+                    u64::from(self.session.absolute_lifetime_days) * 24 * 3600,
+                ),
+                hsts_max_age_seconds: self.server.hsts_max_age_seconds,
+                subscribe_per_address_per_hour: self.mail.confirmations_per_address_per_hour,
+            },
         }
     }
 

@@ -4,6 +4,7 @@ pub mod app;
 pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod demo;
 pub mod export;
 pub mod session_cli;

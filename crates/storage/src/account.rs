@@ -62,6 +62,7 @@ impl Store {
         comments_choice: LeavingComments,
     ) -> Result<()> {
         let txn = self.db.begin().await?;
+        crate::users::refuse_last_admin(&txn, user_id).await?;
         let wrote_posts = posts::Entity::find()
             .filter(posts::Column::AuthorId.eq(user_id))
             .one(&txn)

@@ -9,6 +9,7 @@ use sea_orm::{
 };
 use time::OffsetDateTime;
 
+use crate::address_limits::{AddressLimit, lock_address};
 use crate::entities::{comments, posts, users};
 use crate::posts::{PostLink, visible};
 use crate::site::bump_content_version;
@@ -62,6 +63,13 @@ impl Store {
         mail: impl FnOnce(i64) -> Vec<crate::NewMail>,
     ) -> Result<std::result::Result<i64, CommentRefusal>> {
         let txn = self.db.begin().await?;
+        if let Some(address) = new.author_ip.as_deref()
+            && checks.per_address > 0
+        {
+            // Readers behind one address are different users: their row locks below do not
+            // keep them apart, this does.
+            lock_address(&txn, AddressLimit::Comments, address).await?;
+        }
         if let Some(user_id) = new.author_id {
             users::Entity::update_many()
                 .col_expr(

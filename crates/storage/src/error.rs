@@ -18,6 +18,10 @@ pub enum StorageError {
     AuthorHasPosts,
     #[error("cannot write the export")]
     ExportWrite(#[source] std::io::Error),
+    #[error(
+        "this is the site's last admin: make someone else an admin first, or the site has nobody left to manage it"
+    )]
+    LastAdmin,
     #[error("no user matches {0:?}")]
     UnknownUser(String),
     #[error(

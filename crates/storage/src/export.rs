@@ -50,7 +50,8 @@ pub const EXPORT_FORMAT_VERSION: u64 = 1;
 
 /// Sign-in sessions stay behind: a session id is a bearer credential (an admin's is the whole
 /// site), and an export is a file that gets copied around. After a move readers sign in again.
-const NOT_EXPORTED: &[&str] = &["sessions"];
+/// So do the last day's actions per network address (rate limits): short-lived, and personal.
+const NOT_EXPORTED: &[&str] = &["sessions", "address_events"];
 
 /// Rows read per query while exporting, and rows per INSERT while importing.
 const PAGE_ROWS: usize = 1000;

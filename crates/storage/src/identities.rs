@@ -16,6 +16,13 @@ impl Store {
     /// name, avatar and verified email the provider gave this time. An unverified email is kept on the identity but never becomes the
     /// user's address.
     pub async fn sign_in(&self, identity: &Identity) -> Result<User> {
+        let identity = &Identity {
+            avatar_url: identity
+                .avatar_url
+                .clone()
+                .filter(|url| folio_domain::users::is_web_avatar_url(url)),
+            ..identity.clone()
+        };
         let txn = self.db.begin().await?;
         let at = now();
         let verified_email = identity.email.clone().filter(|_| identity.email_verified);

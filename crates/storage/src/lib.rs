@@ -2,6 +2,7 @@
 //! above this crate sees a row.
 
 mod account;
+mod address_limits;
 pub mod admin;
 mod audit;
 mod backup;

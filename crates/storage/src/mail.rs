@@ -576,62 +576,139 @@ impl Store {
         confirmed: bool,
         confirm: impl FnOnce(&BlogSubscription) -> Option<NewMail>,
     ) -> Result<BlogSubscription> {
-        let backend = self.db_backend();
-        let email = email.trim().to_lowercase();
         let txn = self.db.begin().await?;
-        let confirmed_at: Option<OffsetDateTime> = confirmed.then(now);
-        txn.execute_raw(statement(
-            backend,
-            "INSERT INTO blog_subscribers (email, user_id, confirm_token, confirmed_at, unsubscribe_token, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING",
-            vec![
-                email.clone().into(),
-                user_id.into(),
-                random_token().into(),
-                confirmed_at.into(),
-                random_token().into(),
-                now().into(),
-            ],
-        ))
-        .await?;
-        if confirmed {
-            // A verified address confirms an earlier typed, unconfirmed one.
-            txn.execute_raw(statement(
-                backend,
-                "UPDATE blog_subscribers SET confirmed_at = $1, user_id = COALESCE(user_id, $2) \
-                 WHERE email = $3 AND confirmed_at IS NULL",
-                vec![now().into(), user_id.into(), email.clone().into()],
-            ))
-            .await?;
-        }
-        let row = txn
-            .query_one_raw(statement(
-                backend,
-                "SELECT id, email, confirm_token, confirmed_at, unsubscribe_token FROM blog_subscribers WHERE email = $1",
-                vec![email.into()],
-            ))
-            .await?
-            .ok_or_else(|| {
-                crate::StorageError::unexpected("blog_subscribers", "email", "vanished")
-            })?;
-        let subscription = BlogSubscription {
-            id: row.try_get("", "id")?,
-            email: row.try_get("", "email")?,
-            confirmed: row
-                .try_get::<Option<OffsetDateTime>>("", "confirmed_at")?
-                .is_some(),
-            confirm_token: row.try_get("", "confirm_token")?,
-            unsubscribe_token: row.try_get("", "unsubscribe_token")?,
-        };
-        if !subscription.confirmed
-            && let Some(mail) = confirm(&subscription)
-        {
-            insert_mail(&txn, &mail).await?;
-        }
+        let (subscription, _) = subscribe_blog_in(&txn, email, user_id, confirmed, confirm).await?;
         txn.commit().await?;
         Ok(subscription)
     }
 
+    /// A stranger's `/subscribe` from `address`: [`Store::subscribe_blog`] unless that
+    /// address already had `per_hour` confirmation emails sent in the last hour (0: no
+    /// limit); `None` then, and nothing is sent. Counted in the database, so the limit holds
+    /// across server processes.
+    pub async fn subscribe_blog_from_address(
+        &self,
+        email: &str,
+        address: &str,
+        per_hour: u32,
+        confirm: impl FnOnce(&BlogSubscription) -> Option<NewMail>,
+    ) -> Result<Option<BlogSubscription>> {
+        const KIND: &str = "subscribe_confirmation";
+        let backend = self.db_backend();
+        let txn = self.db.begin().await?;
+        let at = now();
+        if per_hour > 0 {
+            crate::address_limits::lock_address(
+                &txn,
+                crate::address_limits::AddressLimit::SubscribeConfirmations,
+                address,
+            )
+            .await?;
+            let recent = txn
+                .query_one_raw(statement(
+                    backend,
+                    "SELECT COUNT(*) AS n FROM address_events \
+                     WHERE kind = $1 AND address = $2 AND created_at > $3",
+                    vec![
+                        KIND.into(),
+                        address.into(),
+                        (at - time::Duration::hours(1)).into(),
+                    ],
+                ))
+                .await?
+                .map(|row| row.try_get::<i64>("", "n"))
+                .transpose()?
+                .unwrap_or(0);
+            if recent >= i64::from(per_hour) {
+                return Ok(None);
+            }
+        }
+        let (subscription, mailed) = subscribe_blog_in(&txn, email, None, false, confirm).await?;
+        if mailed {
+            txn.execute_raw(statement(
+                backend,
+                "DELETE FROM address_events WHERE created_at < $1",
+                vec![(at - time::Duration::days(1)).into()],
+            ))
+            .await?;
+            txn.execute_raw(statement(
+                backend,
+                "INSERT INTO address_events (kind, address, created_at) VALUES ($1, $2, $3)",
+                vec![KIND.into(), address.into(), at.into()],
+            ))
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(Some(subscription))
+    }
+}
+
+/// The subscription for `email` inside the caller's transaction, and whether a confirmation
+/// email was queued.
+async fn subscribe_blog_in(
+    txn: &sea_orm::DatabaseTransaction,
+    email: &str,
+    user_id: Option<i64>,
+    confirmed: bool,
+    confirm: impl FnOnce(&BlogSubscription) -> Option<NewMail>,
+) -> Result<(BlogSubscription, bool)> {
+    let backend = txn.get_database_backend();
+    let email = email.trim().to_lowercase();
+    let confirmed_at: Option<OffsetDateTime> = confirmed.then(now);
+    txn.execute_raw(statement(
+        backend,
+        "INSERT INTO blog_subscribers (email, user_id, confirm_token, confirmed_at, unsubscribe_token, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING",
+        vec![
+            email.clone().into(),
+            user_id.into(),
+            random_token().into(),
+            confirmed_at.into(),
+            random_token().into(),
+            now().into(),
+        ],
+    ))
+    .await?;
+    if confirmed {
+        // A verified address confirms an earlier typed, unconfirmed one.
+        txn.execute_raw(statement(
+            backend,
+            "UPDATE blog_subscribers SET confirmed_at = $1, user_id = COALESCE(user_id, $2) \
+             WHERE email = $3 AND confirmed_at IS NULL",
+            vec![now().into(), user_id.into(), email.clone().into()],
+        ))
+        .await?;
+    }
+    let row = txn
+        .query_one_raw(statement(
+            backend,
+            "SELECT id, email, confirm_token, confirmed_at, unsubscribe_token FROM blog_subscribers WHERE email = $1",
+            vec![email.into()],
+        ))
+        .await?
+        .ok_or_else(|| {
+            crate::StorageError::unexpected("blog_subscribers", "email", "vanished")
+        })?;
+    let subscription = BlogSubscription {
+        id: row.try_get("", "id")?,
+        email: row.try_get("", "email")?,
+        confirmed: row
+            .try_get::<Option<OffsetDateTime>>("", "confirmed_at")?
+            .is_some(),
+        confirm_token: row.try_get("", "confirm_token")?,
+        unsubscribe_token: row.try_get("", "unsubscribe_token")?,
+    };
+    let mut mailed = false;
+    if !subscription.confirmed
+        && let Some(mail) = confirm(&subscription)
+    {
+        insert_mail(txn, &mail).await?;
+        mailed = true;
+    }
+    Ok((subscription, mailed))
+}
+
+impl Store {
     /// Confirms the subscription behind a confirmation link; its address, or `None` for an
     /// unknown token.
     pub async fn confirm_blog_subscription(&self, token: &str) -> Result<Option<String>> {
@@ -751,14 +828,22 @@ impl Store {
 /// What a moderation link may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModerationLink {
-    /// Not used yet: the comment it is about.
+    /// Not used yet, and its comment still waits: the comment it is about.
     Usable(i64),
     AlreadyUsed,
+    /// Another moderator's link for the same comment was used.
+    OtherLinkUsed,
+    /// The comment is no longer waiting (moderated in the admin, say): its status now.
+    AlreadyModerated(CommentStatus),
+    /// The person the link was sent to no longer moderates (role lowered, banned, gone).
+    NotAModerator,
     Expired,
 }
 
 impl Store {
     /// What the moderation link with this token may still do; `None` for an unknown token.
+    /// A link acts for the moderator it was sent to, so it works only while they moderate,
+    /// while the comment waits, and while no other link for it was used.
     pub async fn moderation_link(
         &self,
         token: &str,
@@ -769,8 +854,12 @@ impl Store {
             .db
             .query_one_raw(statement(
                 backend,
-                "SELECT comment_id, action_used_at, created_at FROM mail_outbox \
-                 WHERE action_token = $1 AND kind = 'moderation'",
+                "SELECT o.comment_id, o.action_used_at, o.created_at, o.user_id, c.status AS comment_status, \
+                 c.deleted_at AS comment_deleted_at, \
+                 (SELECT COUNT(*) FROM mail_outbox x WHERE x.kind = 'moderation' AND x.comment_id = o.comment_id \
+                  AND x.id <> o.id AND x.action_used_at IS NOT NULL) AS others_used \
+                 FROM mail_outbox o LEFT JOIN comments c ON c.id = o.comment_id \
+                 WHERE o.action_token = $1 AND o.kind = 'moderation'",
                 vec![token.into()],
             ))
             .await?;
@@ -780,12 +869,38 @@ impl Store {
         let used: Option<OffsetDateTime> = row.try_get("", "action_used_at")?;
         let created: OffsetDateTime = row.try_get("", "created_at")?;
         let comment: Option<i64> = row.try_get("", "comment_id")?;
-        Ok(Some(match (used, comment) {
-            (Some(_), _) => ModerationLink::AlreadyUsed,
-            _ if created + valid_for < now() => ModerationLink::Expired,
-            (None, Some(id)) => ModerationLink::Usable(id),
-            (None, None) => ModerationLink::Expired,
-        }))
+        let moderator: Option<i64> = row.try_get("", "user_id")?;
+        let status: Option<String> = row.try_get("", "comment_status")?;
+        let deleted: Option<OffsetDateTime> = row.try_get("", "comment_deleted_at")?;
+        let others_used: i64 = row.try_get("", "others_used")?;
+        if used.is_some() {
+            return Ok(Some(ModerationLink::AlreadyUsed));
+        }
+        if created + valid_for < now() {
+            return Ok(Some(ModerationLink::Expired));
+        }
+        let (Some(comment_id), Some(status), None) = (comment, status, deleted) else {
+            return Ok(Some(ModerationLink::Expired));
+        };
+        if others_used > 0 {
+            return Ok(Some(ModerationLink::OtherLinkUsed));
+        }
+        let status = CommentStatus::parse(&status)
+            .ok_or_else(|| crate::StorageError::unexpected("comments", "status", &status))?;
+        if status != CommentStatus::Pending {
+            return Ok(Some(ModerationLink::AlreadyModerated(status)));
+        }
+        let still_moderates = match moderator {
+            Some(id) => self
+                .user_by_id(id)
+                .await?
+                .is_some_and(|u| u.moderates() && !u.is_banned(now())),
+            None => false,
+        };
+        if !still_moderates {
+            return Ok(Some(ModerationLink::NotAModerator));
+        }
+        Ok(Some(ModerationLink::Usable(comment_id)))
     }
 
     /// Uses a moderation link once: sets the comment's status. The comment's id, or `None`
@@ -826,7 +941,10 @@ impl Store {
         let changed = txn
             .execute_raw(statement(
                 backend,
-                "UPDATE comments SET status = $1, updated_at = $2 WHERE id = $3 AND deleted_at IS NULL",
+                // Only a comment still waiting: two links pressed at once, or a link pressed
+                // while a moderator acts in the admin, change it once.
+                "UPDATE comments SET status = $1, updated_at = $2 WHERE id = $3 AND deleted_at IS NULL \
+                 AND status = 'pending'",
                 vec![status.as_str().into(), now().into(), comment_id.into()],
             ))
             .await?;

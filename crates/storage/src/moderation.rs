@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use crate::audit::record;
 use crate::entities::{comments, posts, users};
 use crate::site::bump_content_version;
-use crate::users::user_from_row;
+use crate::users::{refuse_last_admin, user_from_row};
 use crate::{Result, StorageError, Store, now};
 
 /// A comment in the moderation queue, with what the moderator needs beside it.
@@ -221,6 +221,7 @@ impl Store {
         until: Option<OffsetDateTime>,
     ) -> Result<()> {
         let txn = self.db.begin().await?;
+        refuse_last_admin(&txn, user_id).await?;
         let at = now();
         users::Entity::update_many()
             .col_expr(users::Column::BannedAt, Expr::value(at))
@@ -278,6 +279,9 @@ impl Store {
     /// An admin's change of someone's role.
     pub async fn change_role(&self, actor: &User, user_id: i64, role: Role) -> Result<User> {
         let txn = self.db.begin().await?;
+        if role != Role::Admin {
+            refuse_last_admin(&txn, user_id).await?;
+        }
         users::Entity::update_many()
             .col_expr(users::Column::Role, Expr::value(role.as_str()))
             .filter(users::Column::Id.eq(user_id))

@@ -1,6 +1,7 @@
 use folio_domain::{Role, Slug, User};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 
 use crate::entities::users;
@@ -82,14 +83,21 @@ impl Store {
         by_email_or_slug.map(user_from_row).transpose()
     }
 
+    /// Refused with [`StorageError::LastAdmin`] when it would leave the site without an admin.
     pub async fn set_role(&self, user_id: i64, role: Role) -> Result<User> {
+        let txn = self.db.begin().await?;
+        if role != Role::Admin {
+            refuse_last_admin(&txn, user_id).await?;
+        }
         let user = users::Entity::find_by_id(user_id)
-            .one(&self.db)
+            .one(&txn)
             .await?
             .ok_or_else(|| StorageError::UnknownUser(user_id.to_string()))?;
         let mut user: users::ActiveModel = user.into();
         user.role = Set(role.as_str().to_owned());
-        user_from_row(user.update(&self.db).await?)
+        let user = user_from_row(user.update(&txn).await?)?;
+        txn.commit().await?;
+        Ok(user)
     }
 
     /// "Email me when someone replies to my comment", from the account page.
@@ -181,4 +189,31 @@ impl Store {
             .map(|u| (u.id, u.display_name))
             .collect())
     }
+}
+
+/// Refuses, inside the caller's transaction, a change that takes `user_id` out of the admins
+/// (a lower role, a ban, deletion) when no other admin who is not banned would remain.
+pub(crate) async fn refuse_last_admin<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+) -> Result<()> {
+    use sea_orm::PaginatorTrait;
+    let is_admin = users::Entity::find_by_id(user_id)
+        .filter(users::Column::Role.eq(Role::Admin.as_str()))
+        .one(db)
+        .await?
+        .is_some();
+    if !is_admin {
+        return Ok(());
+    }
+    let other_admins = users::Entity::find()
+        .filter(users::Column::Role.eq(Role::Admin.as_str()))
+        .filter(users::Column::Id.ne(user_id))
+        .filter(users::Column::BannedAt.is_null())
+        .count(db)
+        .await?;
+    if other_admins == 0 {
+        return Err(StorageError::LastAdmin);
+    }
+    Ok(())
 }

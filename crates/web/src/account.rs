@@ -19,7 +19,7 @@ use crate::layout::Layout;
 use crate::pages::form_urlencode;
 use crate::session::Viewer;
 use crate::signin::see_other;
-use crate::views::{default_avatar, iso};
+use crate::views::{avatar_src, iso};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -88,10 +88,7 @@ async fn page(
     layout.noindex = true;
     layout.for_viewer(viewer, "/account").await?;
     Ok(AccountPage {
-        avatar_url: user
-            .avatar_url
-            .clone()
-            .unwrap_or_else(|| default_avatar(&user.display_name)),
+        avatar_url: avatar_src(user.avatar_url.as_deref(), &user.display_name),
         layout,
         user,
         identities,
@@ -237,7 +234,9 @@ async fn delete(
         }
         (Some(choice), true) => match state.store().delete_account(user.id, choice).await {
             Ok(()) => None,
-            Err(StorageError::AuthorHasPosts) => Some(StorageError::AuthorHasPosts.to_string()),
+            Err(refused @ (StorageError::AuthorHasPosts | StorageError::LastAdmin)) => {
+                Some(refused.to_string())
+            }
             Err(other) => return Err(other.into()),
         },
     };

@@ -20,7 +20,7 @@ use crate::layout::Layout;
 use crate::pages::{Shown, form_urlencode, single};
 use crate::session::{ClientAddress, Viewer};
 use crate::signin::{SignInChoice, choices, see_other};
-use crate::views::{CommentView, PostView, default_avatar, thoughts_heading};
+use crate::views::{CommentView, PostView, avatar_src, thoughts_heading};
 
 /// Larger form bodies are refused before they are read: a comment is at most tens of KB.
 const FORM_BODY_LIMIT: usize = 256 * 1024;
@@ -244,9 +244,7 @@ impl LikesView {
                 .first
                 .into_iter()
                 .map(|l| LikerView {
-                    avatar_url: l
-                        .avatar_url
-                        .unwrap_or_else(|| default_avatar(&l.display_name)),
+                    avatar_url: avatar_src(l.avatar_url.as_deref(), &l.display_name),
                     name: l.display_name,
                 })
                 .collect(),
@@ -692,7 +690,7 @@ async fn like_post(
     Path(id): Path<i64>,
     Form(form): Form<TokenOnly>,
 ) -> Result<Response, AppError> {
-    let user_id = viewer.acting_user(&form._csrf).await?;
+    let user_id = viewer.participating_user(&form._csrf).await?;
     let path = published_path(&state, id).await?;
     state.store().toggle_post_like(id, user_id).await?;
     Ok(see_other(&format!("{path}#likes")))
@@ -704,7 +702,7 @@ async fn like_comment(
     Path(id): Path<i64>,
     Form(form): Form<TokenOnly>,
 ) -> Result<Response, AppError> {
-    let user_id = viewer.acting_user(&form._csrf).await?;
+    let user_id = viewer.participating_user(&form._csrf).await?;
     let comment = state
         .store()
         .comment(id)

@@ -17,6 +17,12 @@ pub enum AppError {
     /// A state-changing request without this session's CSRF token, or by someone not allowed.
     #[error("forbidden")]
     Forbidden,
+    /// A banned reader tried to take part (like, follow): refused with a page that says so.
+    #[error("banned")]
+    Banned,
+    /// An operator's page (`/metrics`) asked for from an address not allowed to read it.
+    #[error("not served to this address")]
+    NotForThisAddress,
     #[error("internal error: {0}")]
     Internal(&'static str),
     #[error("storage failed")]
@@ -25,9 +31,20 @@ pub enum AppError {
     Render(#[from] askama::Error),
 }
 
-/// Left on an error response for `error_pages`, which has the state to render the page.
+const NOT_FOR_THIS_ADDRESS: (&str, &str) = (
+    "Not served to this address",
+    "This page is for the site's monitoring and is served only to the addresses its operator lists (server.metrics_allow_from).",
+);
+
+/// Left on an error response for `error_pages`, which has the state to render the page;
+/// with a heading and message when the status's usual words would not say what happened.
 #[derive(Debug, Clone, Copy)]
-struct ErrorPageWanted;
+struct ErrorPageWanted(Option<(&'static str, &'static str)>);
+
+const BANNED: (&str, &str) = (
+    "Your account cannot do that",
+    "A moderator has banned your account from taking part on this site: likes, follows and subscriptions are not accepted from it. Nothing was changed.",
+);
 
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -42,14 +59,21 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = match &self {
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::Banned | AppError::NotForThisAddress => {
+                StatusCode::FORBIDDEN
+            }
             AppError::Storage(_) | AppError::Render(_) | AppError::Internal(_) => {
                 tracing::error!(error = %error_chain(&self), "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
+        let words = match self {
+            AppError::Banned => Some(BANNED),
+            AppError::NotForThisAddress => Some(NOT_FOR_THIS_ADDRESS),
+            _ => None,
+        };
         let mut response = status.into_response();
-        response.extensions_mut().insert(ErrorPageWanted);
+        response.extensions_mut().insert(ErrorPageWanted(words));
         response
     }
 }
@@ -81,7 +105,8 @@ pub(crate) async fn error_pages(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_none_or(|ct| ct.as_bytes().starts_with(b"text/plain"));
-    let wanted = response.extensions().get::<ErrorPageWanted>().is_some()
+    let own = response.extensions().get::<ErrorPageWanted>().copied();
+    let wanted = own.is_some()
         || (plain
             && matches!(
                 status,
@@ -95,24 +120,25 @@ pub(crate) async fn error_pages(
     if !wanted {
         return response;
     }
-    let (heading, message) = match status {
-        StatusCode::NOT_FOUND => (
+    let (heading, message) = match (own.and_then(|o| o.0), status) {
+        (Some(words), _) => words,
+        (None, StatusCode::NOT_FOUND) => (
             "Nothing here",
             "The page you asked for does not exist, or no longer does. Try a search, or start from the front page.",
         ),
-        StatusCode::BAD_REQUEST => (
+        (None, StatusCode::BAD_REQUEST) => (
             "That address could not be read",
             "Part of the address (the text after the question mark, perhaps) is not something this site understands. Try a search, or start from the front page.",
         ),
-        StatusCode::FORBIDDEN => (
+        (None, StatusCode::FORBIDDEN) => (
             "That form could not be accepted",
             "The form you sent was not accepted: it has expired, or it was not sent from this site, or you are not signed in. Nothing was changed. Go back, reload the page and try again.",
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => (
+        (None, StatusCode::PAYLOAD_TOO_LARGE) => (
             "That was too much to send",
             "What you sent is larger than this site accepts, so nothing was saved. Go back and shorten it.",
         ),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::UNPROCESSABLE_ENTITY => (
+        (None, StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::UNPROCESSABLE_ENTITY) => (
             "That form could not be read",
             "The form arrived incomplete or in a shape this site does not understand, so nothing was saved. Go back, reload the page and try again.",
         ),

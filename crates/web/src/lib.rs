@@ -29,7 +29,7 @@ use folio_storage::Store;
 
 pub use cache::PageCache;
 pub use error::AppError;
-pub use media::{DirectoryMedia, clean_upload};
+pub use media::{DEFAULT_MAX_IMAGE_PIXELS, DirectoryMedia, clean_upload, clean_upload_within};
 pub use ops::{baseline_router, metrics_handle};
 pub use session::{SESSION_COOKIE, open_session_for};
 
@@ -86,6 +86,84 @@ pub struct CommentSettings {
 pub struct MediaSettings {
     pub directory: std::path::PathBuf,
     pub max_upload_bytes: u64,
+    /// Uploads whose header declares more pixels are refused before decoding.
+    pub max_image_pixels: u64,
+    /// Where pages may load images from besides this site (CSP `img-src` sources such as
+    /// `https:` or `http://old-blog.example.org`).
+    pub image_sources: Vec<String>,
+}
+
+/// Limits that protect the site rather than shape it.
+#[derive(Debug, Clone)]
+pub struct SecuritySettings {
+    /// Client addresses (or ranges) that may read `/metrics`.
+    pub metrics_allow_from: Vec<AddressRange>,
+    /// A session ends this long after sign-in, however active.
+    pub session_absolute_lifetime: Duration,
+    /// `Strict-Transport-Security: max-age` sent when the site is https (0: not sent).
+    pub hsts_max_age_seconds: u64,
+    /// Confirmation emails `/subscribe` sends for one client address per hour (0: no limit).
+    pub subscribe_per_address_per_hour: u32,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        SecuritySettings {
+            metrics_allow_from: vec![
+                AddressRange::single(IpAddr::from([127, 0, 0, 1])),
+                AddressRange::single(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+            ],
+            session_absolute_lifetime: Duration::from_secs(90 * 24 * 3600),
+            hsts_max_age_seconds: 31_536_000,
+            subscribe_per_address_per_hour: 5,
+        }
+    }
+}
+
+/// An address or a CIDR range of them (`127.0.0.1`, `10.0.0.0/8`, `::1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressRange {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl AddressRange {
+    pub fn single(address: IpAddr) -> Self {
+        let prefix = if address.is_ipv4() { 32 } else { 128 };
+        AddressRange {
+            network: address,
+            prefix,
+        }
+    }
+
+    /// `None` for text that is neither an address nor `address/prefix`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (address, prefix) = match text.trim().split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix.parse::<u8>().ok()?)),
+            None => (text.trim(), None),
+        };
+        let network: IpAddr = address.parse().ok()?;
+        let width = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(width);
+        (prefix <= width).then_some(AddressRange { network, prefix })
+    }
+
+    pub fn contains(&self, address: IpAddr) -> bool {
+        let address = match address {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+            v4 => v4,
+        };
+        let bits = |ip: IpAddr| match ip {
+            IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32u32),
+            IpAddr::V6(v6) => (u128::from(v6), 128u32),
+        };
+        let ((net, width), (addr, addr_width)) = (bits(self.network), bits(address));
+        if width != addr_width {
+            return false;
+        }
+        let shift = width - u32::from(self.prefix);
+        shift >= width || (net >> shift) == (addr >> shift)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +175,7 @@ pub struct WebSettings {
     pub media: MediaSettings,
     /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<IpAddr>,
+    pub security: SecuritySettings,
 }
 
 /// Everything a handler can reach. Cheap to clone.
@@ -116,6 +195,8 @@ struct StateInner {
     trusted_proxies: Vec<IpAddr>,
     media: media::DirectoryMedia,
     max_upload_bytes: u64,
+    max_image_pixels: u64,
+    security: SecuritySettings,
     cache: PageCache,
     chrome: layout::ChromeCache,
 }
@@ -137,6 +218,8 @@ impl AppState {
                 trusted_proxies: settings.trusted_proxies.clone(),
                 media: media::DirectoryMedia::new(settings.media.directory.clone()),
                 max_upload_bytes: settings.media.max_upload_bytes,
+                max_image_pixels: settings.media.max_image_pixels,
+                security: settings.security.clone(),
                 cache,
                 chrome,
             }),
@@ -197,6 +280,14 @@ impl AppState {
         self.inner.max_upload_bytes
     }
 
+    pub(crate) fn max_image_pixels(&self) -> u64 {
+        self.inner.max_image_pixels
+    }
+
+    pub(crate) fn security(&self) -> &SecuritySettings {
+        &self.inner.security
+    }
+
     pub(crate) fn configured_site(&self) -> &SiteSettings {
         &self.inner.configured_site
     }
@@ -217,4 +308,30 @@ impl AppState {
 /// The whole site as one router, with its middleware.
 pub fn router(state: AppState, settings: &WebSettings) -> Router {
     routes::build(state, settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AddressRange;
+
+    #[test]
+    fn address_ranges_hold_what_they_say() {
+        let loopback = AddressRange::parse("127.0.0.1").unwrap();
+        assert!(loopback.contains("127.0.0.1".parse().unwrap()));
+        assert!(loopback.contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!loopback.contains("127.0.0.2".parse().unwrap()));
+        let private = AddressRange::parse("10.0.0.0/8").unwrap();
+        assert!(private.contains("10.200.3.4".parse().unwrap()));
+        assert!(!private.contains("11.0.0.1".parse().unwrap()));
+        assert!(!private.contains("::1".parse().unwrap()));
+        let everyone = AddressRange::parse("0.0.0.0/0").unwrap();
+        assert!(everyone.contains("203.0.113.9".parse().unwrap()));
+        assert!(
+            AddressRange::parse("::1")
+                .unwrap()
+                .contains("::1".parse().unwrap())
+        );
+        assert!(AddressRange::parse("10.0.0.0/33").is_none());
+        assert!(AddressRange::parse("localhost").is_none());
+    }
 }

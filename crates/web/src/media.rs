@@ -25,6 +25,9 @@ use crate::error::AppError;
 const MAX_SIDE: u32 = 12_000;
 /// Memory the decoder may take for one image.
 const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
+/// Pixels an image may have when the configuration does not say (`media.max_image_pixels`):
+/// 50 megapixels, more than most cameras and phones take.
+pub const DEFAULT_MAX_IMAGE_PIXELS: u64 = 50_000_000;
 /// The narrower copies made of a wide image, widest first: for the page (the text column is
 /// 42rem, so this is about twice that for dense screens) and for feeds.
 pub const VARIANT_WIDTHS: [u32; 2] = [LARGE_WIDTH, FEED_WIDTH];
@@ -40,15 +43,31 @@ pub fn router() -> Router<AppState> {
 pub enum UploadRefusal {
     NotAnImage,
     TooLarge,
+    /// The header declares more pixels than allowed (a small file can unpack to gigabytes).
+    TooManyPixels {
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+    },
 }
 
 impl UploadRefusal {
-    pub fn message(&self) -> &'static str {
+    pub fn message(&self) -> String {
         match self {
             UploadRefusal::NotAnImage => {
                 "That file is not a PNG or JPEG image (its content was checked, not its name)."
+                    .to_owned()
             }
-            UploadRefusal::TooLarge => "That image is larger than this site accepts.",
+            UploadRefusal::TooLarge => "That image is larger than this site accepts.".to_owned(),
+            UploadRefusal::TooManyPixels {
+                width,
+                height,
+                max_pixels,
+            } => format!(
+                "That image is {width} × {height} pixels, more than the {:.1} megapixels this site accepts (setting media.max_image_pixels). Nothing was stored; scale it down and upload it again.",
+                // Megapixels with one decimal; exactness does not matter in a message.
+                *max_pixels as f64 / 1_000_000.0
+            ),
         }
     }
 }
@@ -105,7 +124,13 @@ pub struct CleanUpload {
 /// Re-encodes an upload (only PNG and JPEG, told apart by their first bytes) and makes its
 /// narrower copies (see [`VARIANT_WIDTHS`]).
 pub fn clean_upload(bytes: &[u8]) -> Result<CleanUpload, UploadRefusal> {
-    let (decoded, format, extension) = decode(bytes)?;
+    clean_upload_within(bytes, DEFAULT_MAX_IMAGE_PIXELS)
+}
+
+/// [`clean_upload`] refusing, before decoding, an image whose header declares more than
+/// `max_pixels` pixels.
+pub fn clean_upload_within(bytes: &[u8], max_pixels: u64) -> Result<CleanUpload, UploadRefusal> {
+    let (decoded, format, extension) = decode(bytes, max_pixels)?;
     let clean = encode(&decoded, format)?;
     let mut variants = Vec::new();
     for width in VARIANT_WIDTHS {
@@ -130,19 +155,40 @@ fn scaled_height(original_width: u32, original_height: u32, width: u32) -> u32 {
     u32::try_from(scaled).unwrap_or(u32::MAX).max(1)
 }
 
-fn decode(bytes: &[u8]) -> Result<(DynamicImage, ImageFormat, &'static str), UploadRefusal> {
+fn decode(
+    bytes: &[u8],
+    max_pixels: u64,
+) -> Result<(DynamicImage, ImageFormat, &'static str), UploadRefusal> {
     let format = image::guess_format(bytes).map_err(|_| UploadRefusal::NotAnImage)?;
     let extension = match format {
         ImageFormat::Png => "png",
         ImageFormat::Jpeg => "jpg",
         _ => return Err(UploadRefusal::NotAnImage),
     };
+    let limits = || {
+        let mut limits = Limits::default();
+        limits.max_image_width = Some(MAX_SIDE);
+        limits.max_image_height = Some(MAX_SIDE);
+        // Eight bytes a pixel covers 16-bit RGBA, the widest PNG this decodes.
+        limits.max_alloc = Some(MAX_DECODE_BYTES.min(max_pixels.saturating_mul(8)));
+        limits
+    };
+    // The header alone first: a few hundred kilobytes can declare 11000 × 11000 pixels.
+    let mut header = ImageReader::with_format(Cursor::new(bytes), format);
+    header.limits(limits());
+    let (width, height) = header.into_dimensions().map_err(|error| match error {
+        image::ImageError::Limits(_) => UploadRefusal::TooLarge,
+        _ => UploadRefusal::NotAnImage,
+    })?;
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(UploadRefusal::TooManyPixels {
+            width,
+            height,
+            max_pixels,
+        });
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_DECODE_BYTES);
-    reader.limits(limits);
+    reader.limits(limits());
     let decoded = reader.decode().map_err(|error| match error {
         image::ImageError::Limits(_) => UploadRefusal::TooLarge,
         _ => UploadRefusal::NotAnImage,

@@ -46,7 +46,31 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-pub async fn metrics() -> Response {
+/// Prometheus's page, for the addresses `server.metrics_allow_from` lists (loopback by
+/// default): request counts by route are no business of the public. A request a proxy
+/// forwarded counts as coming from its client, and when the proxy is not trusted, from
+/// nowhere allowed, so that a proxy on the same machine does not publish the page.
+pub async fn metrics(State(state): State<AppState>, request: Request) -> Response {
+    let trusted = state.trusted_proxies();
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let forwarded = request.headers().contains_key("x-forwarded-for")
+        || request.headers().contains_key(header::FORWARDED);
+    let vouched = !forwarded || peer.is_some_and(|p| trusted.contains(&p));
+    let client = crate::session::client_address(request.extensions(), request.headers(), trusted);
+    let allowed = vouched
+        && client.is_some_and(|client| {
+            state
+                .security()
+                .metrics_allow_from
+                .iter()
+                .any(|range| range.contains(client))
+        });
+    if !allowed {
+        return crate::error::AppError::NotForThisAddress.into_response();
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -20,23 +20,37 @@ const USER_KEY: &str = "user_id";
 const CSRF_KEY: &str = "csrf";
 const PENDING_KEY: &str = "pending_sign_in";
 const NOTICE_KEY: &str = "notice";
+/// When the reader signed in (Unix seconds): the session ends `absolute_lifetime` later.
+const SIGNED_IN_AT_KEY: &str = "signed_in_at";
 /// A signed-in reader stays signed in while they come back at least this often.
 const INACTIVITY_DAYS: i64 = 30;
 
 #[derive(Debug, Clone)]
 pub struct DatabaseSessions {
     store: Store,
+    /// However active, a sign-in ends this long after it began: a stolen cookie does not
+    /// work forever.
+    absolute_lifetime: time::Duration,
 }
 
 impl DatabaseSessions {
-    pub fn layer(store: Store, secure: bool) -> SessionManagerLayer<DatabaseSessions> {
-        SessionManagerLayer::new(DatabaseSessions { store })
-            .with_name(SESSION_COOKIE)
-            .with_http_only(true)
-            .with_same_site(tower_sessions::cookie::SameSite::Lax)
-            .with_secure(secure)
-            .with_path("/")
-            .with_expiry(Expiry::OnInactivity(time::Duration::days(INACTIVITY_DAYS)))
+    pub fn layer(
+        store: Store,
+        secure: bool,
+        absolute_lifetime: std::time::Duration,
+    ) -> SessionManagerLayer<DatabaseSessions> {
+        let absolute_lifetime =
+            time::Duration::try_from(absolute_lifetime).unwrap_or(time::Duration::MAX);
+        SessionManagerLayer::new(DatabaseSessions {
+            store,
+            absolute_lifetime,
+        })
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(tower_sessions::cookie::SameSite::Lax)
+        .with_secure(secure)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(INACTIVITY_DAYS)))
     }
 }
 
@@ -97,8 +111,31 @@ impl SessionStore for DatabaseSessions {
         else {
             return Ok(None);
         };
-        let data = serde_json::from_str(&found.data)
-            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let mut data: std::collections::HashMap<String, serde_json::Value> =
+            serde_json::from_str(&found.data)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        if data.contains_key(USER_KEY) {
+            match data
+                .get(SIGNED_IN_AT_KEY)
+                .and_then(serde_json::Value::as_i64)
+            {
+                Some(signed_in_at)
+                    if now.saturating_sub(signed_in_at)
+                        > self.absolute_lifetime.whole_seconds() =>
+                {
+                    self.store
+                        .delete_session(&id.to_string())
+                        .await
+                        .map_err(backend)?;
+                    return Ok(None);
+                }
+                Some(_) => {}
+                // Signed in before sign-ins had a start: the lifetime counts from now.
+                None => {
+                    data.insert(SIGNED_IN_AT_KEY.to_owned(), now.into());
+                }
+            }
+        }
         let expiry_date = OffsetDateTime::from_unix_timestamp(found.expires_at)
             .map_err(|e| session_store::Error::Decode(e.to_string()))?;
         Ok(Some(Record {
@@ -181,12 +218,25 @@ impl Viewer {
         self.user_id().ok_or(AppError::Forbidden)
     }
 
+    /// [`Viewer::acting_user`] who may also take part (like, follow): not banned.
+    pub async fn participating_user(&self, submitted_csrf: &str) -> Result<i64, AppError> {
+        let user_id = self.acting_user(submitted_csrf).await?;
+        match &self.user {
+            Some(user) if user.is_banned(OffsetDateTime::now_utc()) => Err(AppError::Banned),
+            _ => Ok(user_id),
+        }
+    }
+
     /// Starts a signed-in session under a new id (so that an id someone planted before
     /// sign-in is worthless afterwards), with a new CSRF token.
     pub async fn sign_in(&self, user_id: i64) -> Result<(), AppError> {
         self.session.cycle_id().await.map_err(session_failed)?;
         self.session
             .insert(USER_KEY, user_id)
+            .await
+            .map_err(session_failed)?;
+        self.session
+            .insert(SIGNED_IN_AT_KEY, OffsetDateTime::now_utc().unix_timestamp())
             .await
             .map_err(session_failed)?;
         self.session
@@ -325,7 +375,9 @@ pub async fn open_session_for(
 ) -> Result<(String, String), folio_storage::StorageError> {
     let id = Id::default();
     let csrf = new_token();
-    let data = serde_json::json!({ USER_KEY: user_id, CSRF_KEY: csrf }).to_string();
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let data =
+        serde_json::json!({ USER_KEY: user_id, CSRF_KEY: csrf, SIGNED_IN_AT_KEY: now }).to_string();
     let expires_at =
         (OffsetDateTime::now_utc() + time::Duration::days(INACTIVITY_DAYS)).unix_timestamp();
     store

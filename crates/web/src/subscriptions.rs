@@ -16,7 +16,7 @@ use crate::AppState;
 use crate::discussion::{CommentForm, private};
 use crate::error::AppError;
 use crate::layout::Layout;
-use crate::session::Viewer;
+use crate::session::{ClientAddress, Viewer};
 use crate::signin::see_other;
 
 /// Writes a reader's comment (unless the checks refuse it) with, in the same transaction,
@@ -263,6 +263,7 @@ fn message(
 /// nothing else until its owner confirms.
 async fn subscribe(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     Form(form): Form<SubscribeForm>,
 ) -> Result<Response, AppError> {
     let email = form.email.trim();
@@ -282,12 +283,26 @@ async fn subscribe(
         );
     }
     if form.url.is_empty() {
-        state
+        // Each confirmation is an email to a stranger's inbox: an address gets a few an hour.
+        let address = address.map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+        let accepted = state
             .store()
-            .subscribe_blog(email, None, false, |s| {
-                Some(folio_notification::confirmation_mail(s))
-            })
+            .subscribe_blog_from_address(
+                email,
+                &address,
+                state.security().subscribe_per_address_per_hour,
+                |s| Some(folio_notification::confirmation_mail(s)),
+            )
             .await?;
+        if accepted.is_none() {
+            tracing::info!(client = %address, "subscription refused: too many from this address");
+            return message(
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many subscriptions",
+                "Too many subscriptions were asked for from your network in the last hour, so no email was sent. Please try again later.",
+            );
+        }
     }
     // The same answer whether or not the address was known: it tells nobody who subscribed.
     message(
@@ -347,9 +362,14 @@ async fn follow(
     Path(post_id): Path<i64>,
     Form(form): Form<FollowForm>,
 ) -> Result<Response, AppError> {
-    let user_id = viewer.acting_user(&form._csrf).await?;
-    let path = crate::discussion::published_path(&state, post_id).await?;
     let following = form.follow.as_deref() != Some("0");
+    // Stopping the emails stays possible for a banned reader; starting them does not.
+    let user_id = if following {
+        viewer.participating_user(&form._csrf).await?
+    } else {
+        viewer.acting_user(&form._csrf).await?
+    };
+    let path = crate::discussion::published_path(&state, post_id).await?;
     state
         .store()
         .set_thread_follow(post_id, user_id, following)
@@ -380,25 +400,50 @@ async fn moderation_target(
         .moderation_link(token, time::Duration::days(MODERATION_LINK_DAYS))
         .await?
         .ok_or(AppError::NotFound)?;
-    let comment_id = match link {
-        ModerationLink::Usable(id) => id,
-        ModerationLink::AlreadyUsed => {
-            return Ok(Err(message(
-                state,
-                StatusCode::GONE,
-                "Link already used",
-                "This moderation link was already used. The comment can still be moderated in the admin.",
-            )?));
+    let (heading, why) = match link {
+        ModerationLink::Usable(id) => {
+            return found_target(state, id).await;
         }
-        ModerationLink::Expired => {
-            return Ok(Err(message(
-                state,
-                StatusCode::GONE,
-                "Link expired",
-                "This moderation link has expired. The comment can still be moderated in the admin.",
-            )?));
-        }
+        ModerationLink::AlreadyUsed => (
+            "Link already used",
+            "This moderation link was already used. The comment can still be moderated in the admin.".to_owned(),
+        ),
+        ModerationLink::OtherLinkUsed => (
+            "Already moderated",
+            "Another moderator already acted on this comment from their email, so this link no longer works. The comment can still be changed in the admin.".to_owned(),
+        ),
+        ModerationLink::AlreadyModerated(status) => (
+            "Already moderated",
+            format!(
+                "This comment was already moderated (it is now {}), so this link no longer works. It can still be changed in the admin.",
+                status_words(status)
+            ),
+        ),
+        ModerationLink::NotAModerator => (
+            "Link no longer valid",
+            "This link was sent to someone who no longer moderates comments on this site, so it no longer works.".to_owned(),
+        ),
+        ModerationLink::Expired => (
+            "Link expired",
+            "This moderation link has expired. The comment can still be moderated in the admin.".to_owned(),
+        ),
     };
+    Ok(Err(message(state, StatusCode::GONE, heading, &why)?))
+}
+
+fn status_words(status: CommentStatus) -> &'static str {
+    match status {
+        CommentStatus::Approved => "approved",
+        CommentStatus::Pending => "waiting",
+        CommentStatus::Spam => "marked as spam",
+        CommentStatus::Trash => "in the trash",
+    }
+}
+
+async fn found_target(
+    state: &AppState,
+    comment_id: i64,
+) -> Result<Result<(Comment, Post), Response>, AppError> {
     let comment = state
         .store()
         .comment(comment_id)
@@ -460,6 +505,10 @@ async fn moderate(
         Err(page) => return Ok(page),
     };
     let Some(comment_id) = state.store().use_moderation_link(&token, status).await? else {
+        // Someone acted between the check and the change: say what happened.
+        if let Err(page) = moderation_target(&state, &token).await? {
+            return Ok(page);
+        }
         return message(
             &state,
             StatusCode::GONE,
@@ -540,6 +589,11 @@ async fn manage(
     let user = viewer.user.clone().ok_or(AppError::Forbidden)?;
     let store = state.store();
     let email = user.email.clone().filter(|_| user.email_verified);
+    // Turning email off stays possible for a banned reader; taking on more does not.
+    let subscribing = matches!(form.action.as_str(), "new_posts_on" | "replies_on");
+    if subscribing && user.is_banned(time::OffsetDateTime::now_utc()) {
+        return Err(AppError::Banned);
+    }
     match (form.action.as_str(), form.post) {
         ("unfollow", Some(post)) => store.set_thread_follow(post, user.id, false).await?,
         ("replies_on", _) => store.set_notify_replies(user.id, true).await?,

@@ -175,10 +175,7 @@ impl CommentView {
                 .author_url
                 .clone()
                 .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
-            avatar_url: comment
-                .author_avatar
-                .clone()
-                .unwrap_or_else(|| default_avatar(&comment.author_name)),
+            avatar_url: avatar_src(comment.author_avatar.as_deref(), &comment.author_name),
             date_iso: iso(comment.created_at),
             date_human: human_date_time(comment.created_at),
             html: comment.html.clone(),
@@ -191,6 +188,15 @@ impl CommentView {
             likes: 0,
             liked: false,
         }
+    }
+}
+
+/// What an `<img src>` shows for someone: their provider's avatar when it is a web address
+/// (rows stored before that was checked may hold anything), else the generated one.
+pub fn avatar_src(stored: Option<&str>, name: &str) -> String {
+    match stored {
+        Some(url) if folio_domain::users::is_web_avatar_url(url) => url.to_owned(),
+        _ => default_avatar(name),
     }
 }
 

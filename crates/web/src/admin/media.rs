@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::discussion::private;
 use crate::error::AppError;
 use crate::layout::Layout;
-use crate::media::{StoredImage, UploadRefusal, clean_upload};
+use crate::media::{StoredImage, UploadRefusal, clean_upload_within};
 use crate::session::Viewer;
 use crate::signin::see_other;
 
@@ -176,7 +176,7 @@ async fn upload(State(state): State<AppState>, viewer: Viewer, mut form: Multipa
         .await;
     };
     if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > state.max_upload_bytes() {
-        let message = UploadRefusal::TooLarge.message().to_owned();
+        let message = UploadRefusal::TooLarge.message();
         return page(
             &state,
             &viewer,
@@ -187,7 +187,8 @@ async fn upload(State(state): State<AppState>, viewer: Viewer, mut form: Multipa
         .await;
     }
     // Decoding and resizing are CPU work: off the request threads.
-    let cleaned = tokio::task::spawn_blocking(move || clean_upload(&bytes))
+    let max_pixels = state.max_image_pixels();
+    let cleaned = tokio::task::spawn_blocking(move || clean_upload_within(&bytes, max_pixels))
         .await
         .map_err(|_| AppError::Internal("the image decoder stopped"))?;
     let cleaned = match cleaned {
@@ -195,16 +196,11 @@ async fn upload(State(state): State<AppState>, viewer: Viewer, mut form: Multipa
         Err(refusal) => {
             let status = match refusal {
                 UploadRefusal::NotAnImage => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                UploadRefusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                UploadRefusal::TooLarge | UploadRefusal::TooManyPixels { .. } => {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                }
             };
-            return page(
-                &state,
-                &viewer,
-                &user,
-                status,
-                Some(refusal.message().to_owned()),
-            )
-            .await;
+            return page(&state, &viewer, &user, status, Some(refusal.message())).await;
         }
     };
     let stored = state.media().put_upload(&cleaned).await.map_err(|error| {

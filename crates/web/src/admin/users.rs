@@ -130,7 +130,16 @@ async fn change_role(
         .user_by_id(id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let changed = state.store().change_role(&user, id, role).await?;
+    let changed = match state.store().change_role(&user, id, role).await {
+        Ok(changed) => changed,
+        Err(refused @ folio_storage::StorageError::LastAdmin) => {
+            viewer
+                .set_notice(&format!("Nothing was changed: {refused}."))
+                .await?;
+            return Ok(see_other("/admin/users"));
+        }
+        Err(other) => return Err(AppError::from(other).into()),
+    };
     viewer
         .set_notice(&format!(
             "{} is now {}.",
@@ -183,7 +192,17 @@ async fn ban(
         },
     };
     let reason = form.reason.trim();
-    state.store().ban_user(&user, id, reason, until).await?;
+    if let Err(error) = state.store().ban_user(&user, id, reason, until).await {
+        return match error {
+            refused @ folio_storage::StorageError::LastAdmin => {
+                viewer
+                    .set_notice(&format!("Nothing was changed: {refused}."))
+                    .await?;
+                Ok(see_other(&back_to(&form.return_to)))
+            }
+            other => Err(AppError::from(other).into()),
+        };
+    }
     viewer
         .set_notice(&format!(
             "{} is banned; their held comments went to spam.",
