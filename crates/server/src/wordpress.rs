@@ -85,6 +85,8 @@ impl fmt::Display for ImportSummary {
 /// What the first reading learns.
 struct Survey {
     site: String,
+    /// `wp:base_site_url`, as earlier releases remembered imports under it.
+    shared_site: String,
     attachments: AttachmentIndex,
     /// Attachment id → its path under `uploads`.
     attached_files: HashMap<i64, String>,
@@ -118,6 +120,7 @@ fn survey(path: &Path) -> anyhow::Result<Survey> {
     let (mut wxr, size) = reader(path)?;
     let bar = progress_bar(size, "checking");
     let mut site = String::new();
+    let mut shared_site = String::new();
     let mut attachments = AttachmentIndex::default();
     let mut attached_files = HashMap::new();
     let mut seen = 0u64;
@@ -127,7 +130,12 @@ fn survey(path: &Path) -> anyhow::Result<Survey> {
             bar.set_position(wxr.bytes_read());
         }
         match record {
-            WxrRecord::Site { url, .. } if site.is_empty() => site = url,
+            WxrRecord::Site {
+                url, shared_url, ..
+            } if site.is_empty() => {
+                site = url;
+                shared_site = shared_url;
+            }
             WxrRecord::Item(item) if item.post_type == "attachment" => {
                 let url = if item.attachment_url.is_empty() {
                     item.link.clone()
@@ -155,6 +163,7 @@ fn survey(path: &Path) -> anyhow::Result<Survey> {
     }
     Ok(Survey {
         site,
+        shared_site,
         attachments,
         attached_files,
     })
@@ -258,7 +267,7 @@ pub async fn import(store: &Store, job: WordPressImport<'_>) -> anyhow::Result<I
     let (mut wxr, size) = reader(job.file)?;
     let bar = progress_bar(size, "importing");
     let mut import = store
-        .begin_wordpress_import(&survey.site)
+        .begin_wordpress_import(&survey.site, &survey.shared_site)
         .await
         .context("starting the import")?;
     let mut seen = 0u64;
@@ -325,6 +334,7 @@ async fn imported_post(
     uploads: &mut Uploads<'_>,
     summary: &mut ImportSummary,
 ) -> anyhow::Result<ImportedPost> {
+    let source_key = item.source_key();
     let content = uploads.rewrite(&item.content).await?;
     let source = post_source(&content, item.id, &survey.attachments);
     let featured_image = item
@@ -358,6 +368,7 @@ async fn imported_post(
         decode_html_entities(&words.split_whitespace().collect::<Vec<_>>().join(" "))
     };
     Ok(ImportedPost {
+        source_key,
         wordpress_id: item.id,
         kind,
         status,

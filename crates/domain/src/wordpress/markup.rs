@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+use crate::markdown::decode_html_entities;
+
 /// What the markup needs to know about the export's attachments.
 pub trait AttachmentLookup {
     /// The file's URL (after any rewriting to this site's media).
@@ -84,7 +86,8 @@ fn is_image_url(url: &str) -> bool {
 /// A post's stored content as clean HTML laid out for the Markdown renderer.
 pub fn post_source(content: &str, post_id: i64, attachments: &dyn AttachmentLookup) -> String {
     let without_comments = strip_html_comments(content);
-    let expanded = expand_shortcodes(&without_comments, post_id, attachments);
+    let modern = modernize_tags(&without_comments);
+    let expanded = expand_shortcodes(&modern, post_id, attachments);
     let linked = link_bare_urls(&expanded);
     autop(&linked)
 }
@@ -151,6 +154,44 @@ fn strip_html_comments(input: &str) -> String {
         }
     }
     out.push_str(rest);
+    out
+}
+
+/// HTML's obsolete elements as their modern equivalents (`acronym` → `abbr`, `tt` → `code`,
+/// `strike` → `s`, `center` → a centred `div`); those with none (`font`, `big`, `blink`,
+/// `marquee`) give way to their text.
+fn modernize_tags(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    let mut i = 0;
+    while let Some(at) = input[i..].find('<') {
+        let position = i + at;
+        out.push_str(&input[i..position]);
+        let Some(tag) = tag_at(input, position) else {
+            out.push('<');
+            i = position + 1;
+            continue;
+        };
+        let original = &input[position..tag.end];
+        let slash = if tag.closing { "/" } else { "" };
+        match tag.name.as_str() {
+            "acronym" | "tt" | "strike" => {
+                let modern = match tag.name.as_str() {
+                    "acronym" => "abbr",
+                    "tt" => "code",
+                    _ => "s",
+                };
+                // Keep the attributes (an acronym's title is its expansion).
+                let after_name = 1 + slash.len() + tag.name.len();
+                out.push_str(&format!("<{slash}{modern}{}", &original[after_name..]));
+            }
+            "center" if tag.closing => out.push_str("</div>"),
+            "center" => out.push_str("<div class=\"has-text-align-center\">"),
+            "font" | "big" | "blink" | "marquee" | "basefont" => {}
+            _ => out.push_str(original),
+        }
+        i = tag.end;
+    }
+    out.push_str(&input[i..]);
     out
 }
 
@@ -263,9 +304,13 @@ fn parse_attributes(raw: &str) -> Vec<(String, String)> {
     let mut rest = raw.trim();
     let mut position = 0;
     while !rest.is_empty() {
-        let key_end = rest
-            .find(|c: char| c == '=' || c.is_whitespace())
-            .unwrap_or(rest.len());
+        // A bare address (`[audio https://e.org/a.mp3?x=1]`) is one value, `=` and all.
+        let key_end = if rest.starts_with("http://") || rest.starts_with("https://") {
+            rest.find(char::is_whitespace).unwrap_or(rest.len())
+        } else {
+            rest.find(|c: char| c == '=' || c.is_whitespace())
+                .unwrap_or(rest.len())
+        };
         let (key, after) = rest.split_at(key_end);
         let after = after.trim_start();
         if let Some(value_part) = after.strip_prefix('=') {
@@ -322,11 +367,17 @@ fn render_shortcode(
 }
 
 fn caption(code: &Shortcode<'_>, inner: &str) -> String {
-    let image_end = match (inner.find("<img"), inner.find("</a>")) {
-        (Some(image), Some(link)) if link > image => Some(link + "</a>".len()),
-        (Some(image), _) => inner[image..].find('>').map(|end| image + end + 1),
-        _ => None,
-    };
+    // The picture is the image, with the link around it when there is one; whatever
+    // follows, links included, is the caption's text.
+    let image_end = inner.find("<img").and_then(|image| {
+        let tag_end = tag_at(inner, image).map(|tag| tag.end)?;
+        let linked = inner[..image].trim_start().starts_with("<a")
+            && !inner[..image].contains("</a>");
+        match inner[tag_end..].find("</a>") {
+            Some(close) if linked => Some(tag_end + close + "</a>".len()),
+            _ => Some(tag_end),
+        }
+    });
     let (picture, text) = match image_end {
         Some(end) => (inner[..end].trim(), inner[end..].trim()),
         None => ("", inner.trim()),
@@ -351,7 +402,9 @@ fn gallery(code: &Shortcode<'_>, post_id: i64, attachments: &dyn AttachmentLooku
             .split(',')
             .filter_map(|id| id.trim().parse().ok())
             .collect(),
-        None => attachments.attached_to(post_id),
+        // An item without a post id has no attachments of its own (parent 0 means none).
+        None if post_id > 0 => attachments.attached_to(post_id),
+        None => Vec::new(),
     };
     let images: String = ids
         .iter()
@@ -368,7 +421,15 @@ fn gallery(code: &Shortcode<'_>, post_id: i64, attachments: &dyn AttachmentLooku
     if images.is_empty() {
         return String::new();
     }
-    format!("\n\n<figure class=\"wp-block-gallery\">{images}</figure>\n\n")
+    // WordPress lays a gallery out in three columns unless told otherwise, at most nine.
+    let columns = code
+        .attribute("columns")
+        .and_then(|n| n.trim().parse::<u8>().ok())
+        .filter(|n| (1..=9).contains(n))
+        .unwrap_or(3);
+    format!(
+        "\n\n<figure class=\"wp-block-gallery gallery-columns-{columns}\">{images}</figure>\n\n"
+    )
 }
 
 fn media_player(code: &Shortcode<'_>, inner: &str) -> String {
@@ -377,9 +438,14 @@ fn media_player(code: &Shortcode<'_>, inner: &str) -> String {
     } else {
         &["src", "mp4", "m4v", "webm", "ogv"]
     };
+    // `[audio https://…/a.mp3]`: the address given without a name.
+    let positional = code
+        .attribute("0")
+        .filter(|url| url.starts_with("http://") || url.starts_with("https://"));
     let source = keys
         .iter()
         .find_map(|key| code.attribute(key))
+        .or(positional)
         .map(str::to_owned)
         .unwrap_or_else(|| inner.trim().to_owned());
     if source.is_empty() {
@@ -388,7 +454,7 @@ fn media_player(code: &Shortcode<'_>, inner: &str) -> String {
     format!(
         "\n\n<figure class=\"wp-block-{kind}\"><{kind} controls src=\"{src}\"></{kind}></figure>\n\n",
         kind = code.name,
-        src = escape_attribute(&source)
+        src = escape_attribute(&decode_html_entities(&source))
     )
 }
 
@@ -396,7 +462,7 @@ fn link_block(url: &str) -> String {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return String::new();
     }
-    let url = escape_attribute(url);
+    let url = escape_attribute(&decode_html_entities(url));
     format!("\n\n<p><a href=\"{url}\">{url}</a></p>\n\n")
 }
 
@@ -409,7 +475,9 @@ fn link_bare_urls(input: &str) -> String {
         let is_bare_url = (trimmed.starts_with("http://") || trimmed.starts_with("https://"))
             && !trimmed.contains(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"'));
         if is_bare_url {
-            let url = escape_attribute(trimmed);
+            // The editor keeps `&` as `&amp;` in HTML; escaped once more it would read
+            // `&amp;amp;`.
+            let url = escape_attribute(&decode_html_entities(trimmed));
             out.push_str(&format!("<a href=\"{url}\">{url}</a>"));
             if line.ends_with('\n') {
                 out.push('\n');
