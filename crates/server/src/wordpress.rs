@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use folio_domain::Taxonomy;
 use folio_domain::markdown::decode_html_entities;
-use folio_domain::wordpress::markup::{post_source, replace_urls, upload_references};
+use folio_domain::wordpress::markup::{
+    post_source, replace_urls, title_text_and_markup, upload_references,
+};
 use folio_domain::wordpress::{
     AttachmentIndex, AttachmentLookup, ItemFate, SkipReason, WxrError, WxrItem, WxrReader,
     WxrRecord, comment_fate, item_fate,
@@ -335,6 +337,7 @@ async fn imported_post(
     summary: &mut ImportSummary,
 ) -> anyhow::Result<ImportedPost> {
     let source_key = item.source_key();
+    let (title, title_html) = title_text_and_markup(&item.title_html);
     let content = uploads.rewrite(&item.content).await?;
     let source = post_source(&content, item.id, &survey.attachments);
     let featured_image = item
@@ -372,7 +375,8 @@ async fn imported_post(
         wordpress_id: item.id,
         kind,
         status,
-        title: item.title,
+        title,
+        title_html,
         slug: item.slug,
         source,
         excerpt: excerpt_text,

@@ -35,7 +35,10 @@ pub struct ImportedPost {
     pub source_key: String,
     pub kind: PostKind,
     pub status: PostStatus,
+    /// Plain text.
     pub title: String,
+    /// The title's inline markup, sanitized, when it has any.
+    pub title_html: Option<String>,
     /// WordPress's slug (`post_name`), possibly empty or percent-encoded.
     pub slug: String,
     /// Clean HTML laid out for the Markdown renderer (see `folio_domain::wordpress::markup`).
@@ -225,6 +228,7 @@ const POST_COLUMNS: &[&str] = &[
     "author_id",
     "comments_open",
     "featured_image",
+    "title_html",
 ];
 const COMMENT_COLUMNS: &[&str] = &[
     "id",
@@ -895,6 +899,7 @@ impl WordPressImport {
             author_id.into(),
             post.comments_open.into(),
             post.featured_image.clone().into(),
+            post.title_html.clone().into(),
         ]);
         match post.kind {
             PostKind::Post => self.counts.posts += 1,

@@ -92,6 +92,50 @@ pub fn post_source(content: &str, post_id: i64, attachments: &dyn AttachmentLook
     autop(&linked)
 }
 
+/// A WordPress title (HTML) as Folio keeps it: the text, for `<title>`, feeds and emails;
+/// and, when it has inline markup (`<em>`), that markup sanitized, for the post's heading.
+pub fn title_text_and_markup(raw: &str) -> (String, Option<String>) {
+    let modern = modernize_tags(raw);
+    let mut text = String::with_capacity(modern.len());
+    let mut i = 0;
+    while let Some(at) = modern[i..].find('<') {
+        let position = i + at;
+        text.push_str(&modern[i..position]);
+        match tag_at(&modern, position) {
+            Some(tag) => i = tag.end,
+            None => {
+                text.push('<');
+                i = position + 1;
+            }
+        }
+    }
+    text.push_str(&modern[i..]);
+    let text = decode_html_entities(&text)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let has_markup = modern
+        .match_indices('<')
+        .any(|(at, _)| tag_at(&modern, at).is_some());
+    let markup = has_markup
+        .then(|| TITLE_SANITIZER.clean(modern.trim()).to_string())
+        .filter(|html| html.contains('<'));
+    (text, markup)
+}
+
+/// A heading holds phrasing content only: emphasis, code, sub- and superscripts, and the like.
+static TITLE_SANITIZER: std::sync::LazyLock<ammonia::Builder<'static>> =
+    std::sync::LazyLock::new(|| {
+        let mut builder = ammonia::Builder::empty();
+        builder
+            .add_tags([
+                "em", "strong", "i", "b", "code", "sub", "sup", "abbr", "s", "del", "ins", "mark",
+                "small", "q", "cite", "kbd", "var", "span", "br",
+            ])
+            .add_tag_attributes("abbr", ["title"]);
+        builder
+    });
+
 /// A comment's stored text as HTML paragraphs (still to be sanitized).
 pub fn comment_paragraphs(content: &str) -> String {
     autop(&strip_html_comments(content))
@@ -807,6 +851,99 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("<img"), "{html}");
+    }
+
+    #[test]
+    fn a_caption_with_a_link_in_its_text_keeps_all_of_it() {
+        let linked_image = source(
+            r#"[caption id="attachment_5" align="alignright" width="300"]<a href="https://old.example.com/cat/"><img class="wp-image-5 size-medium" src="https://old.example.com/cat.jpg" alt="A cat" /></a> Photo by <a href="https://ann.example.org">Ann</a>, 2019[/caption]"#,
+        );
+        assert!(
+            linked_image.contains("<figcaption class=\"wp-caption-text\">Photo by <a href=\"https://ann.example.org\">Ann</a>, 2019</figcaption>"),
+            "{linked_image}"
+        );
+        assert!(linked_image.contains("wp-caption alignright"), "{linked_image}");
+        let bare_image = source(
+            r#"[caption align="alignleft"]<img src="https://old.example.com/cat.jpg" alt="" /> Seen on <a href="https://e.org/">e.org</a>[/caption]"#,
+        );
+        assert!(
+            bare_image.contains("<img src=\"https://old.example.com/cat.jpg\" alt=\"\" /><figcaption class=\"wp-caption-text\">Seen on <a href=\"https://e.org/\">e.org</a></figcaption>"),
+            "{bare_image}"
+        );
+    }
+
+    #[test]
+    fn positional_audio_gets_a_player() {
+        let out = source("[audio https://e.org/song.mp3?dl=1&amp;x=2]");
+        assert!(
+            out.contains("<audio controls src=\"https://e.org/song.mp3?dl=1&amp;x=2\"></audio>"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn gallery_columns_become_a_class() {
+        assert!(
+            source("[gallery ids=\"5,6\" columns=\"4\"]").contains("wp-block-gallery gallery-columns-4"),
+        );
+        assert!(source("[gallery ids=\"5,6\"]").contains("gallery-columns-3"));
+        assert!(source("[gallery ids=\"5,6\" columns=\"40\"]").contains("gallery-columns-3"));
+    }
+
+    #[test]
+    fn a_url_alone_on_a_line_is_escaped_once() {
+        let out = source("Look:\n\nhttps://www.youtube.com/watch?v=abc&amp;t=30s\n\nEnd");
+        assert!(
+            out.contains("<a href=\"https://www.youtube.com/watch?v=abc&amp;t=30s\">"),
+            "{out}"
+        );
+        let html = render_post(&out).html;
+        assert!(!html.contains("&amp;amp;"), "{html}");
+    }
+
+    #[test]
+    fn obsolete_tags_become_modern_ones_or_text() {
+        let out = source(
+            "<acronym title=\"World Wide Web\">WWW</acronym> <tt>code</tt> <strike>old</strike> <font color=\"red\">red</font> <big>big</big>\n\n<center>Centred</center>",
+        );
+        assert!(out.contains("<abbr title=\"World Wide Web\">WWW</abbr>"), "{out}");
+        assert!(out.contains("<code>code</code>"), "{out}");
+        assert!(out.contains("<s>old</s>"), "{out}");
+        assert!(out.contains(" red big"), "{out}");
+        assert!(out.contains("<div class=\"has-text-align-center\">Centred</div>"), "{out}");
+        for gone in ["acronym", "<tt", "strike", "<font", "<big", "center>"] {
+            assert!(!out.contains(gone), "{gone}: {out}");
+        }
+    }
+
+    #[test]
+    fn image_alignment_survives_the_sanitizer() {
+        let html = render_post(&source(
+            r#"<img class="alignleft size-thumbnail wp-image-12 evil-class" src="https://e.org/a.jpg" alt="" />"#,
+        ))
+        .html;
+        assert!(
+            html.contains("class=\"alignleft size-thumbnail wp-image-12\""),
+            "{html}"
+        );
+        assert!(!html.contains("evil"), "{html}");
+    }
+
+    #[test]
+    fn titles_keep_inline_markup_apart_from_their_text() {
+        assert_eq!(
+            title_text_and_markup("Tom &amp; Jerry"),
+            ("Tom & Jerry".to_owned(), None)
+        );
+        let (text, markup) = title_text_and_markup(
+            "The <em>best</em> &amp; <acronym title=\"x\">BBQ</acronym><script>alert(1)</script>",
+        );
+        assert_eq!(text, "The best & BBQalert(1)");
+        assert_eq!(
+            markup.as_deref(),
+            Some("The <em>best</em> &amp; <abbr title=\"x\">BBQ</abbr>")
+        );
+        assert_eq!(title_text_and_markup("a < b").1, None);
     }
 
     #[test]

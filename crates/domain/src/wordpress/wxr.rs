@@ -785,6 +785,7 @@ mod tests {
             all[0],
             WxrRecord::Site {
                 url: "https://old.example.com".into(),
+                shared_url: "https://old.example.com".into(),
                 title: "Old Blog".into()
             }
         );
@@ -878,6 +879,62 @@ mod tests {
     fn other_xml_is_not_wxr() {
         let error = records("<html><body/></html>").unwrap_err();
         assert_eq!(error.problem, WxrProblem::NotWxr);
+    }
+
+    #[test]
+    fn a_wordpress_com_blog_is_known_by_its_own_link_not_the_shared_site_url() {
+        let blog = SMALL
+            .replace(
+                "<link>https://old.example.com</link>",
+                "<link>https://Tomatoes.WordPress.com/</link>",
+            )
+            .replace(
+                "<wp:base_site_url>https://old.example.com/</wp:base_site_url>",
+                "<wp:base_site_url>http://wordpress.com/</wp:base_site_url>\n  <wp:base_blog_url>https://tomatoes.wordpress.com</wp:base_blog_url>",
+            );
+        let all = records(&blog).unwrap();
+        assert_eq!(
+            all[0],
+            WxrRecord::Site {
+                url: "https://tomatoes.wordpress.com".into(),
+                shared_url: "http://wordpress.com".into(),
+                title: "Old Blog".into()
+            }
+        );
+        assert_eq!(all.len(), 4, "the site once, then the rest: {all:?}");
+        // No channel link: the blog's own address, then the site's.
+        let no_link = blog.replace("<link>https://Tomatoes.WordPress.com/</link>", "");
+        let WxrRecord::Site { url, .. } = &records(&no_link).unwrap()[0] else {
+            panic!()
+        };
+        assert_eq!(url, "https://tomatoes.wordpress.com");
+    }
+
+    #[test]
+    fn items_without_post_ids_are_known_by_guid_then_link_then_type_slug_and_date() {
+        let mut item = WxrItem {
+            id: 12,
+            guid: "https://x.example/?p=12".into(),
+            link: "https://x.example/hello/".into(),
+            post_type: "post".into(),
+            slug: "hello".into(),
+            date: parse_date("2024-03-05 10:00:00"),
+            ..Default::default()
+        };
+        assert_eq!(item.source_key(), "12");
+        item.id = 0;
+        assert_eq!(item.source_key(), "guid:https://x.example/?p=12");
+        item.guid.clear();
+        assert_eq!(item.source_key(), "link:https://x.example/hello/");
+        item.link.clear();
+        let by_parts = item.source_key();
+        assert!(by_parts.starts_with("item:"), "{by_parts}");
+        assert_eq!(by_parts, item.clone().source_key(), "stable");
+        item.slug = "hello-2".into();
+        assert_ne!(item.source_key(), by_parts);
+        // Fixed, so that a key stored by one build is found by the next.
+        assert_eq!(stable_hash(&["post", "hello"]), stable_hash(&["post", "hello"]));
+        assert_ne!(stable_hash(&["post", "hello"]), stable_hash(&["posth", "ello"]));
     }
 
     #[test]
