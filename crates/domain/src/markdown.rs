@@ -279,11 +279,14 @@ static POST_SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 });
 
 fn is_wordpress_image_class(class: &str) -> bool {
-    let word = |rest: &str, allowed: fn(char) -> bool| !rest.is_empty() && rest.chars().all(allowed);
-    matches!(class, "alignleft" | "alignright" | "aligncenter" | "alignnone")
-        || class
-            .strip_prefix("size-")
-            .is_some_and(|rest| word(rest, |c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    let word =
+        |rest: &str, allowed: fn(char) -> bool| !rest.is_empty() && rest.chars().all(allowed);
+    matches!(
+        class,
+        "alignleft" | "alignright" | "aligncenter" | "alignnone"
+    ) || class
+        .strip_prefix("size-")
+        .is_some_and(|rest| word(rest, |c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
         || class
             .strip_prefix("wp-image-")
             .is_some_and(|rest| word(rest, |c| c.is_ascii_digit()))

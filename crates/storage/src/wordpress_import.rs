@@ -937,7 +937,12 @@ impl WordPressImport {
 
     /// A comment's key: WordPress's comment id, inside `scope` when there is one; a comment
     /// without an id is known by its post and date.
-    fn comment_key(&mut self, post_key: &str, scope: Option<&str>, comment: &ImportedComment) -> String {
+    fn comment_key(
+        &mut self,
+        post_key: &str,
+        scope: Option<&str>,
+        comment: &ImportedComment,
+    ) -> String {
         let key = match (comment.wordpress_id, scope) {
             (id, None) if id > 0 => id.to_string(),
             (id, Some(scope)) if id > 0 => format!("{scope}#comment-{id}"),
@@ -980,7 +985,9 @@ impl WordPressImport {
         for comment in comments {
             let key = self.comment_key(post_key, scope, &comment);
             if comment.wordpress_id > 0 {
-                keys_by_id.entry(comment.wordpress_id).or_insert(key.clone());
+                keys_by_id
+                    .entry(comment.wordpress_id)
+                    .or_insert(key.clone());
             }
             if self.known_comment(&key, post_id).await? {
                 self.counts.already_there += 1;

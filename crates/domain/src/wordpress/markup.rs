@@ -415,8 +415,8 @@ fn caption(code: &Shortcode<'_>, inner: &str) -> String {
     // follows, links included, is the caption's text.
     let image_end = inner.find("<img").and_then(|image| {
         let tag_end = tag_at(inner, image).map(|tag| tag.end)?;
-        let linked = inner[..image].trim_start().starts_with("<a")
-            && !inner[..image].contains("</a>");
+        let linked =
+            inner[..image].trim_start().starts_with("<a") && !inner[..image].contains("</a>");
         match inner[tag_end..].find("</a>") {
             Some(close) if linked => Some(tag_end + close + "</a>".len()),
             _ => Some(tag_end),
@@ -862,7 +862,10 @@ mod tests {
             linked_image.contains("<figcaption class=\"wp-caption-text\">Photo by <a href=\"https://ann.example.org\">Ann</a>, 2019</figcaption>"),
             "{linked_image}"
         );
-        assert!(linked_image.contains("wp-caption alignright"), "{linked_image}");
+        assert!(
+            linked_image.contains("wp-caption alignright"),
+            "{linked_image}"
+        );
         let bare_image = source(
             r#"[caption align="alignleft"]<img src="https://old.example.com/cat.jpg" alt="" /> Seen on <a href="https://e.org/">e.org</a>[/caption]"#,
         );
@@ -884,7 +887,8 @@ mod tests {
     #[test]
     fn gallery_columns_become_a_class() {
         assert!(
-            source("[gallery ids=\"5,6\" columns=\"4\"]").contains("wp-block-gallery gallery-columns-4"),
+            source("[gallery ids=\"5,6\" columns=\"4\"]")
+                .contains("wp-block-gallery gallery-columns-4"),
         );
         assert!(source("[gallery ids=\"5,6\"]").contains("gallery-columns-3"));
         assert!(source("[gallery ids=\"5,6\" columns=\"40\"]").contains("gallery-columns-3"));
@@ -906,11 +910,17 @@ mod tests {
         let out = source(
             "<acronym title=\"World Wide Web\">WWW</acronym> <tt>code</tt> <strike>old</strike> <font color=\"red\">red</font> <big>big</big>\n\n<center>Centred</center>",
         );
-        assert!(out.contains("<abbr title=\"World Wide Web\">WWW</abbr>"), "{out}");
+        assert!(
+            out.contains("<abbr title=\"World Wide Web\">WWW</abbr>"),
+            "{out}"
+        );
         assert!(out.contains("<code>code</code>"), "{out}");
         assert!(out.contains("<s>old</s>"), "{out}");
         assert!(out.contains(" red big"), "{out}");
-        assert!(out.contains("<div class=\"has-text-align-center\">Centred</div>"), "{out}");
+        assert!(
+            out.contains("<div class=\"has-text-align-center\">Centred</div>"),
+            "{out}"
+        );
         for gone in ["acronym", "<tt", "strike", "<font", "<big", "center>"] {
             assert!(!out.contains(gone), "{gone}: {out}");
         }

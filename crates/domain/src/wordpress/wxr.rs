@@ -933,8 +933,14 @@ mod tests {
         item.slug = "hello-2".into();
         assert_ne!(item.source_key(), by_parts);
         // Fixed, so that a key stored by one build is found by the next.
-        assert_eq!(stable_hash(&["post", "hello"]), stable_hash(&["post", "hello"]));
-        assert_ne!(stable_hash(&["post", "hello"]), stable_hash(&["posth", "ello"]));
+        assert_eq!(
+            stable_hash(&["post", "hello"]),
+            stable_hash(&["post", "hello"])
+        );
+        assert_ne!(
+            stable_hash(&["post", "hello"]),
+            stable_hash(&["posth", "ello"])
+        );
     }
 
     #[test]
