@@ -409,10 +409,9 @@ fn rfc2822(at: OffsetDateTime) -> anyhow::Result<String> {
     Ok(at.to_offset(time::UtcOffset::UTC).format(&Rfc2822)?)
 }
 
+/// Enough for text to stay text in HTML (`>` alone starts nothing).
 fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    text.replace('&', "&amp;").replace('<', "&lt;")
 }
 
 fn text<W: Write>(xml: &mut Writer<W>, name: &str, value: &str) -> std::io::Result<()> {
