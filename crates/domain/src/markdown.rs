@@ -240,7 +240,7 @@ static POST_SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .add_tags(["figure", "figcaption", "input", "section", "audio", "video"])
         .add_tag_attributes("audio", ["src", "controls"])
         .add_tag_attributes("video", ["src", "controls", "poster", "width", "height"])
-        .add_tag_attributes("img", ["loading", "width", "height"])
+        .add_tag_attributes("img", ["loading", "width", "height", "class"])
         .add_tag_attributes("input", ["type", "checked", "disabled"])
         // Footnote references link to ids inside the same post.
         .add_tag_attributes("div", ["id", "class"])
@@ -264,10 +264,33 @@ static POST_SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
             .filter(|a| matches!(*a, "left" | "center" | "right"))
             .map(|_| value.into()),
         ("input", "type") => (value == "checkbox").then(|| value.into()),
+        // WordPress's alignment, size and attachment classes, so imported images sit where
+        // they did; no other class.
+        ("img", "class") => {
+            let kept: Vec<&str> = value
+                .split_whitespace()
+                .filter(|class| is_wordpress_image_class(class))
+                .collect();
+            (!kept.is_empty()).then(|| kept.join(" ").into())
+        }
         _ => Some(value.into()),
     });
     builder
 });
+
+fn is_wordpress_image_class(class: &str) -> bool {
+    let word =
+        |rest: &str, allowed: fn(char) -> bool| !rest.is_empty() && rest.chars().all(allowed);
+    matches!(
+        class,
+        "alignleft" | "alignright" | "aligncenter" | "alignnone"
+    ) || class
+        .strip_prefix("size-")
+        .is_some_and(|rest| word(rest, |c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        || class
+            .strip_prefix("wp-image-")
+            .is_some_and(|rest| word(rest, |c| c.is_ascii_digit()))
+}
 
 /// A reader's comment: a small Markdown subset, no raw HTML, no images, and links marked as
 /// user content so that spam earns nothing.

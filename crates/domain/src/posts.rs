@@ -57,7 +57,10 @@ pub struct PostSummary {
     pub id: i64,
     pub kind: PostKind,
     pub slug: Slug,
+    /// Plain text: `<title>`, feeds, emails.
     pub title: String,
+    /// The title with its inline markup (sanitized), for the heading; None when it has none.
+    pub title_html: Option<String>,
     pub excerpt: String,
     pub html: String,
     pub status: PostStatus,

@@ -205,6 +205,25 @@ impl lettre::message::header::Header for ListUnsubscribePost {
     }
 }
 
+/// RFC 3834: sent by a program, not a person, so that vacation responders and other
+/// automatic replies stay quiet.
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl lettre::message::header::Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".to_owned())
+    }
+}
+
 fn view_for(mail: &ClaimedMail, site: &SiteInfo) -> Result<View, MailError> {
     let mut view = View {
         site_title: site.title.clone(),
@@ -286,7 +305,8 @@ pub fn render_message(
             &mail.unsubscribe_token[..mail.unsubscribe_token.len().min(12)]
         )))
         .header(ListUnsubscribe(view.unsubscribe_url.clone()))
-        .header(ListUnsubscribePost);
+        .header(ListUnsubscribePost)
+        .header(AutoSubmitted);
     if let Some(post_id) = mail.post_id {
         // One thread per post in the reader's mail client.
         let thread = format!("<post-{post_id}@{host}>");

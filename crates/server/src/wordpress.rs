@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use folio_domain::Taxonomy;
 use folio_domain::markdown::decode_html_entities;
-use folio_domain::wordpress::markup::{post_source, replace_urls, upload_references};
+use folio_domain::wordpress::markup::{
+    post_source, replace_urls, title_text_and_markup, upload_references,
+};
 use folio_domain::wordpress::{
     AttachmentIndex, AttachmentLookup, ItemFate, SkipReason, WxrError, WxrItem, WxrReader,
     WxrRecord, comment_fate, item_fate,
@@ -85,6 +87,8 @@ impl fmt::Display for ImportSummary {
 /// What the first reading learns.
 struct Survey {
     site: String,
+    /// `wp:base_site_url`, as earlier releases remembered imports under it.
+    shared_site: String,
     attachments: AttachmentIndex,
     /// Attachment id → its path under `uploads`.
     attached_files: HashMap<i64, String>,
@@ -118,6 +122,7 @@ fn survey(path: &Path) -> anyhow::Result<Survey> {
     let (mut wxr, size) = reader(path)?;
     let bar = progress_bar(size, "checking");
     let mut site = String::new();
+    let mut shared_site = String::new();
     let mut attachments = AttachmentIndex::default();
     let mut attached_files = HashMap::new();
     let mut seen = 0u64;
@@ -127,7 +132,12 @@ fn survey(path: &Path) -> anyhow::Result<Survey> {
             bar.set_position(wxr.bytes_read());
         }
         match record {
-            WxrRecord::Site { url, .. } if site.is_empty() => site = url,
+            WxrRecord::Site {
+                url, shared_url, ..
+            } if site.is_empty() => {
+                site = url;
+                shared_site = shared_url;
+            }
             WxrRecord::Item(item) if item.post_type == "attachment" => {
                 let url = if item.attachment_url.is_empty() {
                     item.link.clone()
@@ -155,6 +165,7 @@ fn survey(path: &Path) -> anyhow::Result<Survey> {
     }
     Ok(Survey {
         site,
+        shared_site,
         attachments,
         attached_files,
     })
@@ -258,7 +269,7 @@ pub async fn import(store: &Store, job: WordPressImport<'_>) -> anyhow::Result<I
     let (mut wxr, size) = reader(job.file)?;
     let bar = progress_bar(size, "importing");
     let mut import = store
-        .begin_wordpress_import(&survey.site)
+        .begin_wordpress_import(&survey.site, &survey.shared_site)
         .await
         .context("starting the import")?;
     let mut seen = 0u64;
@@ -325,6 +336,8 @@ async fn imported_post(
     uploads: &mut Uploads<'_>,
     summary: &mut ImportSummary,
 ) -> anyhow::Result<ImportedPost> {
+    let source_key = item.source_key();
+    let (title, title_html) = title_text_and_markup(&item.title_html);
     let content = uploads.rewrite(&item.content).await?;
     let source = post_source(&content, item.id, &survey.attachments);
     let featured_image = item
@@ -358,10 +371,12 @@ async fn imported_post(
         decode_html_entities(&words.split_whitespace().collect::<Vec<_>>().join(" "))
     };
     Ok(ImportedPost {
+        source_key,
         wordpress_id: item.id,
         kind,
         status,
-        title: item.title,
+        title,
+        title_html,
         slug: item.slug,
         source,
         excerpt: excerpt_text,

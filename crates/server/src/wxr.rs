@@ -170,7 +170,12 @@ fn write_item<W: Write>(
     };
     let status = wp_status(post, now);
     xml.create_element("item").write_inner_content(|xml| {
-        cdata(xml, "title", &post.title)?;
+        // WordPress's titles are HTML.
+        let title = post
+            .title_html
+            .clone()
+            .unwrap_or_else(|| escape_html(&post.title));
+        cdata(xml, "title", &title)?;
         text(
             xml,
             "link",
@@ -402,6 +407,11 @@ fn wp_date(at: OffsetDateTime) -> anyhow::Result<String> {
 
 fn rfc2822(at: OffsetDateTime) -> anyhow::Result<String> {
     Ok(at.to_offset(time::UtcOffset::UTC).format(&Rfc2822)?)
+}
+
+/// Enough for text to stay text in HTML (`>` alone starts nothing).
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;")
 }
 
 fn text<W: Write>(xml: &mut Writer<W>, name: &str, value: &str) -> std::io::Result<()> {

@@ -1282,3 +1282,26 @@ async fn a_worker_process_killed_while_sending_loses_nothing() {
     // when the process died (one per connection, 4 by default) are sent again.
     assert!(received <= 64, "{received} deliveries for 60 emails");
 }
+
+#[tokio::test]
+async fn notification_emails_say_they_were_sent_by_a_program() {
+    let smtp = Smtp::start();
+    let app = app_with_smtp(smtp.port).await;
+    let post = sales_post(&app).await;
+    let (_alice, alice_client) = reader(&app, "alice", "Alice").await;
+    let (_bob, bob_client) = reader(&app, "bob", "Bob").await;
+    let first = comment(
+        &app,
+        &alice_client,
+        &post,
+        None,
+        "Tell me when someone answers.",
+        &[("subscribe_comments", "subscribe")],
+    )
+    .await;
+    comment(&app, &bob_client, &post, Some(first), "Answering.", &[]).await;
+
+    let mail = smtp.wait_for("alice@example.org", 1).await;
+    // RFC 3834: vacation responders do not answer it.
+    assert_eq!(mail[0].header("Auto-Submitted"), "auto-generated");
+}

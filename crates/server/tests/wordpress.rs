@@ -766,3 +766,365 @@ async fn folios_own_wordpress_export_comes_back_as_the_same_site() {
     };
     assert_eq!(without_addresses(&new_page), without_addresses(&old_page));
 }
+
+/// The text of a comment's `li` up to its own children: who signed it and what it says.
+fn comment_with_text(page: &str, text: &str) -> String {
+    let at = page
+        .find(text)
+        .unwrap_or_else(|| panic!("{text:?} not on the page"));
+    let li = page[..at].rfind("<li id=\"comment-").unwrap();
+    page[li..at + text.len()].to_owned()
+}
+
+#[tokio::test]
+async fn items_without_post_ids_each_come_in_with_their_own_comments() {
+    let app = TestApp::spawn().await;
+    let file = fixture("wordpress-no-post-ids.xml");
+    let summary = folio_import(&app, &file, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        summary.contains("7 posts, 0 pages, 10 comments"),
+        "{summary}"
+    );
+    assert!(!summary.contains("imported before"), "{summary}");
+    app.settle().await;
+
+    // Two posts with one title and one date stay two posts, each with its own thread.
+    let first = app.page("/2024/05/11/weekend-notes/").await;
+    let second = app.page("/2024/05/11/weekend-notes-2/").await;
+    assert!(first.contains("Rain on Saturday"), "{first}");
+    assert!(first.contains("Same here in the valley."), "{first}");
+    assert!(!first.contains("How deep was deep?"), "{first}");
+    assert!(second.contains("the bog was deep"), "{second}");
+    assert!(second.contains("How deep was deep?"), "{second}");
+    assert!(
+        comment_with_text(&second, "Knee deep.").contains("depth-2"),
+        "a reply stays under its parent in the same post"
+    );
+    assert!(!second.contains("Same here in the valley."), "{second}");
+    let ridge = app.page("/2024/05/04/ridge-walk-in-may/").await;
+    assert!(
+        comment_with_text(&ridge, "Thanks, going Saturday.").contains("depth-3"),
+        "{ridge}"
+    );
+    assert!(!ridge.contains("Knee deep."), "{ridge}");
+    // Known by link alone, and by neither GUID nor link.
+    let snow = app.page("/2024/05/28/snow-on-the-tops/").await;
+    assert!(snow.contains("In May! Incredible."), "{snow}");
+    assert!(!snow.contains("Still there on Friday."), "{snow}");
+    let later_snow = app.page("/2024/05/29/snow-on-the-tops-2/").await;
+    assert!(
+        later_snow.contains("Still there on Friday."),
+        "{later_snow}"
+    );
+    // Comments numbered 1, 2 in every post are still each one comment.
+    let basics = app.page("/2024/05/18/map-and-compass/").await;
+    assert!(basics.contains("Great primer."), "{basics}");
+    assert!(basics.contains("which compass?"), "{basics}");
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM posts").await, 7);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM comments").await, 10);
+
+    // Again: nothing changes, and the summary says why.
+    let before = database_state(&app).await;
+    let again = folio_import(&app, &file, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(again.contains("0 posts, 0 pages, 0 comments"), "{again}");
+    assert!(
+        again.contains("17 posts and comments were imported before"),
+        "{again}"
+    );
+    assert_eq!(database_state(&app).await, before);
+}
+
+#[tokio::test]
+async fn two_wordpress_com_blogs_both_come_in_and_each_again_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let tomatoes = fixture("wordpress-com-tomatoes.xml");
+    let bees = fixture("wordpress-com-bees.xml");
+    let first = folio_import(&app, &tomatoes, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        first.contains("Imported from https://tomatoesandtwine.wordpress.com"),
+        "{first}"
+    );
+    assert!(first.contains("2 posts, 0 pages, 3 comments"), "{first}");
+    // The same post ids and comment ids, on another blog of the same host.
+    let second = folio_import(&app, &bees, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(second.contains("2 posts, 0 pages, 3 comments"), "{second}");
+    app.settle().await;
+    let inspection = app.page("/2024/03/09/first-inspection/").await;
+    assert!(inspection.contains("brood on five frames"), "{inspection}");
+    assert!(
+        comment_with_text(&inspection, "A relief, yes.").contains("depth-2"),
+        "{inspection}"
+    );
+    assert!(!inspection.contains("Peat-free"), "{inspection}");
+    let sowing = app.page("/2024/03/02/first-sowing/").await;
+    assert!(sowing.contains("Peat-free, always."), "{sowing}");
+    assert!(!sowing.contains("A relief"), "{sowing}");
+
+    let before = database_state(&app).await;
+    for file in [&tomatoes, &bees] {
+        let again = folio_import(&app, file, None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(again.contains("0 posts, 0 pages, 0 comments"), "{again}");
+    }
+    assert_eq!(database_state(&app).await, before);
+}
+
+#[tokio::test]
+async fn an_import_remembered_under_wordpress_coms_shared_address_is_still_found() {
+    let app = TestApp::spawn().await;
+    let tomatoes = fixture("wordpress-com-tomatoes.xml");
+    folio_import(&app, &tomatoes, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // As an earlier release remembered it: under wp:base_site_url.
+    app.sql("UPDATE import_sources SET source = 'http://wordpress.com'")
+        .await;
+    let before = database_state(&app).await;
+
+    // Another blog of the host finds none of those as its own...
+    let bees = folio_import(&app, &fixture("wordpress-com-bees.xml"), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(bees.contains("2 posts, 0 pages, 3 comments"), "{bees}");
+    // ...while the blog they came from finds every one.
+    let again = folio_import(&app, &tomatoes, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(again.contains("0 posts, 0 pages, 0 comments"), "{again}");
+    assert!(
+        again.contains("5 posts and comments were imported before"),
+        "{again}"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM posts WHERE slug IN ('first-sowing', 'pricking-out')")
+            .await,
+        2
+    );
+    assert!(database_state(&app).await[0] == before[0] + 2);
+}
+
+const RADIO: &str = "/2024/08/10/recapping-the-bush/";
+
+#[tokio::test]
+async fn each_imported_comment_shows_the_name_and_address_it_was_signed_with() {
+    let app = TestApp::spawn().await;
+    folio_import(&app, &fixture("wordpress-classic-markup.xml"), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    app.settle().await;
+    // One address under two names: one guest (who may claim both by signing in)...
+    assert_eq!(
+        app.count("SELECT COUNT(DISTINCT author_id) AS n FROM comments WHERE author_name IN ('Dave Dipole', 'Dad''s Workshop')")
+            .await,
+        1
+    );
+    // ...but each comment under the name and address it was written with.
+    let page = app.page(RADIO).await;
+    let dave = comment_with_text(&page, "Lovely job on the dial.");
+    assert!(dave.contains(">Dave Dipole</a>"), "{dave}");
+    assert!(
+        dave.contains("href=\"https://dipole.example.com\""),
+        "{dave}"
+    );
+    assert!(dave.contains("nofollow ugc"), "{dave}");
+    let workshop = comment_with_text(&page, "which capacitor brand?");
+    assert!(
+        workshop.contains(">Dad&#39;s Workshop</a>")
+            || workshop.contains(">Dad&#x27;s Workshop</a>"),
+        "{workshop}"
+    );
+    assert!(
+        workshop.contains("href=\"https://workshop.example.com/blog/\""),
+        "{workshop}"
+    );
+    assert!(!workshop.contains("Dave Dipole"), "{workshop}");
+    // Two people named Sam, one with a site: neither takes the other's name or link.
+    let sam = comment_with_text(&page, "Mine hums too");
+    assert!(sam.contains("<b class=\"fn\">Sam</b>"), "{sam}");
+    let other_sam = comment_with_text(&page, "A different Sam");
+    assert!(other_sam.contains(">sam</a>"), "{other_sam}");
+    assert!(
+        other_sam.contains("http://sams-sets.example.net"),
+        "{other_sam}"
+    );
+    // The author, answering as herself.
+    assert!(comment_with_text(&page, "Any 105").contains("Kit Valve"));
+
+    // The comments feed and both exports carry the names as written.
+    let feed = app.page(&format!("{RADIO}feed/")).await;
+    assert!(
+        feed.contains("Dad&#39;s Workshop")
+            || feed.contains("Dad's Workshop")
+            || feed.contains("Dad&apos;s Workshop"),
+        "{feed}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.xml");
+    {
+        let out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+        folio_server::wxr::write_wxr(&app.store, &app.settings, out)
+            .await
+            .unwrap();
+    }
+    let wxr = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        wxr.contains("<wp:comment_author><![CDATA[Dad's Workshop]]></wp:comment_author>"),
+        "{wxr}"
+    );
+    assert!(wxr.contains("https://workshop.example.com/blog/"), "{wxr}");
+    let copy = TestApp::spawn().await;
+    folio_import(&copy, &file, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    copy.settle().await;
+    let copied = copy.page(RADIO).await;
+    assert!(
+        comment_with_text(&copied, "which capacitor brand?").contains("Workshop</a>"),
+        "{copied}"
+    );
+    let mut json = Vec::new();
+    app.store.export_json(&mut json).await.unwrap();
+    let restored = TestApp::spawn().await;
+    restored
+        .store
+        .import_json(std::io::Cursor::new(json))
+        .await
+        .unwrap();
+    restored.settle().await;
+    let restored_page = restored.page(RADIO).await;
+    assert!(
+        comment_with_text(&restored_page, "which capacitor brand?").contains("Workshop</a>"),
+        "{restored_page}"
+    );
+}
+
+#[tokio::test]
+async fn classic_markup_comes_across_as_it_looked() {
+    let app = TestApp::spawn().await;
+    folio_import(&app, &fixture("wordpress-classic-markup.xml"), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    app.settle().await;
+    let page = app.page(RADIO).await;
+    // The caption keeps its credit link.
+    assert!(
+        page.contains("The set as it arrived. Photo: <a href=\"https://photos.example.com/jo\""),
+        "{page}"
+    );
+    assert!(page.contains("wp-caption alignright"), "{page}");
+    // Aligned images keep their classes.
+    assert!(
+        page.contains("class=\"alignleft size-thumbnail wp-image-32\""),
+        "{page}"
+    );
+    assert!(page.contains("class=\"size-medium wp-image-31\""), "{page}");
+    // A gallery of four columns; a player for the positional [audio].
+    assert!(
+        page.contains("wp-block-gallery gallery-columns-4"),
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            "src=\"https://radio.example.org/wp-content/uploads/2024/08/hum-gone.mp3\"></audio>"
+        ),
+        "{page}"
+    );
+    // The oEmbed URL, escaped once.
+    assert!(
+        page.contains("href=\"https://www.youtube.com/watch?v=kTdAb1BkGyc&amp;t=42s\""),
+        "{page}"
+    );
+    assert!(!page.contains("&amp;amp;"), "{page}");
+    // Obsolete elements made modern.
+    assert!(
+        page.contains("<abbr title=\"Bush Radio\">Bush</abbr>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<s>fine</s>") && page.contains("<code>C12</code>"),
+        "{page}"
+    );
+    assert!(page.contains("has-text-align-center"), "{page}");
+    for obsolete in ["<acronym", "<strike", "<tt>", "<font", "<center"] {
+        assert!(!page.contains(obsolete), "{obsolete}: {page}");
+    }
+    // The title: markup in the heading, text in <title> and feeds.
+    assert!(
+        page.contains(
+            "<h1 class=\"entry-title\">Recapping the <em>Bush</em> DAC90 &amp; its dial lamp</h1>"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("<title>Recapping the Bush DAC90 &amp; its dial lamp – ")
+            || page.contains("<title>Recapping the Bush DAC90 &#38; its dial lamp – "),
+        "{page}"
+    );
+    let feed = app.page("/feed/").await;
+    assert!(
+        feed.contains("<title>Recapping the Bush DAC90 &amp; its dial lamp</title>"),
+        "{feed}"
+    );
+    assert!(!feed.contains("&lt;em&gt;"), "{feed}");
+    let front = app.page("/").await;
+    assert!(front.contains("Recapping the <em>Bush</em>"), "{front}");
+    // The theme lays these out.
+    let css = app.page("/static/style.css").await;
+    for rule in [
+        ".alignleft",
+        ".alignright",
+        ".aligncenter",
+        ".gallery-columns-4",
+    ] {
+        assert!(css.contains(rule), "{rule}");
+    }
+}
+
+#[tokio::test]
+async fn an_untitled_post_stays_untitled_in_both_exports() {
+    let app = TestApp::spawn().await;
+    folio_import(&app, &fixture("wordpress-classic-markup.xml"), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    app.settle().await;
+    assert!(
+        app.page("/2024/08/14/40/")
+            .await
+            .contains("the valve tester arrived")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.xml");
+    {
+        let out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+        folio_server::wxr::write_wxr(&app.store, &app.settings, out)
+            .await
+            .unwrap();
+    }
+    let wxr = std::fs::read_to_string(&file).unwrap();
+    let item = wxr
+        .split("<item>")
+        .find(|item| item.contains("the valve tester arrived"))
+        .unwrap();
+    assert!(
+        item.contains("<title><![CDATA[]]></title>") || item.contains("<title></title>"),
+        "{item}"
+    );
+    assert!(!wxr.contains("untitled"), "{wxr}");
+    let mut json = Vec::new();
+    app.store.export_json(&mut json).await.unwrap();
+    let json = String::from_utf8(json).unwrap();
+    assert!(
+        !json.contains("untitled"),
+        "the title is empty, not a stand-in"
+    );
+    assert!(json.contains("the valve tester arrived"));
+}

@@ -241,7 +241,7 @@ impl Store {
     ) -> Result<Vec<Comment>> {
         let sql = format!(
             "SELECT c.id, c.post_id, c.parent_id, c.author_id, c.author_name, c.author_url, c.source, c.html, \
-             c.status, c.created_at, c.updated_at, c.author_ip, c.edited_at, c.deleted_at, u.display_name AS user_name, u.avatar_url AS user_avatar \
+             c.status, c.created_at, c.updated_at, c.author_ip, c.edited_at, c.deleted_at, c.keeps_author_name, u.display_name AS user_name, u.avatar_url AS user_avatar \
              FROM comments c LEFT JOIN users u ON u.id = c.author_id WHERE {condition} {order}"
         );
         let rows = self
@@ -402,7 +402,8 @@ pub(crate) async fn erase_comments<C: ConnectionTrait>(
 }
 
 /// A comment as readers see it: under its author's current name, or the name it was left
-/// with when it has no (remaining) user.
+/// with when it has no (remaining) user or keeps that name (an imported comment: its
+/// commenter may share a guest account with others who signed differently).
 fn comment_from_row(
     row: comments::Model,
     user_name: Option<String>,
@@ -413,7 +414,10 @@ fn comment_from_row(
         post_id: row.post_id,
         parent_id: row.parent_id,
         author_id: row.author_id,
-        author_name: user_name.unwrap_or(row.author_name),
+        author_name: match user_name {
+            Some(name) if !row.keeps_author_name => name,
+            _ => row.author_name,
+        },
         author_url: row.author_url,
         author_avatar: user_avatar,
         html: row.html,

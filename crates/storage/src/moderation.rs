@@ -109,6 +109,7 @@ impl Store {
                     post_author_id,
                     author_name: row
                         .author_id
+                        .filter(|_| !row.keeps_author_name)
                         .and_then(|id| names.get(&id).cloned())
                         .unwrap_or(row.author_name),
                     author_id: row.author_id,

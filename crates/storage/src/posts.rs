@@ -475,6 +475,7 @@ impl Store {
                     comment_count: u64::try_from(counts.get(&row.id).copied().unwrap_or(0))
                         .unwrap_or(0),
                     title: row.title,
+                    title_html: row.title_html,
                     excerpt: row.excerpt,
                     html: row.html,
                     published_at: row.published_at,

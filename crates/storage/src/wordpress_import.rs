@@ -28,10 +28,17 @@ const COMMENT_BATCH: usize = 1000;
 /// A post or page, ready to be written.
 #[derive(Debug, Clone)]
 pub struct ImportedPost {
+    /// 0 when the export gave none.
     pub wordpress_id: i64,
+    /// What finds the post again in a later import of the same site
+    /// (`folio_domain::wordpress::WxrItem::source_key`).
+    pub source_key: String,
     pub kind: PostKind,
     pub status: PostStatus,
+    /// Plain text.
     pub title: String,
+    /// The title's inline markup, sanitized, when it has any.
+    pub title_html: Option<String>,
     /// WordPress's slug (`post_name`), possibly empty or percent-encoded.
     pub slug: String,
     /// Clean HTML laid out for the Markdown renderer (see `folio_domain::wordpress::markup`).
@@ -53,6 +60,7 @@ pub struct ImportedPost {
 
 #[derive(Debug, Clone)]
 pub struct ImportedComment {
+    /// 0 when the export gave none.
     pub wordpress_id: i64,
     /// 0 for a top-level comment.
     pub parent: i64,
@@ -220,6 +228,7 @@ const POST_COLUMNS: &[&str] = &[
     "author_id",
     "comments_open",
     "featured_image",
+    "title_html",
 ];
 const COMMENT_COLUMNS: &[&str] = &[
     "id",
@@ -234,16 +243,36 @@ const COMMENT_COLUMNS: &[&str] = &[
     "created_at",
     "updated_at",
     "author_ip",
+    "keeps_author_name",
 ];
+
+/// A post remembered under a shared address, with what shows whether it is this item.
+#[derive(Debug, Clone)]
+struct SharedPost {
+    source: String,
+    local_id: i64,
+    kind: String,
+    title: String,
+    slug: String,
+}
 
 /// An import under way. Nothing is visible to the site until [`WordPressImport::finish`];
 /// dropping it unfinished rolls everything back.
 pub struct WordPressImport {
     txn: DatabaseTransaction,
     source: String,
+    /// The address earlier releases used (`wp:base_site_url`), when it is not this one.
+    shared_source: String,
     touched: bool,
-    known_posts: HashMap<i64, i64>,
-    known_comments: HashMap<i64, i64>,
+    /// By source key (the post id, for exports that have one).
+    known_posts: HashMap<String, i64>,
+    known_comments: HashMap<String, i64>,
+    /// Posts and comments remembered under an address this site may share with others
+    /// (see [`Store::begin_wordpress_import`]): taken only when they match.
+    shared_posts: HashMap<String, SharedPost>,
+    shared_comments: HashMap<String, (i64, i64)>,
+    /// Keys met so far in this file, to tell apart items (and comments) that share one.
+    keys_in_file: HashMap<String, u32>,
     /// Users and terms, by `kind:external id`.
     known_other: HashMap<String, i64>,
     users_by_email: HashMap<String, i64>,
@@ -264,40 +293,120 @@ pub struct WordPressImport {
 }
 
 impl Store {
-    /// Starts importing the export of the site at `source` (its `wp:base_site_url`).
-    pub async fn begin_wordpress_import(&self, source: &str) -> Result<WordPressImport> {
+    /// Starts importing the export of the blog at `source` (its own address). Imports are
+    /// remembered under that address. Earlier releases remembered them under
+    /// `shared_source` (`wp:base_site_url`), which every blog on WordPress.com or on one
+    /// multisite network shares: its users and terms are taken as they are, its posts and
+    /// comments only where they match this export's, and those are then moved to `source`.
+    pub async fn begin_wordpress_import(
+        &self,
+        source: &str,
+        shared_source: &str,
+    ) -> Result<WordPressImport> {
         let txn = self.db.begin().await?;
         let backend = txn.get_database_backend();
         let mut known_posts = HashMap::new();
         let mut known_comments = HashMap::new();
         let mut known_other = HashMap::new();
-        let sql = match backend {
-            DbBackend::Postgres => {
-                "SELECT kind, external_id, local_id FROM import_sources WHERE source = $1"
-            }
-            _ => "SELECT kind, external_id, local_id FROM import_sources WHERE source = ?",
+        let mut shared_posts = HashMap::new();
+        let mut shared_comments = HashMap::new();
+        // The same blog after a move from http to https is the same blog.
+        let other_scheme = match source.split_once("://") {
+            Some(("https", rest)) => format!("http://{rest}"),
+            Some(("http", rest)) => format!("https://{rest}"),
+            _ => source.to_owned(),
         };
+        let own = [source.to_owned(), other_scheme];
+        let shared = Some(shared_source.to_owned()).filter(|s| !own.contains(s));
+        let placeholders = |from: usize, n: usize| match backend {
+            DbBackend::Postgres => (from..from + n)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => vec!["?"; n].join(", "),
+        };
+        let sql = format!(
+            "SELECT source, kind, external_id, local_id FROM import_sources WHERE source IN ({})",
+            placeholders(1, 3)
+        );
+        let sources: Vec<Value> = vec![
+            own[0].clone().into(),
+            own[1].clone().into(),
+            shared.clone().unwrap_or_default().into(),
+        ];
         for row in txn
-            .query_all_raw(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [source.into()],
-            ))
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, sources))
             .await?
         {
+            let from: String = row.try_get("", "source")?;
             let kind: String = row.try_get("", "kind")?;
             let external: String = row.try_get("", "external_id")?;
             let local: i64 = row.try_get("", "local_id")?;
+            let is_own = own.contains(&from);
             match kind.as_str() {
-                "post" => {
-                    known_posts.insert(external.parse().unwrap_or(-1), local);
+                // Earlier releases kept every item without a post id under "0": which
+                // one it was is checked like a shared one.
+                "post" if is_own && external != "0" => {
+                    known_posts.insert(external, local);
                 }
-                "comment" => {
-                    known_comments.insert(external.parse().unwrap_or(-1), local);
+                "comment" if is_own => {
+                    known_comments.insert(external, local);
                 }
+                "post" | "comment" => {}
+                // Logins, email addresses and slugs mean the same on every blog of a host.
                 _ => {
                     known_other.insert(format!("{kind}:{external}"), local);
                 }
+            }
+        }
+        let shared_sql = format!(
+            "SELECT i.source, i.external_id, p.id, p.kind, p.title, p.slug FROM import_sources i \
+             JOIN posts p ON p.id = i.local_id \
+             WHERE i.kind = 'post' AND (i.source = {} OR (i.source IN ({}) AND i.external_id = '0'))",
+            placeholders(1, 1),
+            placeholders(2, 2)
+        );
+        for row in txn
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                shared_sql,
+                [
+                    shared.clone().unwrap_or_default().into(),
+                    own[0].clone().into(),
+                    own[1].clone().into(),
+                ],
+            ))
+            .await?
+        {
+            shared_posts.insert(
+                row.try_get::<String>("", "external_id")?,
+                SharedPost {
+                    source: row.try_get("", "source")?,
+                    local_id: row.try_get("", "id")?,
+                    kind: row.try_get("", "kind")?,
+                    title: row.try_get("", "title")?,
+                    slug: row.try_get("", "slug")?,
+                },
+            );
+        }
+        if let Some(shared) = &shared {
+            let sql = format!(
+                "SELECT i.external_id, c.id, c.post_id FROM import_sources i \
+                 JOIN comments c ON c.id = i.local_id WHERE i.kind = 'comment' AND i.source = {}",
+                placeholders(1, 1)
+            );
+            for row in txn
+                .query_all_raw(Statement::from_sql_and_values(
+                    backend,
+                    sql,
+                    [shared.clone().into()],
+                ))
+                .await?
+            {
+                shared_comments.insert(
+                    row.try_get::<String>("", "external_id")?,
+                    (row.try_get("", "id")?, row.try_get("", "post_id")?),
+                );
             }
         }
         let mut users_by_email = HashMap::new();
@@ -341,9 +450,13 @@ impl Store {
         Ok(WordPressImport {
             txn,
             source: source.to_owned(),
+            shared_source: shared.clone().unwrap_or_default(),
             touched: false,
             known_posts,
             known_comments,
+            shared_posts,
+            shared_comments,
+            keys_in_file: HashMap::new(),
             known_other,
             users_by_email,
             user_slugs,
@@ -646,21 +759,98 @@ impl WordPressImport {
     /// Adds a post with its terms, redirects and comments; for a post imported before, adds
     /// only the comments that are new.
     pub async fn add_post(&mut self, post: ImportedPost) -> Result<()> {
-        let post_id = match self.known_posts.get(&post.wordpress_id) {
-            Some(&id) => {
+        let key = self.distinct_key(&post.source_key);
+        let post_id = match self.known_post(&key, &post).await? {
+            Some(id) => {
                 self.counts.already_there += 1;
                 id
             }
-            None => self.insert_post(&post).await?,
+            None => self.insert_post(&post, &key).await?,
         };
-        self.add_comments(post_id, post.comments).await?;
+        // WordPress's comment ids are unique in a site, and earlier releases kept them as
+        // they are. An export without post ids may number comments per post: those are
+        // kept inside their post's key.
+        let scope = (post.wordpress_id <= 0).then_some(key.as_str());
+        self.add_comments(post_id, &key, scope, post.comments)
+            .await?;
         if self.comments.rows.len() >= COMMENT_BATCH || self.posts.rows.len() >= POST_BATCH {
             self.flush().await?;
         }
         Ok(())
     }
 
-    async fn insert_post(&mut self, post: &ImportedPost) -> Result<i64> {
+    /// The key itself the first time this file uses it, then `key#2`, `key#3`: items that
+    /// share a key are still different items, told apart by their order in the file.
+    fn distinct_key(&mut self, key: &str) -> String {
+        let seen = self.keys_in_file.entry(key.to_owned()).or_insert(0);
+        *seen += 1;
+        if *seen == 1 {
+            key.to_owned()
+        } else {
+            format!("{key}#{seen}")
+        }
+    }
+
+    /// The post this item became in an earlier import, if any.
+    async fn known_post(&mut self, key: &str, post: &ImportedPost) -> Result<Option<i64>> {
+        if let Some(&id) = self.known_posts.get(key) {
+            return Ok(Some(id));
+        }
+        let earlier_key = if post.wordpress_id > 0 {
+            key.to_owned()
+        } else {
+            "0".to_owned()
+        };
+        let Some(candidate) = self.shared_posts.get(&earlier_key) else {
+            return Ok(None);
+        };
+        let slug = percent_decode(&post.slug).to_lowercase();
+        let title = post.title.trim();
+        let same = candidate.kind == post.kind.as_str()
+            && ((!title.is_empty() && candidate.title == title)
+                || (!slug.is_empty() && candidate.slug == slug));
+        if !same {
+            return Ok(None);
+        }
+        let Some(candidate) = self.shared_posts.remove(&earlier_key) else {
+            return Ok(None);
+        };
+        self.adopt("post", &candidate.source, &earlier_key, key)
+            .await?;
+        self.known_posts.insert(key.to_owned(), candidate.local_id);
+        Ok(Some(candidate.local_id))
+    }
+
+    /// Moves what an earlier release remembered under another address (or key) to this
+    /// site's address and key.
+    async fn adopt(&mut self, kind: &str, from: &str, earlier_key: &str, key: &str) -> Result<()> {
+        self.touch().await?;
+        let backend = self.txn.get_database_backend();
+        let sql = match backend {
+            DbBackend::Postgres => {
+                "UPDATE import_sources SET source = $1, external_id = $2 WHERE source = $3 AND kind = $4 AND external_id = $5"
+            }
+            _ => {
+                "UPDATE import_sources SET source = ?, external_id = ? WHERE source = ? AND kind = ? AND external_id = ?"
+            }
+        };
+        self.txn
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [
+                    self.source.clone().into(),
+                    key.into(),
+                    from.into(),
+                    kind.into(),
+                    earlier_key.into(),
+                ],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_post(&mut self, post: &ImportedPost, key: &str) -> Result<i64> {
         self.touch().await?;
         let author_id = self.author_id(&post.author_login).await?;
         let id = self.post_ids.next(&self.txn).await?;
@@ -686,11 +876,8 @@ impl WordPressImport {
             .map(normalize_time)
             .unwrap_or(at);
         let created_at = published_at.unwrap_or(updated_at);
-        let title = if post.title.trim().is_empty() {
-            "(untitled)".to_owned()
-        } else {
-            post.title.trim().to_owned()
-        };
+        // An untitled post stays untitled (WordPress allows it); lists say "(no title)".
+        let title = post.title.trim().to_owned();
         self.posts.rows.push(vec![
             id.into(),
             post.kind.as_str().into(),
@@ -712,6 +899,7 @@ impl WordPressImport {
             author_id.into(),
             post.comments_open.into(),
             post.featured_image.clone().into(),
+            post.title_html.clone().into(),
         ]);
         match post.kind {
             PostKind::Post => self.counts.posts += 1,
@@ -729,9 +917,11 @@ impl WordPressImport {
             self.post_terms.rows.push(vec![id.into(), term.into()]);
         }
         let folio_path = permalink(post.kind, &slug, published_at.unwrap_or(updated_at));
-        self.redirect(format!("/?p={}", post.wordpress_id), Some(id), None);
-        if post.kind == PostKind::Page {
-            self.redirect(format!("/?page_id={}", post.wordpress_id), Some(id), None);
+        if post.wordpress_id > 0 {
+            self.redirect(format!("/?p={}", post.wordpress_id), Some(id), None);
+            if post.kind == PostKind::Page {
+                self.redirect(format!("/?page_id={}", post.wordpress_id), Some(id), None);
+            }
         }
         if let Some(old) = &post.old_path
             && *old != folio_path
@@ -740,39 +930,88 @@ impl WordPressImport {
         {
             self.redirect(old.clone(), Some(id), None);
         }
-        self.known_posts.insert(post.wordpress_id, id);
-        self.remember("post", post.wordpress_id.to_string(), id);
+        self.known_posts.insert(key.to_owned(), id);
+        self.remember("post", key.to_owned(), id);
         Ok(id)
     }
 
-    async fn add_comments(&mut self, post_id: i64, comments: Vec<ImportedComment>) -> Result<()> {
-        let new: Vec<ImportedComment> = comments
-            .into_iter()
-            .filter(|c| {
-                let seen = self.known_comments.contains_key(&c.wordpress_id);
-                if seen {
-                    self.counts.already_there += 1;
-                }
-                !seen
-            })
-            .collect();
+    /// A comment's key: WordPress's comment id, inside `scope` when there is one; a comment
+    /// without an id is known by its post and date.
+    fn comment_key(
+        &mut self,
+        post_key: &str,
+        scope: Option<&str>,
+        comment: &ImportedComment,
+    ) -> String {
+        let key = match (comment.wordpress_id, scope) {
+            (id, None) if id > 0 => id.to_string(),
+            (id, Some(scope)) if id > 0 => format!("{scope}#comment-{id}"),
+            _ => format!(
+                "{post_key}#comment@{}",
+                comment.created_at.map_or(0, |at| at.unix_timestamp())
+            ),
+        };
+        self.distinct_key(&key)
+    }
+
+    /// Whether a comment came in before: remembered under this site, or under its shared
+    /// address on this same post.
+    async fn known_comment(&mut self, key: &str, post_id: i64) -> Result<bool> {
+        if self.known_comments.contains_key(key) {
+            return Ok(true);
+        }
+        match self.shared_comments.get(key) {
+            Some(&(local, on_post)) if on_post == post_id => {
+                self.shared_comments.remove(key);
+                let from = self.shared_source.clone();
+                self.adopt("comment", &from, key, key).await?;
+                self.known_comments.insert(key.to_owned(), local);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn add_comments(
+        &mut self,
+        post_id: i64,
+        post_key: &str,
+        scope: Option<&str>,
+        comments: Vec<ImportedComment>,
+    ) -> Result<()> {
+        // Keys of the comments' own ids, so that a reply finds its parent's key.
+        let mut keys_by_id: HashMap<i64, String> = HashMap::new();
+        let mut new: Vec<(String, ImportedComment)> = Vec::new();
+        for comment in comments {
+            let key = self.comment_key(post_key, scope, &comment);
+            if comment.wordpress_id > 0 {
+                keys_by_id
+                    .entry(comment.wordpress_id)
+                    .or_insert(key.clone());
+            }
+            if self.known_comment(&key, post_id).await? {
+                self.counts.already_there += 1;
+            } else {
+                new.push((key, comment));
+            }
+        }
         if new.is_empty() {
             return Ok(());
         }
         self.touch().await?;
         // Parents before their replies, so that every reply finds its parent's id.
-        let in_item: HashSet<i64> = new.iter().map(|c| c.wordpress_id).collect();
-        let mut ordered: Vec<ImportedComment> = Vec::with_capacity(new.len());
+        let in_item: HashSet<i64> = new.iter().map(|(_, c)| c.wordpress_id).collect();
+        let mut ordered: Vec<(String, ImportedComment)> = Vec::with_capacity(new.len());
         let mut waiting = new;
         let mut placed: HashSet<i64> = HashSet::new();
         while !waiting.is_empty() {
             let before = waiting.len();
-            let (ready, rest): (Vec<_>, Vec<_>) = waiting.into_iter().partition(|c| {
+            let (ready, rest): (Vec<_>, Vec<_>) = waiting.into_iter().partition(|(_, c)| {
                 c.parent == 0 || !in_item.contains(&c.parent) || placed.contains(&c.parent)
             });
-            for comment in ready {
+            for (key, comment) in ready {
                 placed.insert(comment.wordpress_id);
-                ordered.push(comment);
+                ordered.push((key, comment));
             }
             waiting = rest;
             if waiting.len() == before {
@@ -780,11 +1019,15 @@ impl WordPressImport {
                 ordered.append(&mut waiting);
             }
         }
-        for comment in ordered {
+        for (key, comment) in ordered {
             let id = self.comment_ids.next(&self.txn).await?;
-            let parent_id = (comment.parent != 0)
-                .then(|| self.known_comments.get(&comment.parent).copied())
-                .flatten();
+            let parent_key = match (keys_by_id.get(&comment.parent), scope) {
+                (Some(key), _) => Some(key.clone()),
+                // A parent on another post, as earlier exports of the same site had it.
+                (None, None) if comment.parent > 0 => Some(comment.parent.to_string()),
+                _ => None,
+            };
+            let parent_id = parent_key.and_then(|key| self.known_comments.get(&key).copied());
             let author_id = self.commenter_id(&comment).await?;
             let created = comment.created_at.map(normalize_time).unwrap_or_else(now);
             let html = sanitize_comment_html(&comment_paragraphs(&comment.content));
@@ -809,9 +1052,11 @@ impl WordPressImport {
                 created.into(),
                 created.into(),
                 ip.into(),
+                // Shown as the commenter signed it, whoever the guest account merges.
+                true.into(),
             ]);
-            self.known_comments.insert(comment.wordpress_id, id);
-            self.remember("comment", comment.wordpress_id.to_string(), id);
+            self.known_comments.insert(key.clone(), id);
+            self.remember("comment", key, id);
             self.counts.comments += 1;
         }
         Ok(())

@@ -359,6 +359,10 @@ impl Store {
             Some(old) => {
                 let mut active = old.clone().into_active_model();
                 active.slug = Set(slug.as_str().to_owned());
+                // A title edited here is plain text: imported markup goes with the old one.
+                if old.title != edit.title.trim() {
+                    active.title_html = Set(None);
+                }
                 active.title = Set(edit.title.trim().to_owned());
                 active.source = Set(edit.source.clone());
                 active.html = Set(rendered.html);

@@ -38,6 +38,8 @@ pub struct WxrPost {
     pub kind: String,
     pub slug: String,
     pub title: String,
+    /// The title's inline markup, when it came with some.
+    pub title_html: Option<String>,
     pub html: String,
     pub excerpt: String,
     /// `draft`, `scheduled` or `published`.
@@ -152,7 +154,7 @@ impl Store {
         let rows = self
             .rows(
                 &format!(
-                    "SELECT p.id, p.kind, p.slug, p.title, p.html, p.excerpt, p.status, \
+                    "SELECT p.id, p.kind, p.slug, p.title, p.title_html, p.html, p.excerpt, p.status, \
                      p.published_at, p.created_at, p.updated_at, u.slug AS author_login, \
                      p.comments_open, p.featured_image, p.trashed_at \
                      FROM posts p JOIN users u ON u.id = p.author_id \
@@ -169,6 +171,7 @@ impl Store {
                     kind: row.try_get("", "kind")?,
                     slug: row.try_get("", "slug")?,
                     title: row.try_get("", "title")?,
+                    title_html: row.try_get("", "title_html")?,
                     html: row.try_get("", "html")?,
                     excerpt: row.try_get("", "excerpt")?,
                     status: row.try_get("", "status")?,

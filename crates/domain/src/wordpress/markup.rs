@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+use crate::markdown::decode_html_entities;
+
 /// What the markup needs to know about the export's attachments.
 pub trait AttachmentLookup {
     /// The file's URL (after any rewriting to this site's media).
@@ -84,10 +86,55 @@ fn is_image_url(url: &str) -> bool {
 /// A post's stored content as clean HTML laid out for the Markdown renderer.
 pub fn post_source(content: &str, post_id: i64, attachments: &dyn AttachmentLookup) -> String {
     let without_comments = strip_html_comments(content);
-    let expanded = expand_shortcodes(&without_comments, post_id, attachments);
+    let modern = modernize_tags(&without_comments);
+    let expanded = expand_shortcodes(&modern, post_id, attachments);
     let linked = link_bare_urls(&expanded);
     autop(&linked)
 }
+
+/// A WordPress title (HTML) as Folio keeps it: the text, for `<title>`, feeds and emails;
+/// and, when it has inline markup (`<em>`), that markup sanitized, for the post's heading.
+pub fn title_text_and_markup(raw: &str) -> (String, Option<String>) {
+    let modern = modernize_tags(raw);
+    let mut text = String::with_capacity(modern.len());
+    let mut i = 0;
+    while let Some(at) = modern[i..].find('<') {
+        let position = i + at;
+        text.push_str(&modern[i..position]);
+        match tag_at(&modern, position) {
+            Some(tag) => i = tag.end,
+            None => {
+                text.push('<');
+                i = position + 1;
+            }
+        }
+    }
+    text.push_str(&modern[i..]);
+    let text = decode_html_entities(&text)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let has_markup = modern
+        .match_indices('<')
+        .any(|(at, _)| tag_at(&modern, at).is_some());
+    let markup = has_markup
+        .then(|| TITLE_SANITIZER.clean(modern.trim()).to_string())
+        .filter(|html| html.contains('<'));
+    (text, markup)
+}
+
+/// A heading holds phrasing content only: emphasis, code, sub- and superscripts, and the like.
+static TITLE_SANITIZER: std::sync::LazyLock<ammonia::Builder<'static>> =
+    std::sync::LazyLock::new(|| {
+        let mut builder = ammonia::Builder::empty();
+        builder
+            .add_tags([
+                "em", "strong", "i", "b", "code", "sub", "sup", "abbr", "s", "del", "ins", "mark",
+                "small", "q", "cite", "kbd", "var", "span", "br",
+            ])
+            .add_tag_attributes("abbr", ["title"]);
+        builder
+    });
 
 /// A comment's stored text as HTML paragraphs (still to be sanitized).
 pub fn comment_paragraphs(content: &str) -> String {
@@ -151,6 +198,44 @@ fn strip_html_comments(input: &str) -> String {
         }
     }
     out.push_str(rest);
+    out
+}
+
+/// HTML's obsolete elements as their modern equivalents (`acronym` → `abbr`, `tt` → `code`,
+/// `strike` → `s`, `center` → a centred `div`); those with none (`font`, `big`, `blink`,
+/// `marquee`) give way to their text.
+fn modernize_tags(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    let mut i = 0;
+    while let Some(at) = input[i..].find('<') {
+        let position = i + at;
+        out.push_str(&input[i..position]);
+        let Some(tag) = tag_at(input, position) else {
+            out.push('<');
+            i = position + 1;
+            continue;
+        };
+        let original = &input[position..tag.end];
+        let slash = if tag.closing { "/" } else { "" };
+        match tag.name.as_str() {
+            "acronym" | "tt" | "strike" => {
+                let modern = match tag.name.as_str() {
+                    "acronym" => "abbr",
+                    "tt" => "code",
+                    _ => "s",
+                };
+                // Keep the attributes (an acronym's title is its expansion).
+                let after_name = 1 + slash.len() + tag.name.len();
+                out.push_str(&format!("<{slash}{modern}{}", &original[after_name..]));
+            }
+            "center" if tag.closing => out.push_str("</div>"),
+            "center" => out.push_str("<div class=\"has-text-align-center\">"),
+            "font" | "big" | "blink" | "marquee" | "basefont" => {}
+            _ => out.push_str(original),
+        }
+        i = tag.end;
+    }
+    out.push_str(&input[i..]);
     out
 }
 
@@ -263,9 +348,13 @@ fn parse_attributes(raw: &str) -> Vec<(String, String)> {
     let mut rest = raw.trim();
     let mut position = 0;
     while !rest.is_empty() {
-        let key_end = rest
-            .find(|c: char| c == '=' || c.is_whitespace())
-            .unwrap_or(rest.len());
+        // A bare address (`[audio https://e.org/a.mp3?x=1]`) is one value, `=` and all.
+        let key_end = if rest.starts_with("http://") || rest.starts_with("https://") {
+            rest.find(char::is_whitespace).unwrap_or(rest.len())
+        } else {
+            rest.find(|c: char| c == '=' || c.is_whitespace())
+                .unwrap_or(rest.len())
+        };
         let (key, after) = rest.split_at(key_end);
         let after = after.trim_start();
         if let Some(value_part) = after.strip_prefix('=') {
@@ -322,11 +411,17 @@ fn render_shortcode(
 }
 
 fn caption(code: &Shortcode<'_>, inner: &str) -> String {
-    let image_end = match (inner.find("<img"), inner.find("</a>")) {
-        (Some(image), Some(link)) if link > image => Some(link + "</a>".len()),
-        (Some(image), _) => inner[image..].find('>').map(|end| image + end + 1),
-        _ => None,
-    };
+    // The picture is the image, with the link around it when there is one; whatever
+    // follows, links included, is the caption's text.
+    let image_end = inner.find("<img").and_then(|image| {
+        let tag_end = tag_at(inner, image).map(|tag| tag.end)?;
+        let linked =
+            inner[..image].trim_start().starts_with("<a") && !inner[..image].contains("</a>");
+        match inner[tag_end..].find("</a>") {
+            Some(close) if linked => Some(tag_end + close + "</a>".len()),
+            _ => Some(tag_end),
+        }
+    });
     let (picture, text) = match image_end {
         Some(end) => (inner[..end].trim(), inner[end..].trim()),
         None => ("", inner.trim()),
@@ -351,7 +446,9 @@ fn gallery(code: &Shortcode<'_>, post_id: i64, attachments: &dyn AttachmentLooku
             .split(',')
             .filter_map(|id| id.trim().parse().ok())
             .collect(),
-        None => attachments.attached_to(post_id),
+        // An item without a post id has no attachments of its own (parent 0 means none).
+        None if post_id > 0 => attachments.attached_to(post_id),
+        None => Vec::new(),
     };
     let images: String = ids
         .iter()
@@ -368,7 +465,15 @@ fn gallery(code: &Shortcode<'_>, post_id: i64, attachments: &dyn AttachmentLooku
     if images.is_empty() {
         return String::new();
     }
-    format!("\n\n<figure class=\"wp-block-gallery\">{images}</figure>\n\n")
+    // WordPress lays a gallery out in three columns unless told otherwise, at most nine.
+    let columns = code
+        .attribute("columns")
+        .and_then(|n| n.trim().parse::<u8>().ok())
+        .filter(|n| (1..=9).contains(n))
+        .unwrap_or(3);
+    format!(
+        "\n\n<figure class=\"wp-block-gallery gallery-columns-{columns}\">{images}</figure>\n\n"
+    )
 }
 
 fn media_player(code: &Shortcode<'_>, inner: &str) -> String {
@@ -377,9 +482,14 @@ fn media_player(code: &Shortcode<'_>, inner: &str) -> String {
     } else {
         &["src", "mp4", "m4v", "webm", "ogv"]
     };
+    // `[audio https://…/a.mp3]`: the address given without a name.
+    let positional = code
+        .attribute("0")
+        .filter(|url| url.starts_with("http://") || url.starts_with("https://"));
     let source = keys
         .iter()
         .find_map(|key| code.attribute(key))
+        .or(positional)
         .map(str::to_owned)
         .unwrap_or_else(|| inner.trim().to_owned());
     if source.is_empty() {
@@ -388,7 +498,7 @@ fn media_player(code: &Shortcode<'_>, inner: &str) -> String {
     format!(
         "\n\n<figure class=\"wp-block-{kind}\"><{kind} controls src=\"{src}\"></{kind}></figure>\n\n",
         kind = code.name,
-        src = escape_attribute(&source)
+        src = escape_attribute(&decode_html_entities(&source))
     )
 }
 
@@ -396,7 +506,7 @@ fn link_block(url: &str) -> String {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return String::new();
     }
-    let url = escape_attribute(url);
+    let url = escape_attribute(&decode_html_entities(url));
     format!("\n\n<p><a href=\"{url}\">{url}</a></p>\n\n")
 }
 
@@ -409,7 +519,9 @@ fn link_bare_urls(input: &str) -> String {
         let is_bare_url = (trimmed.starts_with("http://") || trimmed.starts_with("https://"))
             && !trimmed.contains(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"'));
         if is_bare_url {
-            let url = escape_attribute(trimmed);
+            // The editor keeps `&` as `&amp;` in HTML; escaped once more it would read
+            // `&amp;amp;`.
+            let url = escape_attribute(&decode_html_entities(trimmed));
             out.push_str(&format!("<a href=\"{url}\">{url}</a>"));
             if line.ends_with('\n') {
                 out.push('\n');
@@ -739,6 +851,109 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("<img"), "{html}");
+    }
+
+    #[test]
+    fn a_caption_with_a_link_in_its_text_keeps_all_of_it() {
+        let linked_image = source(
+            r#"[caption id="attachment_5" align="alignright" width="300"]<a href="https://old.example.com/cat/"><img class="wp-image-5 size-medium" src="https://old.example.com/cat.jpg" alt="A cat" /></a> Photo by <a href="https://ann.example.org">Ann</a>, 2019[/caption]"#,
+        );
+        assert!(
+            linked_image.contains("<figcaption class=\"wp-caption-text\">Photo by <a href=\"https://ann.example.org\">Ann</a>, 2019</figcaption>"),
+            "{linked_image}"
+        );
+        assert!(
+            linked_image.contains("wp-caption alignright"),
+            "{linked_image}"
+        );
+        let bare_image = source(
+            r#"[caption align="alignleft"]<img src="https://old.example.com/cat.jpg" alt="" /> Seen on <a href="https://e.org/">e.org</a>[/caption]"#,
+        );
+        assert!(
+            bare_image.contains("<img src=\"https://old.example.com/cat.jpg\" alt=\"\" /><figcaption class=\"wp-caption-text\">Seen on <a href=\"https://e.org/\">e.org</a></figcaption>"),
+            "{bare_image}"
+        );
+    }
+
+    #[test]
+    fn positional_audio_gets_a_player() {
+        let out = source("[audio https://e.org/song.mp3?dl=1&amp;x=2]");
+        assert!(
+            out.contains("<audio controls src=\"https://e.org/song.mp3?dl=1&amp;x=2\"></audio>"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn gallery_columns_become_a_class() {
+        assert!(
+            source("[gallery ids=\"5,6\" columns=\"4\"]")
+                .contains("wp-block-gallery gallery-columns-4"),
+        );
+        assert!(source("[gallery ids=\"5,6\"]").contains("gallery-columns-3"));
+        assert!(source("[gallery ids=\"5,6\" columns=\"40\"]").contains("gallery-columns-3"));
+    }
+
+    #[test]
+    fn a_url_alone_on_a_line_is_escaped_once() {
+        let out = source("Look:\n\nhttps://www.youtube.com/watch?v=abc&amp;t=30s\n\nEnd");
+        assert!(
+            out.contains("<a href=\"https://www.youtube.com/watch?v=abc&amp;t=30s\">"),
+            "{out}"
+        );
+        let html = render_post(&out).html;
+        assert!(!html.contains("&amp;amp;"), "{html}");
+    }
+
+    #[test]
+    fn obsolete_tags_become_modern_ones_or_text() {
+        let out = source(
+            "<acronym title=\"World Wide Web\">WWW</acronym> <tt>code</tt> <strike>old</strike> <font color=\"red\">red</font> <big>big</big>\n\n<center>Centred</center>",
+        );
+        assert!(
+            out.contains("<abbr title=\"World Wide Web\">WWW</abbr>"),
+            "{out}"
+        );
+        assert!(out.contains("<code>code</code>"), "{out}");
+        assert!(out.contains("<s>old</s>"), "{out}");
+        assert!(out.contains(" red big"), "{out}");
+        assert!(
+            out.contains("<div class=\"has-text-align-center\">Centred</div>"),
+            "{out}"
+        );
+        for gone in ["acronym", "<tt", "strike", "<font", "<big", "center>"] {
+            assert!(!out.contains(gone), "{gone}: {out}");
+        }
+    }
+
+    #[test]
+    fn image_alignment_survives_the_sanitizer() {
+        let html = render_post(&source(
+            r#"<img class="alignleft size-thumbnail wp-image-12 evil-class" src="https://e.org/a.jpg" alt="" />"#,
+        ))
+        .html;
+        assert!(
+            html.contains("class=\"alignleft size-thumbnail wp-image-12\""),
+            "{html}"
+        );
+        assert!(!html.contains("evil"), "{html}");
+    }
+
+    #[test]
+    fn titles_keep_inline_markup_apart_from_their_text() {
+        assert_eq!(
+            title_text_and_markup("Tom &amp; Jerry"),
+            ("Tom & Jerry".to_owned(), None)
+        );
+        let (text, markup) = title_text_and_markup(
+            "The <em>best</em> &amp; <acronym title=\"x\">BBQ</acronym><script>alert(1)</script>",
+        );
+        assert_eq!(text, "The best & BBQalert(1)");
+        assert_eq!(
+            markup.as_deref(),
+            Some("The <em>best</em> &amp; <abbr title=\"x\">BBQ</abbr>")
+        );
+        assert_eq!(title_text_and_markup("a < b").1, None);
     }
 
     #[test]

@@ -111,9 +111,14 @@ pub struct WxrComment {
 /// One `<item>`: a post, page, attachment, or anything else WordPress keeps as a post.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct WxrItem {
+    /// 0 when the export gives none (some hosts' exports have no `wp:post_id`).
     pub id: i64,
+    /// The title as text (character references decoded).
     pub title: String,
+    /// The title as WordPress keeps it: HTML, which may hold inline markup (`<em>`).
+    pub title_html: String,
     pub link: String,
+    pub guid: String,
     pub creator: String,
     pub content: String,
     pub excerpt: String,
@@ -135,6 +140,29 @@ pub struct WxrItem {
 }
 
 impl WxrItem {
+    /// What identifies this item among the exports of its site, so that importing it again
+    /// finds it: WordPress's post id, else its GUID, else its link, else its type, slug and
+    /// date. Two items of one file may still share a key (a host that writes one GUID for
+    /// all); the importer tells those apart by their order.
+    pub fn source_key(&self) -> String {
+        if self.id > 0 {
+            return self.id.to_string();
+        }
+        if !self.guid.trim().is_empty() {
+            return format!("guid:{}", self.guid.trim());
+        }
+        if !self.link.trim().is_empty() {
+            return format!("link:{}", self.link.trim());
+        }
+        let date = self
+            .date
+            .map_or_else(|| "undated".to_owned(), |d| d.unix_timestamp().to_string());
+        format!(
+            "item:{:016x}",
+            stable_hash(&[&self.post_type, &self.slug, &date])
+        )
+    }
+
     pub fn meta(&self, key: &str) -> Option<&str> {
         self.meta
             .iter()
@@ -143,12 +171,46 @@ impl WxrItem {
     }
 }
 
+/// FNV-1a: the same number for the same parts in every build and on every machine (the
+/// standard library's hasher promises neither), for keys that are stored.
+fn stable_hash(parts: &[&str]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.bytes().chain([0]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+/// A blog's address as a key: scheme and host in lowercase, no trailing slash.
+pub fn site_address(raw: &str) -> String {
+    let raw = raw.trim().trim_end_matches('/');
+    match raw.split_once("://") {
+        Some((scheme, rest)) => {
+            let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            format!(
+                "{}://{}{path}",
+                scheme.to_ascii_lowercase(),
+                host.to_ascii_lowercase()
+            )
+        }
+        None => raw.to_owned(),
+    }
+}
+
 /// What the reader hands out, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WxrRecord {
-    /// The site the export came from (`wp:base_site_url`, or the channel's link).
+    /// The blog the export came from.
     Site {
+        /// The blog's own address ([`site_address`] of the channel's `<link>`, else of
+        /// `wp:base_blog_url`, else of `wp:base_site_url`).
         url: String,
+        /// `wp:base_site_url` as earlier Folio releases remembered imports under it. Every
+        /// blog on WordPress.com (and on one multisite network) shares it.
+        shared_url: String,
         title: String,
     },
     Author(WxrAuthor),
@@ -247,7 +309,11 @@ pub struct WxrReader<R: BufRead> {
     seen_channel: bool,
     site_sent: bool,
     channel_link: String,
+    base_blog_url: String,
+    base_site_url: String,
     channel_title: String,
+    /// A record read while the site record was still owed: handed out right after it.
+    queued: Option<WxrRecord>,
     author: Option<WxrAuthor>,
     term: Option<WxrTerm>,
     item: Option<WxrItem>,
@@ -285,7 +351,10 @@ impl<R: BufRead> WxrReader<R> {
             seen_channel: false,
             site_sent: false,
             channel_link: String::new(),
+            base_blog_url: String::new(),
+            base_site_url: String::new(),
             channel_title: String::new(),
+            queued: None,
             author: None,
             term: None,
             item: None,
@@ -326,6 +395,9 @@ impl<R: BufRead> WxrReader<R> {
     }
 
     pub fn next_record(&mut self) -> Result<Option<WxrRecord>, WxrError> {
+        if let Some(record) = self.queued.take() {
+            return Ok(Some(record));
+        }
         while !self.finished {
             self.buffer.clear();
             self.xml.get_mut().since_event = 0;
@@ -387,7 +459,8 @@ impl<R: BufRead> WxrReader<R> {
                 let name = self.name_of(&start)?;
                 self.open_element(&name, &start)?;
                 self.text.clear();
-                self.close_element(&name)
+                let record = self.close_element(&name)?;
+                Ok(self.site_first(record))
             }
             Event::End(_) => {
                 let Some(name) = self.open.pop() else {
@@ -395,7 +468,7 @@ impl<R: BufRead> WxrReader<R> {
                 };
                 let record = self.close_element(&name)?;
                 self.text.clear();
-                Ok(record)
+                Ok(self.site_first(record))
             }
             Event::Text(text) => {
                 let piece = text
@@ -489,13 +562,41 @@ impl<R: BufRead> WxrReader<R> {
         Ok(())
     }
 
+    /// The header's addresses come in any order before the first author, term or item: the
+    /// site record goes out just before that first record.
+    fn site_first(&mut self, record: Option<WxrRecord>) -> Option<WxrRecord> {
+        match record {
+            Some(record) if !self.site_sent => match self.site_record() {
+                Some(site) => {
+                    self.queued = Some(record);
+                    Some(site)
+                }
+                None => Some(record),
+            },
+            other => other,
+        }
+    }
+
     fn site_record(&mut self) -> Option<WxrRecord> {
-        if self.site_sent || self.channel_link.is_empty() {
+        let own = [&self.channel_link, &self.base_blog_url, &self.base_site_url]
+            .into_iter()
+            .find(|address| !address.is_empty())?;
+        if self.site_sent {
             return None;
         }
+        let url = site_address(own);
+        // Earlier releases took `wp:base_site_url` over the link, as it was written.
+        let shared_url = if self.base_site_url.is_empty() {
+            &self.channel_link
+        } else {
+            &self.base_site_url
+        }
+        .trim_end_matches('/')
+        .to_owned();
         self.site_sent = true;
         Some(WxrRecord::Site {
-            url: self.channel_link.trim_end_matches('/').to_owned(),
+            url,
+            shared_url,
             title: self.channel_title.clone(),
         })
     }
@@ -552,8 +653,12 @@ impl<R: BufRead> WxrReader<R> {
         if let Some(item) = self.item.as_mut() {
             let value = text.trim();
             match name {
-                "title" => item.title = decode_html_entities(value),
+                "title" => {
+                    item.title = decode_html_entities(value);
+                    item.title_html = value.to_owned();
+                }
                 "link" => item.link = value.to_owned(),
+                "guid" => item.guid = value.to_owned(),
                 "dc:creator" => item.creator = value.to_owned(),
                 "content:encoded" => item.content = text,
                 "excerpt:encoded" => item.excerpt = text,
@@ -615,10 +720,8 @@ impl<R: BufRead> WxrReader<R> {
                 "link" if self.channel_link.is_empty() => {
                     self.channel_link = text.trim().to_owned()
                 }
-                "wp:base_site_url" => {
-                    self.channel_link = text.trim().to_owned();
-                    return Ok(self.site_record());
-                }
+                "wp:base_site_url" => self.base_site_url = text.trim().to_owned(),
+                "wp:base_blog_url" => self.base_blog_url = text.trim().to_owned(),
                 _ => {}
             }
         }
@@ -691,6 +794,7 @@ mod tests {
             all[0],
             WxrRecord::Site {
                 url: "https://old.example.com".into(),
+                shared_url: "https://old.example.com".into(),
                 title: "Old Blog".into()
             }
         );
@@ -784,6 +888,68 @@ mod tests {
     fn other_xml_is_not_wxr() {
         let error = records("<html><body/></html>").unwrap_err();
         assert_eq!(error.problem, WxrProblem::NotWxr);
+    }
+
+    #[test]
+    fn a_wordpress_com_blog_is_known_by_its_own_link_not_the_shared_site_url() {
+        let blog = SMALL
+            .replace(
+                "<link>https://old.example.com</link>",
+                "<link>https://Tomatoes.WordPress.com/</link>",
+            )
+            .replace(
+                "<wp:base_site_url>https://old.example.com/</wp:base_site_url>",
+                "<wp:base_site_url>http://wordpress.com/</wp:base_site_url>\n  <wp:base_blog_url>https://tomatoes.wordpress.com</wp:base_blog_url>",
+            );
+        let all = records(&blog).unwrap();
+        assert_eq!(
+            all[0],
+            WxrRecord::Site {
+                url: "https://tomatoes.wordpress.com".into(),
+                shared_url: "http://wordpress.com".into(),
+                title: "Old Blog".into()
+            }
+        );
+        assert_eq!(all.len(), 4, "the site once, then the rest: {all:?}");
+        // No channel link: the blog's own address, then the site's.
+        let no_link = blog.replace("<link>https://Tomatoes.WordPress.com/</link>", "");
+        let WxrRecord::Site { url, .. } = &records(&no_link).unwrap()[0] else {
+            panic!()
+        };
+        assert_eq!(url, "https://tomatoes.wordpress.com");
+    }
+
+    #[test]
+    fn items_without_post_ids_are_known_by_guid_then_link_then_type_slug_and_date() {
+        let mut item = WxrItem {
+            id: 12,
+            guid: "https://x.example/?p=12".into(),
+            link: "https://x.example/hello/".into(),
+            post_type: "post".into(),
+            slug: "hello".into(),
+            date: parse_date("2024-03-05 10:00:00"),
+            ..Default::default()
+        };
+        assert_eq!(item.source_key(), "12");
+        item.id = 0;
+        assert_eq!(item.source_key(), "guid:https://x.example/?p=12");
+        item.guid.clear();
+        assert_eq!(item.source_key(), "link:https://x.example/hello/");
+        item.link.clear();
+        let by_parts = item.source_key();
+        assert!(by_parts.starts_with("item:"), "{by_parts}");
+        assert_eq!(by_parts, item.clone().source_key(), "stable");
+        item.slug = "hello-2".into();
+        assert_ne!(item.source_key(), by_parts);
+        // Fixed, so that a key stored by one build is found by the next.
+        assert_eq!(
+            stable_hash(&["post", "hello"]),
+            stable_hash(&["post", "hello"])
+        );
+        assert_ne!(
+            stable_hash(&["post", "hello"]),
+            stable_hash(&["posth", "ello"])
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub struct Model {
     pub author_ip: Option<String>,
     pub edited_at: Option<TimeDateTimeWithTimeZone>,
     pub deleted_at: Option<TimeDateTimeWithTimeZone>,
+    pub keeps_author_name: bool,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

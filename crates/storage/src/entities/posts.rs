@@ -22,6 +22,7 @@ pub struct Model {
     pub featured_image: Option<String>,
     pub trashed_at: Option<TimeDateTimeWithTimeZone>,
     pub trashed_status: Option<String>,
+    pub title_html: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}
