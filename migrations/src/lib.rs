@@ -9,6 +9,7 @@ mod m20261126_000002_conversation;
 mod m20261127_000003_notifications;
 mod m20261127_000004_admin;
 mod m20261127_000005_wordpress_import;
+mod m20261204_000007_post_visibility;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_notifications::Migration),
             Box::new(m20261127_000004_admin::Migration),
             Box::new(m20261127_000005_wordpress_import::Migration),
+            Box::new(m20261204_000007_post_visibility::Migration),
         ]
     }
 }

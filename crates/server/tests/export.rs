@@ -159,6 +159,9 @@ async fn post(
             tags: vec!["sqlite".to_owned(), "postgres".to_owned()],
             comments_open: true,
             featured_image: None,
+            password: None,
+            parent_id: None,
+            sticky: false,
         })
         .await
         .unwrap()
@@ -765,6 +768,9 @@ async fn move_site(source_url: &str, target_url: &str) {
             tags: vec![],
             comments_open: true,
             featured_image: None,
+            password: None,
+            parent_id: None,
+            sticky: false,
         })
         .await
         .unwrap();

@@ -234,6 +234,9 @@ async fn pages_and_archives() {
             tags: vec![],
             comments_open: false,
             featured_image: None,
+            password: None,
+            parent_id: None,
+            sticky: false,
         })
         .await
         .unwrap();

@@ -10,6 +10,7 @@ mod layout;
 mod media;
 mod ops;
 mod pages;
+mod protected;
 mod routes;
 mod session;
 mod settings;

@@ -22,6 +22,9 @@ pub struct Model {
     pub featured_image: Option<String>,
     pub trashed_at: Option<TimeDateTimeWithTimeZone>,
     pub trashed_status: Option<String>,
+    pub password: Option<String>,
+    pub parent_id: Option<i64>,
+    pub sticky: bool,
 }
 
 impl ActiveModelBehavior for ActiveModel {}
