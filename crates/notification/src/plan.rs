@@ -39,7 +39,8 @@ pub struct CommentMailPlan {
 }
 
 /// What a reader's email says instead of a comment on a password-protected post.
-const PROTECTED_COMMENT: &str = "(This conversation is on a password-protected post: open it to read the comment.)";
+const PROTECTED_COMMENT: &str =
+    "(This conversation is on a password-protected post: open it to read the comment.)";
 
 /// Loads who may be told of a comment about to be written.
 pub async fn plan_comment_mail(
@@ -100,10 +101,7 @@ impl CommentMailPlan {
                 // Moderators and the post's author see the words (they must judge them, and
                 // hold the post); repliers and followers may not have the password.
                 let sealed = self.protected
-                    && matches!(
-                        notice.kind,
-                        NoticeKind::Reply | NoticeKind::FollowedThread
-                    );
+                    && matches!(notice.kind, NoticeKind::Reply | NoticeKind::FollowedThread);
                 let (comment, parent) = if sealed {
                     let hidden = QuotedComment {
                         text: PROTECTED_COMMENT.to_owned(),

@@ -1850,7 +1850,9 @@ async fn the_editor_puts_a_page_under_another_and_sticks_a_post() {
     assert!(app.page("/about/team/").await.contains("Text."));
     let shown = editor.page(&app, &format!("/admin/posts/{team}")).await;
     assert!(
-        shown.contains(&format!("<option value=\"{about}\" selected>/about/</option>")),
+        shown.contains(&format!(
+            "<option value=\"{about}\" selected>/about/</option>"
+        )),
         "{shown}"
     );
     // A page cannot go under its own child.
@@ -1861,7 +1863,13 @@ async fn the_editor_puts_a_page_under_another_and_sticks_a_post() {
         .post(&app, &format!("/admin/posts/{about}"), &looping)
         .await;
     assert_eq!(refused.status(), 422);
-    assert!(refused.text().await.unwrap().contains("Cannot use that parent page"));
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("Cannot use that parent page")
+    );
 
     let sticky = write(
         &app,
@@ -1878,7 +1886,11 @@ async fn the_editor_puts_a_page_under_another_and_sticks_a_post() {
     write(
         &app,
         &editor,
-        &[("title", "Newer"), ("source", "Later."), ("status", "published")],
+        &[
+            ("title", "Newer"),
+            ("source", "Later."),
+            ("status", "published"),
+        ],
     )
     .await;
     app.settle().await;

@@ -66,10 +66,7 @@ async fn signed_in(app: &TestApp, login: &str) -> (User, Reader) {
 
 fn assert_sealed(page: &str, what: &str) {
     assert!(!page.contains("treasure"), "{what} shows the body: {page}");
-    assert!(
-        !page.contains(COMMENT),
-        "{what} shows the comments: {page}"
-    );
+    assert!(!page.contains(COMMENT), "{what} shows the comments: {page}");
 }
 
 #[tokio::test]
@@ -77,8 +74,14 @@ async fn the_right_password_opens_a_protected_post_for_that_reader_only() {
     let app = TestApp::spawn().await;
     let author = app.author("Ann").await;
     let post = protected_post(&app, &author).await;
-    app.comment(post.summary.id, None, "Bo", COMMENT, CommentStatus::Approved)
-        .await;
+    app.comment(
+        post.summary.id,
+        None,
+        "Bo",
+        COMMENT,
+        CommentStatus::Approved,
+    )
+    .await;
     let path = post.summary.path();
 
     // An anonymous reader (whose page the cache keeps): title and form only.
@@ -121,7 +124,10 @@ async fn the_right_password_opens_a_protected_post_for_that_reader_only() {
     assert_sealed(&other, "the post for a second reader");
     assert!(other.contains("name=\"post_password\""));
     let other_reader = Reader::new(&app);
-    assert_sealed(&other_reader.page(&path).await, "the post for a third reader");
+    assert_sealed(
+        &other_reader.page(&path).await,
+        "the post for a third reader",
+    );
 
     // A new password locks it again for the reader who knew the old one.
     app.sql(&format!(
@@ -140,8 +146,14 @@ async fn lists_feeds_search_and_sitemap_never_show_a_protected_body() {
     let app = TestApp::spawn().await;
     let author = app.author("Ann").await;
     let post = protected_post(&app, &author).await;
-    app.comment(post.summary.id, None, "Bo", COMMENT, CommentStatus::Approved)
-        .await;
+    app.comment(
+        post.summary.id,
+        None,
+        "Bo",
+        COMMENT,
+        CommentStatus::Approved,
+    )
+    .await;
     let open = app
         .post(&author, "Open diary", "Nothing to hide here.", days_ago(1))
         .await;
@@ -182,11 +194,7 @@ async fn lists_feeds_search_and_sitemap_never_show_a_protected_body() {
     let search = app.main_of("/search?q=treasure").await;
     assert!(search.contains("No posts found."), "{search}");
     assert!(!search.contains("Secret plans"), "{search}");
-    assert!(
-        app.page("/search?q=diary")
-            .await
-            .contains("Open diary")
-    );
+    assert!(app.page("/search?q=diary").await.contains("Open diary"));
 
     let sitemap = app.page("/sitemap.xml").await;
     assert!(sitemap.contains(&open.summary.path()), "{sitemap}");
@@ -351,7 +359,11 @@ async fn emails_about_a_protected_post_leave_its_words_out() {
         .unwrap();
     let mail = smtp.wait_for("fan@example.org", 1).await;
     let text = mail[0].parsed().body_text(0).unwrap().to_string();
-    let html = mail[0].parsed().body_html(0).unwrap_or_default().to_string();
+    let html = mail[0]
+        .parsed()
+        .body_html(0)
+        .unwrap_or_default()
+        .to_string();
     assert!(mail[0].subject().contains("Secret plans"));
     assert!(text.contains(&post.summary.path()), "{text}");
     assert!(!text.contains("treasure"), "{text}");

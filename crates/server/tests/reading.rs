@@ -890,7 +890,10 @@ async fn a_child_page_answers_under_its_parent_and_nests_in_the_menu() {
     let page = app.page("/about/team/").await;
     assert!(page.contains("The text of Team."), "{page}");
     assert!(
-        page.contains(&format!("<link rel=\"canonical\" href=\"{}/about/team/\"", app.address)),
+        page.contains(&format!(
+            "<link rel=\"canonical\" href=\"{}/about/team/\"",
+            app.address
+        )),
         "{page}"
     );
     assert!(
@@ -954,10 +957,17 @@ async fn sticky_posts_stay_on_top_of_the_first_page_only() {
     }
     let first = app.main_of("/").await;
     let articles: Vec<&str> = first.split("<article").skip(1).collect();
-    assert_eq!(articles.len(), 4, "three a page, and the sticky one: {first}");
+    assert_eq!(
+        articles.len(),
+        4,
+        "three a page, and the sticky one: {first}"
+    );
     assert!(articles[0].contains("House rules"), "{first}");
     assert!(
-        articles[0].contains(&format!("post-{} post type-post status-publish sticky", old.summary.id)),
+        articles[0].contains(&format!(
+            "post-{} post type-post status-publish sticky",
+            old.summary.id
+        )),
         "{}",
         articles[0]
     );

@@ -770,9 +770,7 @@ async fn folios_own_wordpress_export_comes_back_as_the_same_site() {
 /// Each post's and page's slug, password, sticky flag and parent page's slug.
 async fn visibility_outline(app: &TestApp) -> Vec<String> {
     use sea_orm::ConnectionTrait;
-    let db = sea_orm::Database::connect(&app.database_url)
-        .await
-        .unwrap();
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
     let rows = db
         .query_all_raw(sea_orm::Statement::from_string(
             db.get_database_backend(),
@@ -831,14 +829,19 @@ async fn page_parents_passwords_and_sticky_posts_come_in_and_go_back_out() {
             .contains("Maggie has coached here")
     );
     let front = app.page("/").await;
-    let about = front.find(">About the club</a>").expect("about in the menu");
+    let about = front
+        .find(">About the club</a>")
+        .expect("about in the menu");
     let sub_menu = front[about..].find("<ul class=\"sub-menu\">").unwrap() + about;
     let coaches = front.find(">Coaches</a>").unwrap();
     assert!(sub_menu < coaches, "{front}");
     // The sticky post is on top though older; the protected one keeps its secret.
     let first_article = &front[front.find("<article").unwrap()..];
     let first_article = &first_article[..first_article.find("</article>").unwrap()];
-    assert!(first_article.contains("Welcome to the new season"), "{front}");
+    assert!(
+        first_article.contains("Welcome to the new season"),
+        "{front}"
+    );
     assert!(first_article.contains(" sticky "), "{first_article}");
     assert!(!front.contains("4471"), "{front}");
     assert!(
@@ -862,7 +865,10 @@ async fn page_parents_passwords_and_sticky_posts_come_in_and_go_back_out() {
         "{written}"
     );
     assert!(written.contains("<wp:is_sticky>1</wp:is_sticky>"));
-    assert!(written.contains("/about/coaches/head-coach/</link>"), "{written}");
+    assert!(
+        written.contains("/about/coaches/head-coach/</link>"),
+        "{written}"
+    );
     let second = TestApp::spawn().await;
     let summary = folio_import(&second, &file, None)
         .await

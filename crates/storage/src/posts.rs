@@ -142,7 +142,9 @@ impl Store {
             author_id: Set(new.author_id),
             comments_open: Set(new.comments_open),
             featured_image: Set(new.featured_image),
-            password: Set(folio_domain::posts::normalize_password(new.password.as_deref())),
+            password: Set(folio_domain::posts::normalize_password(
+                new.password.as_deref(),
+            )),
             parent_id: Set(new.parent_id.filter(|_| new.kind == PostKind::Page)),
             sticky: Set(new.sticky && new.kind == PostKind::Post),
             ..Default::default()
@@ -275,7 +277,9 @@ impl Store {
         let parent_id: Option<i64> = row.try_get("", "parent_id")?;
         if parent_id.is_some() {
             let slug: String = row.try_get("", "slug")?;
-            link.path = PageTree::load(&self.db).await?.path(parent_id, &parse_slug(&slug)?);
+            link.path = PageTree::load(&self.db)
+                .await?
+                .path(parent_id, &parse_slug(&slug)?);
         }
         let comment_count: i64 = row.try_get("", "comment_count")?;
         Ok(Some(CommentTarget {
@@ -383,15 +387,7 @@ impl Store {
 
     /// Links to the given posts and pages, by id.
     pub(crate) async fn post_links_by_id(&self, ids: &[i64]) -> Result<HashMap<i64, PostLink>> {
-        let rows: Vec<(
-            i64,
-            String,
-            String,
-            String,
-            Option<OffsetDateTime>,
-            OffsetDateTime,
-            Option<i64>,
-        )> = posts::Entity::find()
+        let rows: Vec<IdentifiedLinkRow> = posts::Entity::find()
             .select_only()
             .columns([
                 posts::Column::Id,
@@ -586,7 +582,10 @@ impl Store {
                     id: row.id,
                     kind: parse_kind(&row.kind)?,
                     slug: parse_slug(&row.slug)?,
-                    protected: row.password.as_deref().is_some_and(|p| !p.trim().is_empty()),
+                    protected: row
+                        .password
+                        .as_deref()
+                        .is_some_and(|p| !p.trim().is_empty()),
                     sticky: row.sticky,
                     parent_id: row.parent_id,
                     ancestors: tree.ancestors(row.parent_id),
@@ -651,7 +650,11 @@ impl PageTree {
     pub(crate) async fn load<C: ConnectionTrait>(db: &C) -> Result<Self> {
         let rows: Vec<(i64, String, Option<i64>)> = posts::Entity::find()
             .select_only()
-            .columns([posts::Column::Id, posts::Column::Slug, posts::Column::ParentId])
+            .columns([
+                posts::Column::Id,
+                posts::Column::Slug,
+                posts::Column::ParentId,
+            ])
             .filter(posts::Column::Kind.eq(PostKind::Page.as_str()))
             .into_tuple()
             .all(db)
@@ -700,7 +703,10 @@ impl PageTree {
     }
 
     fn descends_from(&self, page: i64, ancestor: i64) -> bool {
-        page == ancestor || self.chain(self.pages.get(&page).and_then(|p| p.1)).contains(&ancestor)
+        page == ancestor
+            || self
+                .chain(self.pages.get(&page).and_then(|p| p.1))
+                .contains(&ancestor)
     }
 
     /// Whether walking up from `page` ends at a top page rather than in a loop.
@@ -801,6 +807,17 @@ type LinkRow = (
     String,
     Option<OffsetDateTime>,
     OffsetDateTime,
+);
+
+/// A link's columns with the post's id first and its parent page's id last.
+type IdentifiedLinkRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<OffsetDateTime>,
+    OffsetDateTime,
+    Option<i64>,
 );
 
 /// Selects only a link's columns, not the post's body.

@@ -28,6 +28,15 @@ pub struct SitemapEntry {
     pub updated_at: OffsetDateTime,
 }
 
+/// Slug, published, created and updated times, and parent page of a sitemap line.
+type SitemapRow = (
+    String,
+    Option<OffsetDateTime>,
+    OffsetDateTime,
+    OffsetDateTime,
+    Option<i64>,
+);
+
 impl Store {
     /// A number that changes whenever content changes, in this process or any other, and
     /// when that last happened. A scheduled post whose time has come changed the content
@@ -114,13 +123,7 @@ impl Store {
         let tree = PageTree::load(&self.db).await?;
         for kind in [PostKind::Page, PostKind::Post] {
             // Only what a sitemap line needs, not the posts' bodies.
-            let rows: Vec<(
-                String,
-                Option<OffsetDateTime>,
-                OffsetDateTime,
-                OffsetDateTime,
-                Option<i64>,
-            )> = posts::Entity::find()
+            let rows: Vec<SitemapRow> = posts::Entity::find()
                 .select_only()
                 .columns([
                     posts::Column::Slug,
@@ -210,6 +213,9 @@ mod tests {
                 tags: vec![],
                 comments_open: true,
                 featured_image: None,
+                password: None,
+                parent_id: None,
+                sticky: false,
             })
             .await
             .unwrap();

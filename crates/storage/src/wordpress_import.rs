@@ -896,16 +896,15 @@ impl WordPressImport {
                 .copied()
                 .filter(|&parent| parent != child);
             let set = match parent {
-                Some(parent) => {
-                    self.txn
-                        .execute_raw(Statement::from_sql_and_values(
-                            backend,
-                            sql,
-                            [parent.into(), child.into()],
-                        ))
-                        .await?
-                        .rows_affected()
-                }
+                Some(parent) => self
+                    .txn
+                    .execute_raw(Statement::from_sql_and_values(
+                        backend,
+                        sql,
+                        [parent.into(), child.into()],
+                    ))
+                    .await?
+                    .rows_affected(),
                 None => 0,
             };
             if set == 0 {

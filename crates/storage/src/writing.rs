@@ -745,7 +745,9 @@ async fn check_parent<C: ConnectionTrait>(db: &C, own_id: Option<i64>, parent: i
     let mut steps = 0;
     while let Some(id) = next {
         if Some(id) == own_id {
-            return Err(refused("a page cannot sit under itself or under its own subpage"));
+            return Err(refused(
+                "a page cannot sit under itself or under its own subpage",
+            ));
         }
         let Some(row) = posts::Entity::find_by_id(id).one(db).await? else {
             return Err(refused("the parent page does not exist"));
@@ -769,7 +771,9 @@ async fn path_with_parents<C: ConnectionTrait>(db: &C, row: &posts::Model) -> Re
     }
     let slug =
         Slug::parse(&row.slug).map_err(|_| StorageError::unexpected("posts", "slug", &row.slug))?;
-    Ok(crate::posts::PageTree::load(db).await?.path(row.parent_id, &slug))
+    Ok(crate::posts::PageTree::load(db)
+        .await?
+        .path(row.parent_id, &slug))
 }
 
 fn path_of(row: &posts::Model) -> Result<String> {

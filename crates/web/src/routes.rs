@@ -12,8 +12,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use crate::error::error_pages;
 use crate::session::DatabaseSessions;
 use crate::{
-    AppState, WebSettings, account, admin, cache, discussion, feeds, ops, pages, protected,
-    signin, subscriptions,
+    AppState, WebSettings, account, admin, cache, discussion, feeds, ops, pages, protected, signin,
+    subscriptions,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
