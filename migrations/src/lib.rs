@@ -10,6 +10,7 @@ mod m20261127_000003_notifications;
 mod m20261127_000004_admin;
 mod m20261127_000005_wordpress_import;
 mod m20261204_000006_address_events;
+mod m20261204_000007_post_visibility;
 mod m20261204_000008_imported_names_and_titles;
 
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_admin::Migration),
             Box::new(m20261127_000005_wordpress_import::Migration),
             Box::new(m20261204_000006_address_events::Migration),
+            Box::new(m20261204_000007_post_visibility::Migration),
             Box::new(m20261204_000008_imported_names_and_titles::Migration),
         ]
     }

@@ -71,17 +71,72 @@ pub struct PostSummary {
     pub featured_image: Option<String>,
     pub categories: Vec<Term>,
     pub tags: Vec<Term>,
+    /// A password hides the body, the excerpt and the comments from anyone who has not given it.
+    pub protected: bool,
+    /// Kept on top of the front page's first page, as WordPress's sticky posts.
+    pub sticky: bool,
+    /// A page's parent page.
+    pub parent_id: Option<i64>,
+    /// The slugs of a page's parent pages, outermost first: `/parent/child/` is its address.
+    pub ancestors: Vec<Slug>,
 }
 
+/// What lists and feeds show instead of a protected post's excerpt (WordPress's words).
+pub const PROTECTED_EXCERPT: &str = "There is no excerpt because this is a protected post.";
+
 impl PostSummary {
-    /// WordPress's default permalink: `/YYYY/MM/DD/slug/` for posts, `/slug/` for pages.
+    /// WordPress's default permalink: `/YYYY/MM/DD/slug/` for posts, `/slug/` for pages
+    /// (`/parent/child/` for a page under another).
     pub fn path(&self) -> String {
-        permalink(
-            self.kind,
-            &self.slug,
-            self.published_at.unwrap_or(self.updated_at),
-        )
+        match self.kind {
+            PostKind::Page => page_path(&self.ancestors, &self.slug),
+            PostKind::Post => permalink(
+                self.kind,
+                &self.slug,
+                self.published_at.unwrap_or(self.updated_at),
+            ),
+        }
     }
+
+    /// The post as anyone without its password sees it: titled "Protected: …", with neither
+    /// body nor excerpt. Unprotected posts come back unchanged.
+    pub fn sealed(mut self) -> Self {
+        if self.protected {
+            self.title = protected_title(&self.title);
+            self.html = String::new();
+            self.excerpt = PROTECTED_EXCERPT.to_owned();
+        }
+        self
+    }
+}
+
+/// WordPress's title for a password-protected post.
+pub fn protected_title(title: &str) -> String {
+    format!("Protected: {title}")
+}
+
+/// A page's address under its parents: `/about/team/`.
+pub fn page_path(ancestors: &[Slug], slug: &Slug) -> String {
+    let mut path = String::from("/");
+    for ancestor in ancestors.iter().chain(std::iter::once(slug)) {
+        path.push_str(ancestor.as_str());
+        path.push('/');
+    }
+    path
+}
+
+/// Sticky posts first, each group newest first as it came: the front page's first page.
+pub fn sticky_first(posts: Vec<PostSummary>) -> Vec<PostSummary> {
+    let (mut sticky, rest): (Vec<_>, Vec<_>) = posts.into_iter().partition(|p| p.sticky);
+    sticky.extend(rest);
+    sticky
+}
+
+/// A post's password as stored: `None` when there is none (an empty field clears it).
+/// WordPress keeps it as written (`post_password`), and so does Folio, so that an export
+/// carries it and the author can read it back in the editor.
+pub fn normalize_password(raw: Option<&str>) -> Option<String> {
+    raw.filter(|p| !p.trim().is_empty()).map(str::to_owned)
 }
 
 /// A post or page with everything its own page shows.
@@ -90,6 +145,8 @@ pub struct Post {
     pub summary: PostSummary,
     pub source: String,
     pub comments_open: bool,
+    /// Kept as the author wrote it (as WordPress's `post_password`); never shown to readers.
+    pub password: Option<String>,
 }
 
 pub fn permalink(kind: PostKind, slug: &Slug, date: OffsetDateTime) -> String {
@@ -115,6 +172,25 @@ pub fn whole_seconds(at: OffsetDateTime) -> OffsetDateTime {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn child_page_lives_under_its_parents() {
+        let parent = Slug::parse("about").unwrap();
+        let child = Slug::parse("team").unwrap();
+        assert_eq!(page_path(&[], &child), "/team/");
+        assert_eq!(page_path(&[parent], &child), "/about/team/");
+    }
+
+    #[test]
+    fn empty_password_is_no_password() {
+        assert_eq!(normalize_password(Some("")), None);
+        assert_eq!(normalize_password(Some("  ")), None);
+        assert_eq!(normalize_password(None), None);
+        assert_eq!(
+            normalize_password(Some(" open sesame")).as_deref(),
+            Some(" open sesame")
+        );
+    }
 
     #[test]
     fn post_permalink_has_wordpress_date_shape() {

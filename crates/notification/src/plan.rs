@@ -2,7 +2,7 @@
 
 use folio_domain::CommentStatus;
 use folio_domain::markdown::render_comment;
-use folio_domain::notifications::{CommentEvent, who_is_told};
+use folio_domain::notifications::{CommentEvent, NoticeKind, who_is_told};
 use folio_storage::{BlogSubscription, CommentAudience, NewMail, StorageError, Store};
 
 use crate::messages::{CommentPayload, ConfirmPayload, PostPayload, QuotedComment};
@@ -34,7 +34,13 @@ pub struct CommentMailPlan {
     author_name: String,
     source: String,
     parent: Option<QuotedComment>,
+    /// The post has a password: readers' emails name the comment without its words.
+    protected: bool,
 }
+
+/// What a reader's email says instead of a comment on a password-protected post.
+const PROTECTED_COMMENT: &str =
+    "(This conversation is on a password-protected post: open it to read the comment.)";
 
 /// Loads who may be told of a comment about to be written.
 pub async fn plan_comment_mail(
@@ -56,7 +62,9 @@ pub async fn plan_comment_mail(
         },
         None => None,
     };
+    let protected = store.is_protected(facts.post_id).await?;
     Ok(CommentMailPlan {
+        protected,
         audience,
         author_id: facts.author_id,
         status: facts.status,
@@ -90,13 +98,27 @@ impl CommentMailPlan {
         who_is_told(&event)
             .into_iter()
             .filter_map(|notice| {
+                // Moderators and the post's author see the words (they must judge them, and
+                // hold the post); repliers and followers may not have the password.
+                let sealed = self.protected
+                    && matches!(notice.kind, NoticeKind::Reply | NoticeKind::FollowedThread);
+                let (comment, parent) = if sealed {
+                    let hidden = QuotedComment {
+                        text: PROTECTED_COMMENT.to_owned(),
+                        html: format!("<p>{PROTECTED_COMMENT}</p>"),
+                        ..comment.clone()
+                    };
+                    (hidden, None)
+                } else {
+                    (comment.clone(), self.parent.clone())
+                };
                 let payload = CommentPayload {
                     recipient_name: notice.name.clone(),
                     post_id: self.post_id,
                     post_title: self.post_title.clone(),
                     post_path: self.post_path.clone(),
-                    comment: comment.clone(),
-                    parent: self.parent.clone(),
+                    comment,
+                    parent,
                     held: self.status == CommentStatus::Pending,
                 };
                 let payload = serde_json::to_string(&payload).ok()?;

@@ -234,7 +234,8 @@ impl Worker {
             .await?
         {
             if let Some(post) = self.store.published_entry(post_id).await? {
-                let summary = &post.summary;
+                // Subscribers get what the public sees: a protected post's title, no words.
+                let summary = &post.summary.sealed();
                 let payload = PostPayload {
                     post_id,
                     post_title: summary.title.clone(),

@@ -424,6 +424,9 @@ async fn post_new(settings: &Settings, file: &std::path::Path) -> anyhow::Result
             tags: parsed.tags,
             comments_open: true,
             featured_image: None,
+            password: None,
+            parent_id: None,
+            sticky: false,
         })
         .await;
     let post = match created {

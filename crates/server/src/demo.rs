@@ -90,6 +90,9 @@ pub async fn fill(store: &Store, options: &DemoOptions) -> anyhow::Result<DemoSu
                 tags: Vec::new(),
                 comments_open: false,
                 featured_image: None,
+                password: None,
+                parent_id: None,
+                sticky: false,
             })
             .await?;
     }
@@ -119,6 +122,9 @@ pub async fn fill(store: &Store, options: &DemoOptions) -> anyhow::Result<DemoSu
                 comments_open: now - plan.published_at < Duration::seconds(3 * YEAR_SECONDS)
                     || rng.chance(0.5),
                 featured_image: None,
+                password: None,
+                parent_id: None,
+                sticky: false,
             })
             .await?;
         created.push(CreatedPost {
@@ -1014,6 +1020,9 @@ fn draft(rng: &mut Rng, author_id: i64) -> NewPost {
         tags: Vec::new(),
         comments_open: true,
         featured_image: None,
+        password: None,
+        parent_id: None,
+        sticky: false,
     }
 }
 

@@ -70,6 +70,13 @@ impl fmt::Display for ImportSummary {
                 c.already_there
             )?;
         }
+        if c.parents_missing > 0 {
+            writeln!(
+                f,
+                "  {} pages name a parent page that is not in the export: they stand at the top level",
+                c.parents_missing
+            )?;
+        }
         if self.skipped.is_empty() {
             writeln!(f, "  nothing skipped")?;
         } else {
@@ -394,6 +401,9 @@ async fn imported_post(
             .collect(),
         old_path: old_path(&item.link),
         comments,
+        password: item.password,
+        parent: item.parent,
+        sticky: item.sticky,
     })
 }
 

@@ -207,11 +207,19 @@ fn write_item<W: Write>(
         cdata(xml, "wp:ping_status", "closed")?;
         cdata(xml, "wp:post_name", &post.slug)?;
         cdata(xml, "wp:status", status)?;
-        text(xml, "wp:post_parent", "0")?;
+        text(
+            xml,
+            "wp:post_parent",
+            &post.parent_id.unwrap_or(0).to_string(),
+        )?;
         text(xml, "wp:menu_order", "0")?;
         cdata(xml, "wp:post_type", &post.kind)?;
-        cdata(xml, "wp:post_password", "")?;
-        text(xml, "wp:is_sticky", "0")?;
+        cdata(
+            xml,
+            "wp:post_password",
+            post.password.as_deref().unwrap_or(""),
+        )?;
+        text(xml, "wp:is_sticky", if post.sticky { "1" } else { "0" })?;
         for term in terms {
             let domain = if term.taxonomy == "category" {
                 "category"
@@ -355,7 +363,12 @@ fn wp_status(post: &WxrPost, now: OffsetDateTime) -> &'static str {
 
 fn permalink(post: &WxrPost, date: OffsetDateTime) -> String {
     if post.kind == "page" {
-        format!("/{}/", post.slug)
+        let mut path = String::from("/");
+        for slug in post.ancestors.iter().chain(std::iter::once(&post.slug)) {
+            path.push_str(slug);
+            path.push('/');
+        }
+        path
     } else {
         format!(
             "/{:04}/{:02}/{:02}/{}/",

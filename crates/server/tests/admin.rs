@@ -1820,3 +1820,84 @@ async fn an_editor_can_neither_ban_nor_unban_another_editor() {
         .unwrap();
     assert!(lifted.ban.is_none());
 }
+
+#[tokio::test]
+async fn the_editor_puts_a_page_under_another_and_sticks_a_post() {
+    let app = TestApp::spawn().await;
+    let editor = person(&app, "Eve", Role::Editor).await;
+    let page = |title: &'static str| {
+        vec![
+            ("title", title),
+            ("source", "Text."),
+            ("status", "published"),
+        ]
+    };
+    let created = editor.post(&app, "/admin/pages/new", &page("About")).await;
+    assert_eq!(created.status(), 303);
+    let about = id_in(&location(&created));
+    let form = editor.page(&app, "/admin/pages/new").await;
+    assert!(
+        form.contains(&format!("<option value=\"{about}\">/about/</option>")),
+        "{form}"
+    );
+    let about_id = about.to_string();
+    let mut child = page("Team");
+    child.push(("parent_id", &about_id));
+    let created = editor.post(&app, "/admin/pages/new", &child).await;
+    assert_eq!(created.status(), 303);
+    let team = id_in(&location(&created));
+    app.settle().await;
+    assert!(app.page("/about/team/").await.contains("Text."));
+    let shown = editor.page(&app, &format!("/admin/posts/{team}")).await;
+    assert!(
+        shown.contains(&format!(
+            "<option value=\"{about}\" selected>/about/</option>"
+        )),
+        "{shown}"
+    );
+    // A page cannot go under its own child.
+    let team_id = team.to_string();
+    let mut looping = page("About");
+    looping.push(("parent_id", &team_id));
+    let refused = editor
+        .post(&app, &format!("/admin/posts/{about}"), &looping)
+        .await;
+    assert_eq!(refused.status(), 422);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("Cannot use that parent page")
+    );
+
+    let sticky = write(
+        &app,
+        &editor,
+        &[
+            ("title", "House rules"),
+            ("source", "Read first."),
+            ("status", "published"),
+            ("publish_at", "2020-01-01T10:00"),
+            ("sticky", "1"),
+        ],
+    )
+    .await;
+    write(
+        &app,
+        &editor,
+        &[
+            ("title", "Newer"),
+            ("source", "Later."),
+            ("status", "published"),
+        ],
+    )
+    .await;
+    app.settle().await;
+    let front = app.main_of("/").await;
+    let first = &front[front.find("<article").unwrap()..];
+    assert!(
+        first.starts_with(&format!("<article id=\"post-{sticky}\"")) && first.contains(" sticky "),
+        "{front}"
+    );
+}

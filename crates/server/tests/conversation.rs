@@ -1182,6 +1182,9 @@ async fn closed_comments_show_no_form_and_refuse_posts() {
             tags: vec![],
             comments_open: false,
             featured_image: None,
+            password: None,
+            parent_id: None,
+            sticky: false,
         })
         .await
         .unwrap();

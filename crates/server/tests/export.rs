@@ -159,6 +159,9 @@ async fn post(
             tags: vec!["sqlite".to_owned(), "postgres".to_owned()],
             comments_open: true,
             featured_image: None,
+            password: None,
+            parent_id: None,
+            sticky: false,
         })
         .await
         .unwrap()
@@ -412,6 +415,45 @@ async fn fill(store: &Store) -> Filled {
         Some(at(2024, 1, 2)),
     )
     .await;
+    // A child page with a password, and a sticky post: the columns WordPress has for them.
+    store
+        .create_post(NewPost {
+            kind: PostKind::Page,
+            title: "Crew".to_owned(),
+            slug: None,
+            source: "Who rows where.".to_owned(),
+            status: PostStatus::Published,
+            published_at: Some(at(2024, 1, 3)),
+            author_id: admin.id,
+            categories: vec![],
+            tags: vec![],
+            comments_open: true,
+            featured_image: None,
+            password: Some("oars up".to_owned()),
+            parent_id: Some(page.summary.id),
+            sticky: false,
+        })
+        .await
+        .unwrap();
+    store
+        .create_post(NewPost {
+            kind: PostKind::Post,
+            title: "House rules".to_owned(),
+            slug: None,
+            source: "Read these first.".to_owned(),
+            status: PostStatus::Published,
+            published_at: Some(at(2023, 6, 1)),
+            author_id: admin.id,
+            categories: vec![],
+            tags: vec![],
+            comments_open: true,
+            featured_image: None,
+            password: None,
+            parent_id: None,
+            sticky: true,
+        })
+        .await
+        .unwrap();
     let draft = post(
         store,
         &author,
@@ -463,6 +505,9 @@ async fn fill(store: &Store) -> Filled {
                 comments_open: true,
                 status: PostStatus::Published,
                 published_at: Some(at(2024, 3, 5)),
+                password: String::new(),
+                parent_id: None,
+                sticky: false,
             },
         )
         .await
@@ -634,6 +679,21 @@ async fn move_site(source_url: &str, target_url: &str) {
         a_post[created]
     );
 
+    // Passwords, parents and sticky flags are in the export, as WordPress's are in its own.
+    let (password, parent, sticky) = (
+        column_of(&export, "posts", "password"),
+        column_of(&export, "posts", "parent_id"),
+        column_of(&export, "posts", "sticky"),
+    );
+    let posts = rows(&export, "posts");
+    assert!(
+        posts
+            .iter()
+            .any(|r| r[password] == "oars up" && r[parent].as_i64() == Some(filled.page_id)),
+        "the child page with its password"
+    );
+    assert!(posts.iter().any(|r| r[sticky] == true), "the sticky post");
+
     let output = folio(target_url, &["import", &path(&first)]).await;
     assert_ok(&output, "import");
     let second = dir.path().join("again.json");
@@ -656,6 +716,7 @@ async fn move_site(source_url: &str, target_url: &str) {
         "/tag/sqlite/",
         "/2024/03/",
         "/about-the-move/",
+        "/about-the-move/crew/",
     ] {
         assert_eq!(
             main_of(&new_site, page).await,
@@ -765,6 +826,9 @@ async fn move_site(source_url: &str, target_url: &str) {
             tags: vec![],
             comments_open: true,
             featured_image: None,
+            password: None,
+            parent_id: None,
+            sticky: false,
         })
         .await
         .unwrap();

@@ -234,6 +234,9 @@ async fn pages_and_archives() {
             tags: vec![],
             comments_open: false,
             featured_image: None,
+            password: None,
+            parent_id: None,
+            sticky: false,
         })
         .await
         .unwrap();
@@ -827,4 +830,152 @@ async fn a_members_comment_shows_their_current_name_and_avatar() {
         "{html}"
     );
     assert!(!html.contains("name at the time"));
+}
+
+fn new_entry(
+    kind: folio_domain::PostKind,
+    author_id: i64,
+    title: &str,
+    published_at: time::OffsetDateTime,
+) -> folio_storage::NewPost {
+    folio_storage::NewPost {
+        kind,
+        title: title.into(),
+        slug: None,
+        source: format!("The text of {title}."),
+        status: folio_domain::PostStatus::Published,
+        published_at: Some(published_at),
+        author_id,
+        categories: vec![],
+        tags: vec![],
+        comments_open: true,
+        featured_image: None,
+        password: None,
+        parent_id: None,
+        sticky: false,
+    }
+}
+
+#[tokio::test]
+async fn a_child_page_answers_under_its_parent_and_nests_in_the_menu() {
+    use folio_domain::PostKind::Page;
+    let app = TestApp::spawn().await;
+    let alice = app.author("Alice").await;
+    let about = app
+        .store
+        .create_post(new_entry(Page, alice.id, "About", days_ago(3)))
+        .await
+        .unwrap();
+    let team = app
+        .store
+        .create_post(folio_storage::NewPost {
+            parent_id: Some(about.summary.id),
+            ..new_entry(Page, alice.id, "Team", days_ago(2))
+        })
+        .await
+        .unwrap();
+    app.store
+        .create_post(folio_storage::NewPost {
+            parent_id: Some(team.summary.id),
+            ..new_entry(Page, alice.id, "Coaches", days_ago(1))
+        })
+        .await
+        .unwrap();
+    app.store
+        .create_post(new_entry(Page, alice.id, "Contact", days_ago(1)))
+        .await
+        .unwrap();
+
+    assert_eq!(team.summary.path(), "/about/team/");
+    let page = app.page("/about/team/").await;
+    assert!(page.contains("The text of Team."), "{page}");
+    assert!(
+        page.contains(&format!(
+            "<link rel=\"canonical\" href=\"{}/about/team/\"",
+            app.address
+        )),
+        "{page}"
+    );
+    assert!(
+        app.page("/about/team/coaches/")
+            .await
+            .contains("The text of Coaches.")
+    );
+    // Asked for without its parents, or under the wrong ones: sent to its address.
+    for wrong in ["/team/", "/contact/team/"] {
+        let response = app.get(wrong).await;
+        assert_eq!(response.status(), 301, "{wrong}");
+        assert_eq!(common::location(&response), "/about/team/", "{wrong}");
+    }
+    assert_eq!(app.get("/about/nobody/").await.status(), 404);
+
+    // The menu: About holds Team, which holds Coaches; Contact stands beside About.
+    let html = app.page("/").await;
+    let start = html.find("<ul class=\"menu\">").unwrap();
+    let menu = &html[start..start + html[start..].find("</nav>").unwrap()];
+    let squeezed: String = menu
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("> <", "><");
+    assert!(
+        squeezed.contains(
+            "<li class=\"menu-item menu-item-has-children\"><a href=\"/about/\">About</a>\
+             <ul class=\"sub-menu\"><li class=\"menu-item menu-item-has-children\"><a href=\"/about/team/\">Team</a>\
+             <ul class=\"sub-menu\"><li class=\"menu-item\"><a href=\"/about/team/coaches/\">Coaches</a></li></ul></li></ul></li>\
+             <li class=\"menu-item\"><a href=\"/contact/\">Contact</a></li>"
+        ),
+        "{squeezed}"
+    );
+    let sitemap = app.page("/sitemap.xml").await;
+    assert!(sitemap.contains("/about/team/coaches/</loc>"), "{sitemap}");
+}
+
+#[tokio::test]
+async fn sticky_posts_stay_on_top_of_the_first_page_only() {
+    use folio_domain::PostKind::Post;
+    let app = TestApp::spawn_with(|s| s.site.posts_per_page = 3).await;
+    let alice = app.author("Alice").await;
+    let old = app
+        .store
+        .create_post(folio_storage::NewPost {
+            sticky: true,
+            ..new_entry(Post, alice.id, "House rules", days_ago(40))
+        })
+        .await
+        .unwrap();
+    for day in 1..=5 {
+        app.store
+            .create_post(new_entry(
+                Post,
+                alice.id,
+                &format!("Daily note {day}"),
+                days_ago(10 - day),
+            ))
+            .await
+            .unwrap();
+    }
+    let first = app.main_of("/").await;
+    let articles: Vec<&str> = first.split("<article").skip(1).collect();
+    assert_eq!(
+        articles.len(),
+        4,
+        "three a page, and the sticky one: {first}"
+    );
+    assert!(articles[0].contains("House rules"), "{first}");
+    assert!(
+        articles[0].contains(&format!(
+            "post-{} post type-post status-publish sticky",
+            old.summary.id
+        )),
+        "{}",
+        articles[0]
+    );
+    assert!(articles[1].contains("Daily note 5"));
+    assert!(articles[1..].iter().all(|a| !a.contains(" sticky ")));
+    // Later pages list it where its date puts it, unmarked; its own page does not mark it.
+    let last = app.main_of("/page/2/").await;
+    assert!(last.contains("House rules"), "{last}");
+    assert!(!last.contains(" sticky "), "{last}");
+    assert!(!app.main_of(&old.summary.path()).await.contains(" sticky "));
 }

@@ -270,6 +270,8 @@ impl Store {
                         .column(posts::Column::Id)
                         .from(posts::Entity)
                         .cond_where(visible(PostKind::Post))
+                        // Their comments are behind the password too.
+                        .cond_where(crate::posts::unprotected())
                         .to_owned(),
                 ),
             )

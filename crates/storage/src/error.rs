@@ -14,6 +14,8 @@ pub enum StorageError {
     UnsupportedUrl(String),
     #[error("a {kind} with the slug {slug:?} already exists")]
     DuplicateSlug { kind: &'static str, slug: String },
+    #[error("cannot use that parent page: {0}")]
+    InvalidParent(String),
     #[error("this account wrote posts; give them to another author before deleting it")]
     AuthorHasPosts,
     #[error("cannot write the export")]

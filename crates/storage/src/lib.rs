@@ -44,7 +44,9 @@ pub use mail::{
     still_tellable,
 };
 pub use moderation::QueuedComment;
-pub use posts::{Adjacent, CommentTarget, NewPost, PostFilter, PostLink, PostListing, PostRow};
+pub use posts::{
+    Adjacent, CommentTarget, NewPost, PageLink, PostFilter, PostLink, PostListing, PostRow,
+};
 pub use search::SearchHit;
 pub use sessions::StoredSession;
 pub use site::{ContentState, MonthCount, SitemapEntry};

@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use folio_domain::markdown::{excerpt, render_post};
 use folio_domain::posts::permalink;
@@ -34,6 +34,11 @@ pub struct NewPost {
     pub tags: Vec<String>,
     pub comments_open: bool,
     pub featured_image: Option<String>,
+    /// Hides the body and the comments until a reader gives it; `None` or empty: none.
+    pub password: Option<String>,
+    /// A page's parent page.
+    pub parent_id: Option<i64>,
+    pub sticky: bool,
 }
 
 /// Which published posts a listing shows.
@@ -62,6 +67,15 @@ pub struct CommentTarget {
     pub author_id: i64,
     /// Approved comments, as the post's heading counts them.
     pub comment_count: u64,
+    /// Without it, nobody may comment (nor read the comments).
+    pub password: Option<String>,
+}
+
+/// A published page in the site's menu, with its published child pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageLink {
+    pub link: PostLink,
+    pub children: Vec<PageLink>,
 }
 
 /// A link to a neighbouring post.
@@ -128,6 +142,11 @@ impl Store {
             author_id: Set(new.author_id),
             comments_open: Set(new.comments_open),
             featured_image: Set(new.featured_image),
+            password: Set(folio_domain::posts::normalize_password(
+                new.password.as_deref(),
+            )),
+            parent_id: Set(new.parent_id.filter(|_| new.kind == PostKind::Page)),
+            sticky: Set(new.sticky && new.kind == PostKind::Post),
             ..Default::default()
         }
         .insert(&txn)
@@ -192,6 +211,18 @@ impl Store {
         })
     }
 
+    /// The sticky published posts, newest first: the top of the front page.
+    pub async fn sticky_posts(&self) -> Result<Vec<PostSummary>> {
+        let rows = posts::Entity::find()
+            .filter(visible(PostKind::Post))
+            .filter(posts::Column::Sticky.eq(true))
+            .order_by_desc(posts::Column::PublishedAt)
+            .order_by_desc(posts::Column::Id)
+            .all(&self.db)
+            .await?;
+        self.summaries(rows).await
+    }
+
     /// A published post by its slug. The caller compares the date in the URL with the post's
     /// own path and redirects when they differ.
     pub async fn published_post(&self, slug: &str) -> Result<Option<Post>> {
@@ -223,7 +254,7 @@ impl Store {
             _ => "?",
         };
         let sql = format!(
-            "SELECT p.kind, p.slug, p.title, p.published_at, p.created_at, p.comments_open, p.author_id, \
+            "SELECT p.kind, p.slug, p.title, p.published_at, p.created_at, p.comments_open, p.author_id, p.password, p.parent_id, \
              (SELECT COUNT(*) FROM comments c WHERE c.post_id = p.id AND c.status = 'approved' \
               AND c.deleted_at IS NULL) AS comment_count \
              FROM posts p WHERE p.id = {id} AND p.status = 'published' AND p.published_at <= {placeholder}"
@@ -236,13 +267,20 @@ impl Store {
             return Ok(None);
         };
         let published_at: Option<OffsetDateTime> = row.try_get("", "published_at")?;
-        let link = link_of((
+        let mut link = link_of((
             row.try_get("", "kind")?,
             row.try_get("", "slug")?,
             row.try_get("", "title")?,
             published_at,
             row.try_get("", "created_at")?,
         ))?;
+        let parent_id: Option<i64> = row.try_get("", "parent_id")?;
+        if parent_id.is_some() {
+            let slug: String = row.try_get("", "slug")?;
+            link.path = PageTree::load(&self.db)
+                .await?
+                .path(parent_id, &parse_slug(&slug)?);
+        }
         let comment_count: i64 = row.try_get("", "comment_count")?;
         Ok(Some(CommentTarget {
             post_id: id,
@@ -251,7 +289,21 @@ impl Store {
             comments_open: row.try_get("", "comments_open")?,
             author_id: row.try_get("", "author_id")?,
             comment_count: u64::try_from(comment_count).unwrap_or_default(),
+            password: folio_domain::posts::normalize_password(
+                row.try_get::<Option<String>>("", "password")?.as_deref(),
+            ),
         }))
+    }
+
+    /// Whether the post has a password.
+    pub async fn is_protected(&self, id: i64) -> Result<bool> {
+        let password: Option<Option<String>> = posts::Entity::find_by_id(id)
+            .select_only()
+            .column(posts::Column::Password)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(password.flatten().is_some_and(|p| !p.trim().is_empty()))
     }
 
     /// A published post or page by id: what a comment form names.
@@ -335,14 +387,7 @@ impl Store {
 
     /// Links to the given posts and pages, by id.
     pub(crate) async fn post_links_by_id(&self, ids: &[i64]) -> Result<HashMap<i64, PostLink>> {
-        let rows: Vec<(
-            i64,
-            String,
-            String,
-            String,
-            Option<OffsetDateTime>,
-            OffsetDateTime,
-        )> = posts::Entity::find()
+        let rows: Vec<IdentifiedLinkRow> = posts::Entity::find()
             .select_only()
             .columns([
                 posts::Column::Id,
@@ -351,30 +396,90 @@ impl Store {
                 posts::Column::Title,
                 posts::Column::PublishedAt,
                 posts::Column::CreatedAt,
+                posts::Column::ParentId,
             ])
             .filter(posts::Column::Id.is_in(ids.iter().copied()))
             .into_tuple()
             .all(&self.db)
             .await?;
+        let tree = if rows.iter().any(|r| r.6.is_some()) {
+            PageTree::load(&self.db).await?
+        } else {
+            PageTree::default()
+        };
         rows.into_iter()
-            .map(|(id, kind, slug, title, published, created)| {
-                Ok((id, link_of((kind, slug, title, published, created))?))
+            .map(|(id, kind, slug, title, published, created, parent)| {
+                let mut link = link_of((kind, slug.clone(), title, published, created))?;
+                if parent.is_some() {
+                    link.path = tree.path(parent, &parse_slug(&slug)?);
+                }
+                Ok((id, link))
             })
             .collect()
     }
 
+    /// Published pages, each under its parent, for the site's menu. A page whose parent is
+    /// not published stands at the top.
+    pub async fn page_menu(&self) -> Result<Vec<PageLink>> {
+        let rows: Vec<(i64, String, String, Option<i64>)> = posts::Entity::find()
+            .select_only()
+            .columns([
+                posts::Column::Id,
+                posts::Column::Slug,
+                posts::Column::Title,
+                posts::Column::ParentId,
+            ])
+            .filter(visible(PostKind::Page))
+            .order_by_asc(posts::Column::Title)
+            .order_by_asc(posts::Column::Id)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tree = PageTree::load(&self.db).await?;
+        let shown: HashSet<i64> = rows.iter().map(|r| r.0).collect();
+        let mut children: HashMap<Option<i64>, Vec<(i64, PostLink)>> = HashMap::new();
+        for (id, slug, title, parent) in rows {
+            let path = tree.path(parent, &parse_slug(&slug)?);
+            let under = parent.filter(|p| shown.contains(p) && tree.reaches_top(*p));
+            children
+                .entry(under)
+                .or_default()
+                .push((id, PostLink { title, path }));
+        }
+        Ok(nest_pages(&mut children, None, 0))
+    }
+
     /// Published pages, for the site's menu.
     pub async fn page_links(&self) -> Result<Vec<PostLink>> {
-        link_columns(
-            posts::Entity::find()
-                .filter(visible(PostKind::Page))
-                .order_by_asc(posts::Column::Title),
-        )
-        .all(&self.db)
-        .await?
-        .into_iter()
-        .map(link_of)
-        .collect()
+        fn flatten(pages: Vec<PageLink>, out: &mut Vec<PostLink>) {
+            for page in pages {
+                out.push(page.link);
+                flatten(page.children, out);
+            }
+        }
+        let mut links = Vec::new();
+        flatten(self.page_menu().await?, &mut links);
+        Ok(links)
+    }
+
+    /// Published pages other than `except` and its descendants, with their addresses: the
+    /// editor's choice of a parent page.
+    pub async fn parent_page_choices(&self, except: Option<i64>) -> Result<Vec<(i64, String)>> {
+        let tree = PageTree::load(&self.db).await?;
+        let mut choices: Vec<(i64, String)> = tree
+            .pages
+            .iter()
+            .filter(|(id, _)| except.is_none_or(|e| !tree.descends_from(**id, e)))
+            .filter_map(|(id, (slug, parent))| {
+                let slug = Slug::parse(slug).ok()?;
+                Some((*id, tree.path(*parent, &slug)))
+            })
+            .collect();
+        choices.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(choices)
     }
 
     /// Every post and page in any state, newest first, for `folio post list`.
@@ -408,18 +513,19 @@ impl Store {
     }
 
     pub(crate) async fn posts_from_rows(&self, rows: Vec<posts::Model>) -> Result<Vec<Post>> {
-        let extras: Vec<(String, bool)> = rows
+        let extras: Vec<(String, bool, Option<String>)> = rows
             .iter()
-            .map(|r| (r.source.clone(), r.comments_open))
+            .map(|r| (r.source.clone(), r.comments_open, r.password.clone()))
             .collect();
         let summaries = self.summaries(rows).await?;
         Ok(summaries
             .into_iter()
             .zip(extras)
-            .map(|(summary, (source, comments_open))| Post {
+            .map(|(summary, (source, comments_open, password))| Post {
                 summary,
                 source,
                 comments_open,
+                password: folio_domain::posts::normalize_password(password.as_deref()),
             })
             .collect())
     }
@@ -442,6 +548,11 @@ impl Store {
             .map(|u| user_from_row(u).map(|u| (u.id, u)))
             .collect::<Result<_>>()?;
         let terms_by_post = self.terms_of_posts(&post_ids).await?;
+        let tree = if rows.iter().any(|r| r.parent_id.is_some()) {
+            PageTree::load(&self.db).await?
+        } else {
+            PageTree::default()
+        };
         let counts: HashMap<i64, i64> = comments::Entity::find()
             .select_only()
             .column(comments::Column::PostId)
@@ -471,6 +582,13 @@ impl Store {
                     id: row.id,
                     kind: parse_kind(&row.kind)?,
                     slug: parse_slug(&row.slug)?,
+                    protected: row
+                        .password
+                        .as_deref()
+                        .is_some_and(|p| !p.trim().is_empty()),
+                    sticky: row.sticky,
+                    parent_id: row.parent_id,
+                    ancestors: tree.ancestors(row.parent_id),
                     status: parse_status(&row.status)?,
                     comment_count: u64::try_from(counts.get(&row.id).copied().unwrap_or(0))
                         .unwrap_or(0),
@@ -517,6 +635,117 @@ impl Store {
         }
         Ok(by_post)
     }
+}
+
+/// The slug and parent of every page: pages are few, and a child page's address needs its
+/// parents' slugs.
+#[derive(Debug, Default)]
+pub(crate) struct PageTree {
+    pages: HashMap<i64, (String, Option<i64>)>,
+}
+
+impl PageTree {
+    /// WordPress stops there too; deeper nesting is not a menu anyone reads.
+    const MAX_DEPTH: usize = 16;
+
+    pub(crate) async fn load<C: ConnectionTrait>(db: &C) -> Result<Self> {
+        let rows: Vec<(i64, String, Option<i64>)> = posts::Entity::find()
+            .select_only()
+            .columns([
+                posts::Column::Id,
+                posts::Column::Slug,
+                posts::Column::ParentId,
+            ])
+            .filter(posts::Column::Kind.eq(PostKind::Page.as_str()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        Ok(PageTree {
+            pages: rows
+                .into_iter()
+                .map(|(id, slug, parent)| (id, (slug, parent)))
+                .collect(),
+        })
+    }
+
+    /// The ids from `parent` up to the top page. A loop (which the editor refuses but an
+    /// import or a database edit may hold) ends the walk instead of running forever.
+    fn chain(&self, parent: Option<i64>) -> Vec<i64> {
+        let mut chain = Vec::new();
+        let mut seen = HashSet::new();
+        let mut next = parent;
+        while let Some(id) = next {
+            if !seen.insert(id) || chain.len() >= Self::MAX_DEPTH {
+                break;
+            }
+            let Some((_, up)) = self.pages.get(&id) else {
+                break;
+            };
+            chain.push(id);
+            next = *up;
+        }
+        chain
+    }
+
+    /// The slugs of the pages above one whose parent is `parent`, outermost first.
+    pub(crate) fn ancestors(&self, parent: Option<i64>) -> Vec<Slug> {
+        let mut slugs: Vec<Slug> = self
+            .chain(parent)
+            .iter()
+            .filter_map(|id| self.pages.get(id))
+            .filter_map(|(slug, _)| Slug::parse(slug).ok())
+            .collect();
+        slugs.reverse();
+        slugs
+    }
+
+    pub(crate) fn path(&self, parent: Option<i64>, slug: &Slug) -> String {
+        folio_domain::posts::page_path(&self.ancestors(parent), slug)
+    }
+
+    fn descends_from(&self, page: i64, ancestor: i64) -> bool {
+        page == ancestor
+            || self
+                .chain(self.pages.get(&page).and_then(|p| p.1))
+                .contains(&ancestor)
+    }
+
+    /// Whether walking up from `page` ends at a top page rather than in a loop.
+    fn reaches_top(&self, page: i64) -> bool {
+        let chain = self.chain(Some(page));
+        chain
+            .last()
+            .and_then(|top| self.pages.get(top))
+            .is_some_and(|(_, up)| up.is_none())
+    }
+}
+
+/// The menu's pages under `parent`, each with its own children.
+fn nest_pages(
+    children: &mut HashMap<Option<i64>, Vec<(i64, PostLink)>>,
+    parent: Option<i64>,
+    depth: usize,
+) -> Vec<PageLink> {
+    let Some(here) = children.remove(&parent) else {
+        return Vec::new();
+    };
+    here.into_iter()
+        .map(|(id, link)| PageLink {
+            link,
+            children: if depth < PageTree::MAX_DEPTH {
+                nest_pages(children, Some(id), depth + 1)
+            } else {
+                Vec::new()
+            },
+        })
+        .collect()
+}
+
+/// Without a password: what search, the sitemap and the comment feeds may show.
+pub(crate) fn unprotected() -> Condition {
+    Condition::any()
+        .add(posts::Column::Password.is_null())
+        .add(posts::Column::Password.eq(""))
 }
 
 /// Published, and its publication time has come.
@@ -579,6 +808,17 @@ type LinkRow = (
     String,
     Option<OffsetDateTime>,
     OffsetDateTime,
+);
+
+/// A link's columns with the post's id first and its parent page's id last.
+type IdentifiedLinkRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<OffsetDateTime>,
+    OffsetDateTime,
+    Option<i64>,
 );
 
 /// Selects only a link's columns, not the post's body.

@@ -38,19 +38,19 @@ impl Store {
         let (count_sql, page_sql) = match self.backend {
             Backend::Sqlite => (
                 "SELECT COUNT(*) AS n FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid \
-                 WHERE posts_fts MATCH ? AND p.kind = 'post' AND p.status = 'published' AND p.published_at <= ?",
+                 WHERE posts_fts MATCH ? AND p.kind = 'post' AND p.status = 'published' AND p.published_at <= ? AND COALESCE(p.password, '') = ''",
                 "SELECT p.id AS id, snippet(posts_fts, -1, char(57344), char(57345), '…', 24) AS snippet \
                  FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid \
-                 WHERE posts_fts MATCH ? AND p.kind = 'post' AND p.status = 'published' AND p.published_at <= ? \
+                 WHERE posts_fts MATCH ? AND p.kind = 'post' AND p.status = 'published' AND p.published_at <= ? AND COALESCE(p.password, '') = '' \
                  ORDER BY bm25(posts_fts, 5.0, 1.0), p.published_at DESC LIMIT ? OFFSET ?",
             ),
             Backend::Postgres => (
                 "SELECT COUNT(*) AS n FROM posts p, websearch_to_tsquery('english', $1) q \
-                 WHERE p.search_vector @@ q AND p.kind = 'post' AND p.status = 'published' AND p.published_at <= $2",
+                 WHERE p.search_vector @@ q AND p.kind = 'post' AND p.status = 'published' AND p.published_at <= $2 AND COALESCE(p.password, '') = ''",
                 "SELECT p.id AS id, ts_headline('english', p.plain_text, q, \
                    'StartSel=\u{E000}, StopSel=\u{E001}, MaxWords=40, MinWords=15, MaxFragments=2, FragmentDelimiter=\" … \"') AS snippet \
                  FROM posts p, websearch_to_tsquery('english', $1) q \
-                 WHERE p.search_vector @@ q AND p.kind = 'post' AND p.status = 'published' AND p.published_at <= $2 \
+                 WHERE p.search_vector @@ q AND p.kind = 'post' AND p.status = 'published' AND p.published_at <= $2 AND COALESCE(p.password, '') = '' \
                  ORDER BY ts_rank(p.search_vector, q) DESC, p.published_at DESC LIMIT $3 OFFSET $4",
             ),
         };

@@ -4,7 +4,7 @@ use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect
 use time::OffsetDateTime;
 
 use crate::entities::posts;
-use crate::posts::visible;
+use crate::posts::{PageTree, unprotected, visible};
 use crate::{Backend, Result, Store};
 
 /// Where the content stands: see `Store::content_state`.
@@ -27,6 +27,15 @@ pub struct SitemapEntry {
     pub path: String,
     pub updated_at: OffsetDateTime,
 }
+
+/// Slug, published, created and updated times, and parent page of a sitemap line.
+type SitemapRow = (
+    String,
+    Option<OffsetDateTime>,
+    OffsetDateTime,
+    OffsetDateTime,
+    Option<i64>,
+);
 
 impl Store {
     /// A number that changes whenever content changes, in this process or any other, and
@@ -107,36 +116,38 @@ impl Store {
         Ok(months)
     }
 
-    /// Every published post and page, for `/sitemap.xml`.
+    /// Every published post and page, for `/sitemap.xml`. Password-protected ones are left
+    /// out, as WordPress's own sitemaps leave them out: there is nothing there to index.
     pub async fn sitemap_entries(&self) -> Result<Vec<SitemapEntry>> {
         let mut entries = Vec::new();
+        let tree = PageTree::load(&self.db).await?;
         for kind in [PostKind::Page, PostKind::Post] {
             // Only what a sitemap line needs, not the posts' bodies.
-            let rows: Vec<(
-                String,
-                Option<OffsetDateTime>,
-                OffsetDateTime,
-                OffsetDateTime,
-            )> = posts::Entity::find()
+            let rows: Vec<SitemapRow> = posts::Entity::find()
                 .select_only()
                 .columns([
                     posts::Column::Slug,
                     posts::Column::PublishedAt,
                     posts::Column::CreatedAt,
                     posts::Column::UpdatedAt,
+                    posts::Column::ParentId,
                 ])
                 .filter(visible(kind))
+                .filter(unprotected())
                 .order_by_desc(posts::Column::PublishedAt)
                 .into_tuple()
                 .all(&self.db)
                 .await?;
-            for (slug, published_at, created_at, updated_at) in rows {
+            for (slug, published_at, created_at, updated_at, parent) in rows {
                 let Ok(slug) = folio_domain::Slug::parse(&slug) else {
                     continue;
                 };
                 let published = published_at.unwrap_or(created_at);
                 entries.push(SitemapEntry {
-                    path: permalink(kind, &slug, published),
+                    path: match kind {
+                        PostKind::Page => tree.path(parent, &slug),
+                        PostKind::Post => permalink(kind, &slug, published),
+                    },
                     updated_at: updated_at.max(published),
                 });
             }
@@ -202,6 +213,9 @@ mod tests {
                 tags: vec![],
                 comments_open: true,
                 featured_image: None,
+                password: None,
+                parent_id: None,
+                sticky: false,
             })
             .await
             .unwrap();

@@ -56,6 +56,12 @@ pub struct ImportedPost {
     /// The path WordPress served it at, when it had a pretty one.
     pub old_path: Option<String>,
     pub comments: Vec<ImportedComment>,
+    /// `wp:post_password`; empty: none.
+    pub password: String,
+    /// `wp:post_parent`: the WordPress id of a page's parent page; 0: none.
+    pub parent: i64,
+    /// `wp:is_sticky`.
+    pub sticky: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +113,9 @@ pub struct ImportCounts {
     pub redirects: u64,
     /// Posts, pages and comments imported before (by an earlier run of the same export).
     pub already_there: u64,
+    /// Pages whose parent page is not in the export (nor imported before): they stand at
+    /// the top of the menu instead.
+    pub parents_missing: u64,
 }
 
 /// Ids handed out inside the import's transaction, so that rows can be inserted many at a
@@ -229,6 +238,8 @@ const POST_COLUMNS: &[&str] = &[
     "comments_open",
     "featured_image",
     "title_html",
+    "password",
+    "sticky",
 ];
 const COMMENT_COLUMNS: &[&str] = &[
     "id",
@@ -282,6 +293,9 @@ pub struct WordPressImport {
     /// WordPress user id → login, for comments written by registered users.
     author_logins: HashMap<i64, String>,
     unresolved_parents: Vec<(i64, String)>,
+    /// Imported pages and their parent's WordPress id: resolved at the end, as a parent may
+    /// come later in the file than its child.
+    page_parents: Vec<(i64, i64)>,
     post_ids: IdBlock,
     comment_ids: IdBlock,
     posts: Pending,
@@ -464,6 +478,7 @@ impl Store {
             terms_by_slug,
             author_logins: HashMap::new(),
             unresolved_parents: Vec::new(),
+            page_parents: Vec::new(),
             post_ids: IdBlock::new("posts"),
             comment_ids: IdBlock::new("comments"),
             posts: Pending::new("posts", POST_COLUMNS, false),
@@ -900,7 +915,12 @@ impl WordPressImport {
             post.comments_open.into(),
             post.featured_image.clone().into(),
             post.title_html.clone().into(),
+            folio_domain::posts::normalize_password(Some(&post.password)).into(),
+            (post.sticky && post.kind == PostKind::Post).into(),
         ]);
+        if post.kind == PostKind::Page && post.parent > 0 {
+            self.page_parents.push((id, post.parent));
+        }
         match post.kind {
             PostKind::Post => self.counts.posts += 1,
             PostKind::Page => self.counts.pages += 1,
@@ -1097,8 +1117,46 @@ impl WordPressImport {
                     .await?;
             }
         }
+        self.set_page_parents().await?;
         self.txn.commit().await?;
         Ok(self.counts)
+    }
+
+    async fn set_page_parents(&mut self) -> Result<()> {
+        let backend = self.txn.get_database_backend();
+        let sql = match backend {
+            DbBackend::Postgres => {
+                "UPDATE posts SET parent_id = $1 WHERE id = $2 AND kind = 'page' \
+                 AND EXISTS (SELECT 1 FROM posts p WHERE p.id = $1 AND p.kind = 'page')"
+            }
+            _ => {
+                "UPDATE posts SET parent_id = ?1 WHERE id = ?2 AND kind = 'page' \
+                 AND EXISTS (SELECT 1 FROM posts p WHERE p.id = ?1 AND p.kind = 'page')"
+            }
+        };
+        for (child, wordpress_parent) in std::mem::take(&mut self.page_parents) {
+            let parent = self
+                .known_posts
+                .get(&wordpress_parent)
+                .copied()
+                .filter(|&parent| parent != child);
+            let set = match parent {
+                Some(parent) => self
+                    .txn
+                    .execute_raw(Statement::from_sql_and_values(
+                        backend,
+                        sql,
+                        [parent.into(), child.into()],
+                    ))
+                    .await?
+                    .rows_affected(),
+                None => 0,
+            };
+            if set == 0 {
+                self.counts.parents_missing += 1;
+            }
+        }
+        Ok(())
     }
 }
 

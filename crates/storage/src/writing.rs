@@ -134,6 +134,10 @@ pub struct EditablePost {
     pub status: EditorialStatus,
     pub published_at: Option<OffsetDateTime>,
     pub path: String,
+    /// As the author wrote it; empty: none.
+    pub password: String,
+    pub parent_id: Option<i64>,
+    pub sticky: bool,
 }
 
 /// What the editor form saves.
@@ -153,6 +157,12 @@ pub struct PostEdit {
     pub status: PostStatus,
     /// None with Published: now (or when it was first published).
     pub published_at: Option<OffsetDateTime>,
+    /// Empty: none (clears one that was set).
+    pub password: String,
+    /// Pages only: the page this one sits under.
+    pub parent_id: Option<i64>,
+    /// Posts only: kept on top of the front page.
+    pub sticky: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -267,7 +277,10 @@ impl Store {
             kind: parse_kind(&row.kind)?,
             author_id: row.author_id,
             status: EditorialStatus::of(&row, now()),
-            path: path_of(&row)?,
+            path: path_with_parents(&self.db, &row).await?,
+            password: row.password.clone().unwrap_or_default(),
+            parent_id: row.parent_id,
+            sticky: row.sticky,
             excerpt: if row.excerpt == made {
                 String::new()
             } else {
@@ -332,6 +345,15 @@ impl Store {
                 free_slug(&txn, kind, &base, own_id).await?
             }
         };
+        let parent_id = match (kind, edit.parent_id) {
+            (PostKind::Page, Some(parent)) => {
+                check_parent(&txn, own_id, parent).await?;
+                Some(parent)
+            }
+            _ => None,
+        };
+        let password = folio_domain::posts::normalize_password(Some(&edit.password));
+        let sticky = edit.sticky && kind == PostKind::Post;
         let at = now();
         let rendered = render_post(&edit.source);
         let custom_excerpt = edit.excerpt.trim();
@@ -375,6 +397,9 @@ impl Store {
                 active.featured_image = Set(edit.featured_image.clone());
                 active.trashed_at = Set(None);
                 active.trashed_status = Set(None);
+                active.password = Set(password);
+                active.parent_id = Set(parent_id);
+                active.sticky = Set(sticky);
                 active.update(&txn).await?
             }
             None => {
@@ -393,6 +418,9 @@ impl Store {
                     author_id: Set(actor.id),
                     comments_open: Set(edit.comments_open),
                     featured_image: Set(edit.featured_image.clone()),
+                    password: Set(password),
+                    parent_id: Set(parent_id),
+                    sticky: Set(sticky),
                     ..Default::default()
                 }
                 .insert(&txn)
@@ -712,6 +740,44 @@ async fn free_slug<C: ConnectionTrait>(
         kind: kind.as_str(),
         slug: base.to_string(),
     })
+}
+
+/// A page may sit under another page, never under itself or one of its own descendants.
+async fn check_parent<C: ConnectionTrait>(db: &C, own_id: Option<i64>, parent: i64) -> Result<()> {
+    let refused = |why: &str| StorageError::InvalidParent(why.to_owned());
+    let mut next = Some(parent);
+    let mut steps = 0;
+    while let Some(id) = next {
+        if Some(id) == own_id {
+            return Err(refused(
+                "a page cannot sit under itself or under its own subpage",
+            ));
+        }
+        let Some(row) = posts::Entity::find_by_id(id).one(db).await? else {
+            return Err(refused("the parent page does not exist"));
+        };
+        if row.kind != PostKind::Page.as_str() {
+            return Err(refused("the parent must be a page"));
+        }
+        steps += 1;
+        if steps > 64 {
+            return Err(refused("the pages above it form a loop"));
+        }
+        next = row.parent_id;
+    }
+    Ok(())
+}
+
+/// A post's address; a page's includes its parents' slugs.
+async fn path_with_parents<C: ConnectionTrait>(db: &C, row: &posts::Model) -> Result<String> {
+    if row.parent_id.is_none() {
+        return path_of(row);
+    }
+    let slug =
+        Slug::parse(&row.slug).map_err(|_| StorageError::unexpected("posts", "slug", &row.slug))?;
+    Ok(crate::posts::PageTree::load(db)
+        .await?
+        .path(row.parent_id, &slug))
 }
 
 fn path_of(row: &posts::Model) -> Result<String> {

@@ -51,6 +51,14 @@ pub struct WxrPost {
     pub comments_open: bool,
     pub featured_image: Option<String>,
     pub trashed: bool,
+    /// `wp:post_password`, as written (WordPress exports it in plain text too).
+    pub password: Option<String>,
+    /// `wp:post_parent`: a page's parent page.
+    pub parent_id: Option<i64>,
+    /// The slugs of a page's parents, outermost first, for its `link`.
+    pub ancestors: Vec<String>,
+    /// `wp:is_sticky`.
+    pub sticky: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,16 +164,19 @@ impl Store {
                 &format!(
                     "SELECT p.id, p.kind, p.slug, p.title, p.title_html, p.html, p.excerpt, p.status, \
                      p.published_at, p.created_at, p.updated_at, u.slug AS author_login, \
-                     p.comments_open, p.featured_image, p.trashed_at \
+                     p.comments_open, p.featured_image, p.trashed_at, p.password, p.parent_id, p.sticky \
                      FROM posts p JOIN users u ON u.id = p.author_id \
                      WHERE p.id > $1 ORDER BY p.id LIMIT {limit}"
                 ),
                 vec![after.into()],
             )
             .await?;
+        let tree = crate::posts::PageTree::load(&self.db).await?;
         rows.into_iter()
             .map(|row| {
                 let trashed_at: Option<OffsetDateTime> = row.try_get("", "trashed_at")?;
+                let parent_id: Option<i64> = row.try_get("", "parent_id")?;
+                let password: Option<String> = row.try_get("", "password")?;
                 Ok(WxrPost {
                     id: row.try_get("", "id")?,
                     kind: row.try_get("", "kind")?,
@@ -182,6 +193,14 @@ impl Store {
                     comments_open: row.try_get("", "comments_open")?,
                     featured_image: row.try_get("", "featured_image")?,
                     trashed: trashed_at.is_some(),
+                    password: folio_domain::posts::normalize_password(password.as_deref()),
+                    ancestors: tree
+                        .ancestors(parent_id)
+                        .into_iter()
+                        .map(|s| s.as_str().to_owned())
+                        .collect(),
+                    parent_id,
+                    sticky: row.try_get("", "sticky")?,
                 })
             })
             .collect()

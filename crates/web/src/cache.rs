@@ -271,6 +271,7 @@ async fn render_and_validate(
     };
     if let Some((cache, key, version)) = store_as
         && let Some(pages) = &cache.pages
+        && !is_private(&parts.headers)
     {
         let page = Arc::new(CachedPage::new(version, parts.headers, body));
         pages.insert(key, page.clone());
@@ -279,6 +280,15 @@ async fn render_and_validate(
     // Not shared: the compression layer compresses it on the way out.
     let etag = etag_header(&fingerprint_of(&body));
     conditions.answer(parts.headers, etag, body)
+}
+
+/// A page its handler made for one reader (a protected post they opened): never shared,
+/// whatever the request looked like.
+fn is_private(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("private") || v.contains("no-store"))
 }
 
 fn is_html_or_xml(headers: &HeaderMap) -> bool {

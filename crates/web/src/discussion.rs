@@ -107,6 +107,35 @@ struct CommentItem<'a> {
 }
 
 impl Conversation {
+    /// Under a protected post this reader has not opened: no comments, no form, no likes.
+    pub fn locked(view: &PostView) -> Self {
+        Conversation {
+            show_comments: false,
+            comments_open: false,
+            comment_count: 0,
+            thoughts_heading: String::new(),
+            thread_html: String::new(),
+            form: None,
+            signin: Vec::new(),
+            reply_to_name: None,
+            comment_pages: CommentPages {
+                older: None,
+                newer: None,
+                current: 1,
+                total: 1,
+            },
+            likes: None,
+            max_length: 0,
+            follow_up_checked: false,
+            status: StatusCode::OK,
+            newest_activity: OffsetDateTime::parse(
+                &view.modified_iso,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        }
+    }
+
     pub async fn load(
         state: &AppState,
         post: &Post,
@@ -344,6 +373,12 @@ async fn post_comment(
         .comment_target(form.post_id)
         .await?
         .ok_or(AppError::NotFound)?;
+    if let Some(password) = &target.password
+        && !crate::protected::is_unlocked(&viewer, target.post_id, password).await?
+    {
+        // As the thread and the form, commenting waits for the password.
+        return Err(AppError::Forbidden);
+    }
     let parent = form
         .comment_parent
         .as_deref()
@@ -416,6 +451,7 @@ async fn refused(
     let shown = Shown {
         reply_to: parent,
         comment_page: 1,
+        wrong_password: false,
     };
     single(state, post, viewer, shown, Some(draft)).await
 }

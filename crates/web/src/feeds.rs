@@ -141,10 +141,17 @@ pub async fn post_comments(
         return Err(AppError::NotFound);
     }
     let post_url = format!("{}{}", site.base_url, post_path);
-    let comments = state
-        .store()
-        .latest_approved_comments(post.summary.id, u64::from(site.feed_items))
-        .await?;
+    // A protected post's comments are behind its password, in feeds as on the page.
+    let comments = match post.password {
+        Some(_) => Vec::new(),
+        None => {
+            state
+                .store()
+                .latest_approved_comments(post.summary.id, u64::from(site.feed_items))
+                .await?
+        }
+    };
+    let post = post.summary.sealed();
     let items = comments
         .iter()
         .map(|comment| {
@@ -158,7 +165,7 @@ pub async fn post_comments(
         .collect();
     Ok(rss_channel(
         state,
-        format!("Comments on: {}", post.summary.title),
+        format!("Comments on: {}", post.title),
         post_url.clone(),
         format!("{post_url}feed/"),
         comments.first().map(|c| c.created_at),
@@ -232,7 +239,8 @@ async fn latest_posts(state: &AppState) -> Result<Vec<PostSummary>, AppError> {
         .store()
         .published_posts(&PostFilter::All, PageNumber::FIRST, state.site().feed_items)
         .await?;
-    Ok(listing.items)
+    // Feeds are public: a protected post is listed with its title and without its body.
+    Ok(listing.items.into_iter().map(PostSummary::sealed).collect())
 }
 
 fn rss_item(base_url: &str, post: &PostSummary) -> rss::Item {

@@ -28,7 +28,7 @@ pub struct Layout {
     pub comments_feed: Option<String>,
     pub search_query: String,
     pub noindex: bool,
-    pub menu: Vec<Link>,
+    pub menu: Vec<MenuItem>,
     pub sidebar: Option<Sidebar>,
     /// Shown to a signed-in reader: who they are, and a way out.
     pub account: Option<AccountBar>,
@@ -56,6 +56,17 @@ pub struct CategoryItem {
     pub link: Link,
     pub count: u64,
     pub depth: usize,
+}
+
+/// A page in the site's menu, in order. Child pages follow their parent inside its
+/// `ul.sub-menu`, so the menu nests as plain HTML lists, without script.
+#[derive(Debug, Clone)]
+pub struct MenuItem {
+    pub link: Link,
+    /// This item's `li` stays open for a `ul.sub-menu` of its children.
+    pub has_children: bool,
+    /// How many sub-menus (and their parents' items) end after this item.
+    pub closes: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -128,7 +139,7 @@ impl Layout {
 /// are built once per content version (and at least once per TTL, for scheduled posts).
 #[derive(Debug)]
 pub struct Chrome {
-    menu: Vec<Link>,
+    menu: Vec<MenuItem>,
     sidebar: Sidebar,
 }
 
@@ -173,12 +184,8 @@ impl ChromeCache {
 
 async fn build_chrome(state: &AppState) -> Result<Chrome, AppError> {
     let store = state.store();
-    let menu = store
-        .page_links()
-        .await?
-        .into_iter()
-        .map(Link::from)
-        .collect();
+    let mut menu = Vec::new();
+    flatten_menu(store.page_menu().await?, &mut menu);
     let recent = store
         .recent_post_links(5)
         .await?
@@ -195,6 +202,23 @@ async fn build_chrome(state: &AppState) -> Result<Chrome, AppError> {
             archives,
         },
     })
+}
+
+fn flatten_menu(pages: Vec<folio_storage::PageLink>, out: &mut Vec<MenuItem>) {
+    for page in pages {
+        let has_children = !page.children.is_empty();
+        out.push(MenuItem {
+            link: Link::from(page.link),
+            has_children,
+            closes: 0,
+        });
+        if has_children {
+            flatten_menu(page.children, out);
+            if let Some(last) = out.last_mut() {
+                last.closes += 1;
+            }
+        }
+    }
 }
 
 /// The last twelve months with posts, then one link per older year, so that a blog with a

@@ -11,6 +11,7 @@ mod location;
 mod media;
 mod ops;
 mod pages;
+mod protected;
 mod routes;
 mod session;
 mod settings;

@@ -16,6 +16,7 @@ use crate::AppState;
 use crate::discussion::{CommentDraft, Conversation};
 use crate::error::AppError;
 use crate::layout::Layout;
+use crate::protected::{PasswordPrompt, is_unlocked};
 use crate::session::Viewer;
 use crate::views::{Link, Pager, PostView, human_date, month_name};
 
@@ -39,6 +40,8 @@ struct SinglePage {
     previous: Option<Link>,
     next: Option<Link>,
     conversation: Conversation,
+    /// A protected post this reader has not opened: the form instead of the body.
+    password_prompt: Option<PasswordPrompt>,
 }
 
 #[derive(Template)]
@@ -182,6 +185,21 @@ impl ContentPath {
             [slug] if !is_listing_page => ContentPath::Page {
                 slug: (*slug).to_owned(),
             },
+            // A child page under its parents: `/about/team/`. The page is found by its own
+            // slug and answers only at its own address (the rest is checked against it).
+            [first, .., last]
+                if !is_listing_page
+                    && segments.len() <= 8
+                    && number(first, 4).is_none()
+                    && !matches!(*first, "category" | "tag" | "author" | "feed" | "comments")
+                    && !matches!(*last, "feed" | "trackback" | "embed")
+                    && !last.starts_with("comment-page-")
+                    && !last.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                ContentPath::Page {
+                    slug: (*last).to_owned(),
+                }
+            }
             _ => return None,
         };
         Some((content, page))
@@ -313,6 +331,7 @@ async fn answer_content(
             let shown = Shown {
                 reply_to,
                 comment_page,
+                wrong_password: false,
             };
             post(state, &post_path, (year, month, day), &slug, viewer, shown).await
         }
@@ -324,8 +343,9 @@ async fn answer_content(
             let shown = Shown {
                 reply_to,
                 comment_page: 1,
+                wrong_password: false,
             };
-            page_of_site(state, &slug, viewer, shown).await
+            page_of_site(state, path, &slug, viewer, shown).await
         }
         ContentPath::Category { slug } => {
             term_archive(state, Taxonomy::Category, &slug, page).await
@@ -338,10 +358,19 @@ async fn answer_content(
 
 async fn home(state: &AppState, page: PageNumber) -> Result<Response, AppError> {
     let site = state.site();
-    let list = state
+    let mut list = state
         .store()
         .published_posts(&PostFilter::All, page, site.posts_per_page)
         .await?;
+    if page == PageNumber::FIRST {
+        // As WordPress: sticky posts on top of the first page, in addition to its usual
+        // number; later pages list them where their dates put them.
+        let sticky = state.store().sticky_posts().await?;
+        if !sticky.is_empty() {
+            list.items.retain(|p| !p.sticky);
+            list.items.splice(0..0, sticky);
+        }
+    }
     if list.total == 0 && page == PageNumber::FIRST && state.store().page_links().await?.is_empty()
     {
         let mut layout = Layout::bare(state, "", "/");
@@ -386,6 +415,7 @@ async fn post(
 
 async fn page_of_site(
     state: &AppState,
+    requested: &str,
     slug: &str,
     viewer: &Viewer,
     shown: Shown,
@@ -395,6 +425,11 @@ async fn page_of_site(
         .published_page(slug)
         .await?
         .ok_or(AppError::NotFound)?;
+    let canonical = page.summary.path();
+    if canonical != requested {
+        // A child page asked for without its parents (or under old ones): its real address.
+        return Ok(moved_permanently(&canonical));
+    }
     single(state, page, viewer, shown, None).await
 }
 
@@ -405,6 +440,8 @@ pub(crate) struct Shown {
     pub reply_to: Option<i64>,
     /// 1 for the post's own URL, N for `comment-page-N/`.
     pub comment_page: u32,
+    /// A protected post's form after a wrong password.
+    pub wrong_password: bool,
 }
 
 /// A post or page with its conversation. `draft` brings back a refused comment with the
@@ -418,7 +455,15 @@ pub(crate) async fn single(
 ) -> Result<Response, AppError> {
     let site = state.site();
     let summary = &post.summary;
-    let view = PostView::new(summary);
+    let mut view = PostView::new(summary);
+    view.sticky = false;
+    let locked = match &post.password {
+        Some(password) => !is_unlocked(viewer, summary.id, password).await?,
+        None => false,
+    };
+    if !locked {
+        view.unseal(summary);
+    }
     let page_path = match shown.comment_page {
         1 => view.path.clone(),
         n => format!("{}comment-page-{n}/", view.path),
@@ -427,7 +472,7 @@ pub(crate) async fn single(
     layout.for_viewer(viewer, &page_path).await?;
     layout.body_class = if view.is_page { "page" } else { "single" };
     layout.og_type = if view.is_page { "website" } else { "article" };
-    layout.description = summary.excerpt.clone();
+    layout.description = view.excerpt.clone();
     layout.og_image = summary
         .featured_image
         .as_ref()
@@ -442,7 +487,17 @@ pub(crate) async fn single(
     } else {
         state.store().adjacent_posts(summary).await?
     };
-    let conversation = Conversation::load(state, &post, &view, viewer, shown, draft).await?;
+    let conversation = if locked {
+        Conversation::locked(&view)
+    } else {
+        Conversation::load(state, &post, &view, viewer, shown, draft).await?
+    };
+    let password_prompt = locked.then(|| PasswordPrompt {
+        post_id: summary.id,
+        error: shown
+            .wrong_password
+            .then_some("That password is not right. Try again."),
+    });
     let status = conversation.status;
     let newest = conversation.newest_activity;
     let signed_in = viewer.user.is_some();
@@ -452,10 +507,12 @@ pub(crate) async fn single(
         post: view,
         layout,
         conversation,
+        password_prompt,
     };
     let mut response = render(&page, last_modified(state, Some(newest)))?;
     *response.status_mut() = status;
-    if signed_in {
+    // The opened page of a protected post is for this reader alone: no cache may keep it.
+    if signed_in || (post.password.is_some() && !locked) {
         // Made for one reader (their form token, their held comments): no shared cache
         // may keep it.
         response.headers_mut().insert(
@@ -628,9 +685,21 @@ fn list_page(
         .iter()
         .map(|p| p.updated_at.max(p.published_at.unwrap_or(p.updated_at)))
         .max();
+    // WordPress marks sticky posts `sticky` only where they are on top: the front page's
+    // first page, the one list without a heading.
+    let sticky_on_top = heading.is_none() && list.page == PageNumber::FIRST;
+    let posts = list
+        .items
+        .iter()
+        .map(|p| {
+            let mut view = PostView::new(p);
+            view.sticky &= sticky_on_top;
+            view
+        })
+        .collect();
     let page = ListPage {
         pager: Pager::new(&list, page_path),
-        posts: list.items.iter().map(PostView::new).collect(),
+        posts,
         full_text: state.site().full_text_in_lists,
         empty_message: "Nothing has been published here yet.".to_owned(),
         layout,
@@ -822,7 +891,17 @@ mod tests {
             ))
         );
         assert_eq!(p("/about/page/2/"), None);
-        assert_eq!(p("/a/b/c/d/e/f/"), None);
+        assert_eq!(
+            p("/about/team/"),
+            Some((
+                ContentPath::Page {
+                    slug: "team".into()
+                },
+                1
+            ))
+        );
+        assert_eq!(p("/about/team/page/2/"), None);
+        assert_eq!(p("/a/b/c/d/e/f/g/h/i/"), None);
     }
 
     #[test]

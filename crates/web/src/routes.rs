@@ -12,7 +12,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use crate::error::error_pages;
 use crate::session::DatabaseSessions;
 use crate::{
-    AppState, WebSettings, account, admin, cache, discussion, feeds, ops, pages, signin,
+    AppState, WebSettings, account, admin, cache, discussion, feeds, ops, pages, protected, signin,
     subscriptions,
 };
 
@@ -67,6 +67,7 @@ pub fn build(state: AppState, settings: &WebSettings) -> Router {
     readable
         .merge(signin::router())
         .merge(discussion::router())
+        .merge(protected::router())
         .merge(account::router())
         .merge(admin::router(settings.media.max_upload_bytes))
         .merge(subscriptions::router())

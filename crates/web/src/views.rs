@@ -30,29 +30,59 @@ pub struct PostView {
     pub comments_label: String,
     pub featured_image: Option<String>,
     pub is_page: bool,
+    pub sticky: bool,
+    /// Password-protected: `html` and `excerpt` stay sealed until `unseal`.
+    pub protected: bool,
 }
 
 impl PostView {
+    /// The post as every reader may see it: a protected post's body and excerpt are left
+    /// out (see `PostSummary::sealed`).
     pub fn new(post: &PostSummary) -> Self {
         let published = post.published_at.unwrap_or(post.updated_at);
+        let (title, excerpt, html) = if post.protected {
+            (
+                folio_domain::posts::protected_title(&post.title),
+                folio_domain::posts::PROTECTED_EXCERPT.to_owned(),
+                String::new(),
+            )
+        } else {
+            (post.title.clone(), post.excerpt.clone(), post.html.clone())
+        };
         PostView {
             id: post.id,
             path: post.path(),
-            title: post.title.clone(),
-            title_html: post.title_html.clone(),
+            // The heading's markup is "Protected: " too, or the lock would not show.
+            title_html: post.title_html.as_deref().map(|markup| {
+                if post.protected {
+                    folio_domain::posts::protected_title(markup)
+                } else {
+                    markup.to_owned()
+                }
+            }),
+            title,
             date_iso: iso(published),
             date_human: human_date(published),
             modified_iso: iso(post.updated_at.max(published)),
             author: author_link(&post.author),
-            excerpt: post.excerpt.clone(),
-            html: post.html.clone(),
+            excerpt,
+            html,
             categories: post.categories.iter().map(term_link).collect(),
             tags: post.tags.iter().map(term_link).collect(),
             comment_count: post.comment_count,
             comments_label: comments_label(post.comment_count),
             featured_image: post.featured_image.clone(),
             is_page: post.kind == folio_domain::PostKind::Page,
+            sticky: post.sticky,
+            protected: post.protected,
         }
+    }
+
+    /// For the reader who gave the password: the body comes back (the title keeps its
+    /// "Protected:", as on WordPress).
+    pub fn unseal(&mut self, post: &PostSummary) {
+        self.html = post.html.clone();
+        self.excerpt = post.excerpt.clone();
     }
 }
 

@@ -131,6 +131,8 @@ pub struct WxrItem {
     pub parent: i64,
     pub comment_status: String,
     pub password: String,
+    /// `wp:is_sticky` (WordPress 6 writes it on every post).
+    pub sticky: bool,
     pub attachment_url: String,
     /// `(taxonomy, slug, name)` as the item lists them.
     pub terms: Vec<(String, String, String)>,
@@ -671,7 +673,9 @@ impl<R: BufRead> WxrReader<R> {
                 "wp:post_type" => item.post_type = value.to_owned(),
                 "wp:post_parent" => item.parent = value.parse().unwrap_or(0),
                 "wp:comment_status" => item.comment_status = value.to_owned(),
-                "wp:post_password" => item.password = value.to_owned(),
+                // As written: a password's spaces are part of it.
+                "wp:post_password" => item.password = text,
+                "wp:is_sticky" => item.sticky = value == "1",
                 "wp:attachment_url" => item.attachment_url = value.to_owned(),
                 "category" => {
                     if let Some((taxonomy, slug)) = self.item_term.take() {

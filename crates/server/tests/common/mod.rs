@@ -220,6 +220,9 @@ impl TestApp {
                 tags: tags.iter().map(|s| (*s).to_owned()).collect(),
                 comments_open: true,
                 featured_image: None,
+                password: None,
+                parent_id: None,
+                sticky: false,
             })
             .await
             .unwrap()

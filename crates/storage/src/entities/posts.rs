@@ -23,6 +23,9 @@ pub struct Model {
     pub trashed_at: Option<TimeDateTimeWithTimeZone>,
     pub trashed_status: Option<String>,
     pub title_html: Option<String>,
+    pub password: Option<String>,
+    pub parent_id: Option<i64>,
+    pub sticky: bool,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

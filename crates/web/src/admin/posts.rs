@@ -197,6 +197,14 @@ struct EditorForm {
     featured_image: String,
     /// A checkbox: present when ticked.
     comments_open: Option<String>,
+    /// Empty: readable by all; otherwise the body and comments wait for it.
+    #[serde(default)]
+    password: String,
+    /// Pages: the id of the page above, empty for a top page.
+    #[serde(default)]
+    parent_id: String,
+    /// Posts: "Stick to the top of the blog".
+    sticky: Option<String>,
     /// draft | scheduled | published
     #[serde(default)]
     status: String,
@@ -222,6 +230,15 @@ struct EditorPage {
     error: Option<String>,
     /// Recent uploads for the media picker beside the text.
     media: Vec<ImageView>,
+    is_page: bool,
+    /// Pages this one may sit under: id and address.
+    parent_choices: Vec<(i64, String)>,
+}
+
+impl EditorPage {
+    fn is_parent(&self, id: &i64) -> bool {
+        self.form.parent_id.trim() == id.to_string()
+    }
 }
 
 fn split_list(raw: &str) -> Vec<String> {
@@ -244,6 +261,9 @@ fn form_of(post: &EditablePost, offset: time::UtcOffset) -> EditorForm {
         tags: post.tags.join(", "),
         featured_image: post.featured_image.clone().unwrap_or_default(),
         comments_open: post.comments_open.then(|| "1".to_owned()),
+        password: post.password.clone(),
+        parent_id: post.parent_id.map(|id| id.to_string()).unwrap_or_default(),
+        sticky: post.sticky.then(|| "1".to_owned()),
         status: match post.status {
             EditorialStatus::Trash => "draft",
             other => other.as_str(),
@@ -291,6 +311,16 @@ async fn editor_page(
         timezone: state.site().timezone_label.clone(),
         error: error.clone(),
         media: recent_images(state).await?,
+        is_page: kind == PostKind::Page,
+        parent_choices: match kind {
+            PostKind::Page => {
+                state
+                    .store()
+                    .parent_page_choices(existing.map(|p| p.id))
+                    .await?
+            }
+            PostKind::Post => Vec::new(),
+        },
     };
     let html = page.render()?;
     let status = if error.is_some() {
@@ -416,6 +446,13 @@ fn edit_of(form: &EditorForm, offset: time::UtcOffset) -> Result<PostEdit, Strin
         },
         _ => return Err("Choose draft, scheduled or published.".to_owned()),
     };
+    let parent_id = match form.parent_id.trim() {
+        "" | "0" => None,
+        raw => Some(
+            raw.parse::<i64>()
+                .map_err(|_| "Choose the parent page from the list.".to_owned())?,
+        ),
+    };
     Ok(PostEdit {
         title: title.to_owned(),
         slug,
@@ -427,6 +464,9 @@ fn edit_of(form: &EditorForm, offset: time::UtcOffset) -> Result<PostEdit, Strin
         comments_open: form.comments_open.is_some(),
         status,
         published_at,
+        password: form.password.clone(),
+        parent_id,
+        sticky: form.sticky.is_some(),
     })
 }
 
@@ -463,6 +503,10 @@ async fn store_edit(
                 Some(message),
             )
             .await;
+        }
+        Err(StorageError::InvalidParent(why)) => {
+            let message = format!("Cannot use that parent page: {why}.");
+            return editor_page(state, viewer, user, kind, existing, form, Some(message)).await;
         }
         Err(other) => return Err(other.into()),
     };
