@@ -145,14 +145,15 @@ async fn sweep_expired_sessions(store: Store) {
 }
 
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    Store::connect(&settings.database.url)
+    let store = Store::connect(&settings.database.url)
         .await
         .with_context(|| {
             format!(
                 "cannot open the database {} (config key database.url)",
                 folio_storage::redact_password(&settings.database.url)
             )
-        })
+        })?;
+    Ok(store.in_zone(settings.zone()))
 }
 
 /// One arrival of `signal`; never, when its handler could not be installed.

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use figment::Figment;
+use folio_domain::schedule::SiteZone;
 use figment::providers::{Env, Format, Toml};
 use serde::{Deserialize, Serialize};
 
@@ -275,11 +276,12 @@ impl Settings {
         if !(1..=1024).contains(&self.media.max_upload_megabytes) {
             return bad("media.max_upload_megabytes", "must be from 1 to 1024");
         }
-        if folio_domain::schedule::parse_utc_offset(&self.site.timezone).is_none() {
+        if SiteZone::parse(&self.site.timezone).is_none() {
             return bad(
                 "site.timezone",
                 &format!(
-                    "must be a fixed offset from UTC such as \"+01:00\", got {:?}",
+                    "must be a fixed offset from UTC such as \"+01:00\" or an IANA time zone \
+                     such as \"America/Los_Angeles\", got {:?}",
                     self.site.timezone
                 ),
             );
@@ -337,6 +339,11 @@ impl Settings {
         )
     }
 
+    /// `site.timezone`, checked by `validate`.
+    pub fn zone(&self) -> SiteZone {
+        SiteZone::parse(&self.site.timezone).unwrap_or_default()
+    }
+
     pub fn web(&self) -> folio_web::WebSettings {
         folio_web::WebSettings {
             site: folio_web::SiteSettings {
@@ -348,9 +355,7 @@ impl Settings {
                 full_text_in_lists: self.site.full_text_in_lists,
                 comment_max_depth: self.comments.max_depth,
                 feed_items: self.site.feed_items,
-                timezone: folio_domain::schedule::parse_utc_offset(&self.site.timezone)
-                    .unwrap_or(time::UtcOffset::UTC),
-                timezone_label: self.site.timezone.trim().to_owned(),
+                timezone: self.zone(),
             },
             cache: folio_web::CacheSettings {
                 enabled: self.cache.enabled,

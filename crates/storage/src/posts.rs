@@ -2,6 +2,7 @@ use std::collections::HashMap;
 
 use folio_domain::markdown::{excerpt, render_post};
 use folio_domain::posts::permalink;
+use folio_domain::schedule::SiteZone;
 use folio_domain::{
     PageNumber, Paginated, Post, PostKind, PostStatus, PostSummary, Slug, Taxonomy, Term, User,
 };
@@ -236,13 +237,16 @@ impl Store {
             return Ok(None);
         };
         let published_at: Option<OffsetDateTime> = row.try_get("", "published_at")?;
-        let link = link_of((
+        let link = link_of(
+            &self.zone,
+            (
             row.try_get("", "kind")?,
             row.try_get("", "slug")?,
             row.try_get("", "title")?,
             published_at,
             row.try_get("", "created_at")?,
-        ))?;
+            ),
+        )?;
         let comment_count: i64 = row.try_get("", "comment_count")?;
         Ok(Some(CommentTarget {
             post_id: id,
@@ -312,8 +316,8 @@ impl Store {
         .one(&self.db)
         .await?;
         Ok(Adjacent {
-            previous: previous.map(link_of).transpose()?,
-            next: next.map(link_of).transpose()?,
+            previous: previous.map(|row| link_of(&self.zone, row)).transpose()?,
+            next: next.map(|row| link_of(&self.zone, row)).transpose()?,
         })
     }
 
@@ -329,7 +333,7 @@ impl Store {
         .all(&self.db)
         .await?
         .into_iter()
-        .map(link_of)
+        .map(|row| link_of(&self.zone, row))
         .collect()
     }
 
@@ -358,7 +362,7 @@ impl Store {
             .await?;
         rows.into_iter()
             .map(|(id, kind, slug, title, published, created)| {
-                Ok((id, link_of((kind, slug, title, published, created))?))
+                Ok((id, link_of(&self.zone, (kind, slug, title, published, created))?))
             })
             .collect()
     }
@@ -373,7 +377,7 @@ impl Store {
         .all(&self.db)
         .await?
         .into_iter()
-        .map(link_of)
+        .map(|row| link_of(&self.zone, row))
         .collect()
     }
 
@@ -392,7 +396,11 @@ impl Store {
                     id: row.id,
                     kind,
                     status: parse_status(&row.status)?,
-                    path: permalink(kind, &slug, row.published_at.unwrap_or(row.created_at)),
+                    path: permalink(
+                        kind,
+                        &slug,
+                        self.zone.local(row.published_at.unwrap_or(row.created_at)),
+                    ),
                     title: row.title,
                     published_at: row.published_at,
                 })
@@ -477,6 +485,9 @@ impl Store {
                     title: row.title,
                     excerpt: row.excerpt,
                     html: row.html,
+                    published_offset: self
+                        .zone
+                        .offset_at(row.published_at.unwrap_or(row.updated_at)),
                     published_at: row.published_at,
                     updated_at: row.updated_at,
                     author,
@@ -596,11 +607,14 @@ fn link_columns(
         .into_tuple::<LinkRow>()
 }
 
-fn link_of((kind, slug, title, published_at, created_at): LinkRow) -> Result<PostLink> {
+fn link_of(
+    zone: &SiteZone,
+    (kind, slug, title, published_at, created_at): LinkRow,
+) -> Result<PostLink> {
     let kind = parse_kind(&kind)?;
     let slug = parse_slug(&slug)?;
     Ok(PostLink {
-        path: permalink(kind, &slug, published_at.unwrap_or(created_at)),
+        path: permalink(kind, &slug, zone.local(published_at.unwrap_or(created_at))),
         title,
     })
 }

@@ -136,7 +136,7 @@ impl Store {
                 };
                 let published = published_at.unwrap_or(created_at);
                 entries.push(SitemapEntry {
-                    path: permalink(kind, &slug, published),
+                    path: permalink(kind, &slug, self.zone.local(published)),
                     updated_at: updated_at.max(published),
                 });
             }

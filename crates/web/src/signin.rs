@@ -249,7 +249,7 @@ fn failure(
 
 /// 303: the browser follows with a GET, whatever the request was.
 pub(crate) fn see_other(target: &str) -> Response {
-    match HeaderValue::from_str(target) {
+    match HeaderValue::from_str(&crate::views::url_path(target)) {
         Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
         Err(_) => Redirect::to("/").into_response(),
     }
