@@ -48,10 +48,22 @@ impl App {
         store: Store,
         settings: &Settings,
     ) -> anyhow::Result<App> {
+        let store = store.in_zone(settings.zone());
         let web = settings.web();
         let providers = settings
             .providers()
             .context("setting up the sign-in providers ([auth.providers])")?;
+        // A wrong issuer would otherwise show only when the first reader tries to sign in.
+        for unreachable in providers
+            .check_discovery()
+            .await
+            .context("checking the sign-in providers ([auth.providers])")?
+        {
+            tracing::warn!(
+                problem = %unreachable,
+                "sign-in provider not reachable at start; discovery is tried again at first sign-in"
+            );
+        }
         let state = AppState::new(store.clone(), providers, &web);
         state.cache().prime(&store).await;
         let mail_worker = if settings.mail.worker {
