@@ -64,10 +64,7 @@ impl HttpClient {
     }
 
     /// GET a public JSON document (a discovery document), without credentials.
-    pub(crate) async fn get_public_json(
-        &self,
-        url: &str,
-    ) -> Result<serde_json::Value, AuthError> {
+    pub(crate) async fn get_public_json(&self, url: &str) -> Result<serde_json::Value, AuthError> {
         let response = self
             .client
             .get(url)

@@ -122,7 +122,11 @@ pub fn page_sources(source: &str) -> Vec<&str> {
         .split(NEXTPAGE)
         .filter(|part| !part.trim().is_empty())
         .collect();
-    if parts.is_empty() { vec![source] } else { parts }
+    if parts.is_empty() {
+        vec![source]
+    } else {
+        parts
+    }
 }
 
 /// Drops the sub-second part so that timestamps compare the same way as stored text
@@ -143,7 +147,10 @@ mod tests {
             page_sources("one\n\n<!--nextpage-->\n\ntwo\n<!--nextpage-->three"),
             vec!["one\n\n", "\n\ntwo\n", "three"]
         );
-        assert_eq!(page_sources("<!--nextpage-->one<!--nextpage-->"), vec!["one"]);
+        assert_eq!(
+            page_sources("<!--nextpage-->one<!--nextpage-->"),
+            vec!["one"]
+        );
     }
 
     #[test]

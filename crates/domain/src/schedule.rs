@@ -92,7 +92,11 @@ impl SiteZone {
             SiteZone::Fixed(offset) => {
                 let (hours, minutes, _) = offset.as_hms();
                 let sign = if offset.is_negative() { '-' } else { '+' };
-                format!("{sign}{:02}:{:02}", hours.unsigned_abs(), minutes.unsigned_abs())
+                format!(
+                    "{sign}{:02}:{:02}",
+                    hours.unsigned_abs(),
+                    minutes.unsigned_abs()
+                )
             }
         }
     }
@@ -229,9 +233,7 @@ mod tests {
     #[test]
     fn a_day_starts_at_local_midnight() {
         let zone = SiteZone::parse("Europe/Athens").unwrap();
-        let start = zone
-            .start_of(time::macros::date!(2026 - 07 - 01))
-            .unwrap();
+        let start = zone.start_of(time::macros::date!(2026 - 07 - 01)).unwrap();
         assert_eq!(start, datetime!(2026-06-30 21:00 UTC));
     }
 

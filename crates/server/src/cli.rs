@@ -602,7 +602,9 @@ async fn bench_baseline(bind: &str, file: &std::path::Path) -> anyhow::Result<()
 async fn check_providers(settings: &Settings) -> anyhow::Result<()> {
     let providers = settings.providers()?;
     for unreachable in providers.check_discovery().await? {
-        eprintln!("warning: {unreachable} (not checked; discovery is tried again at first sign-in)");
+        eprintln!(
+            "warning: {unreachable} (not checked; discovery is tried again at first sign-in)"
+        );
     }
     Ok(())
 }

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use figment::Figment;
-use folio_domain::schedule::SiteZone;
 use figment::providers::{Env, Format, Toml};
+use folio_domain::schedule::SiteZone;
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_CONFIG: &str = include_str!("../../../config/default.toml");

@@ -369,9 +369,7 @@ fn old_slug<'a>(post: &WxrPost, old: &'a str) -> Option<&'a str> {
     let segments: Vec<&str> = old.trim_matches('/').split('/').collect();
     let is_number = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit());
     let slug = match (post.kind.as_str(), segments.as_slice()) {
-        ("post", [y, m, d, slug]) if is_number(y, 4) && is_number(m, 2) && is_number(d, 2) => {
-            *slug
-        }
+        ("post", [y, m, d, slug]) if is_number(y, 4) && is_number(m, 2) && is_number(d, 2) => *slug,
         ("page", [slug]) => *slug,
         _ => return None,
     };

@@ -240,11 +240,11 @@ impl Store {
         let link = link_of(
             &self.zone,
             (
-            row.try_get("", "kind")?,
-            row.try_get("", "slug")?,
-            row.try_get("", "title")?,
-            published_at,
-            row.try_get("", "created_at")?,
+                row.try_get("", "kind")?,
+                row.try_get("", "slug")?,
+                row.try_get("", "title")?,
+                published_at,
+                row.try_get("", "created_at")?,
             ),
         )?;
         let comment_count: i64 = row.try_get("", "comment_count")?;
@@ -362,7 +362,10 @@ impl Store {
             .await?;
         rows.into_iter()
             .map(|(id, kind, slug, title, published, created)| {
-                Ok((id, link_of(&self.zone, (kind, slug, title, published, created))?))
+                Ok((
+                    id,
+                    link_of(&self.zone, (kind, slug, title, published, created))?,
+                ))
             })
             .collect()
     }

@@ -316,10 +316,7 @@ pub async fn robots(State(state): State<AppState>, _uri: Uri) -> Response {
         .into_response()
 }
 
-async fn latest_posts(
-    state: &AppState,
-    filter: &PostFilter,
-) -> Result<Vec<PostSummary>, AppError> {
+async fn latest_posts(state: &AppState, filter: &PostFilter) -> Result<Vec<PostSummary>, AppError> {
     let listing = state
         .store()
         .published_posts(filter, PageNumber::FIRST, state.site().feed_items)
@@ -438,7 +435,8 @@ fn absolute_links(html: &str, base_url: &str) -> String {
             .rsplit(|c: char| c.is_ascii_whitespace())
             .next()
             .unwrap_or("");
-        let is_link = attribute.eq_ignore_ascii_case("href") || attribute.eq_ignore_ascii_case("src");
+        let is_link =
+            attribute.eq_ignore_ascii_case("href") || attribute.eq_ignore_ascii_case("src");
         if is_link && !after.starts_with("//") {
             out.push_str(base_url);
         }

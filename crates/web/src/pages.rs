@@ -232,7 +232,9 @@ impl ContentPath {
     fn archive_feed(segments: &[&str]) -> Option<ContentPath> {
         use crate::feeds::{Archive, Format};
         let (archive, format) = match segments {
-            [archive @ .., "feed"] | [archive @ .., "feed", "rss2" | "rss"] => (archive, Format::Rss),
+            [archive @ .., "feed"] | [archive @ .., "feed", "rss2" | "rss"] => {
+                (archive, Format::Rss)
+            }
             [archive @ .., "feed", "atom"] => (archive, Format::Atom),
             _ => return None,
         };
@@ -956,7 +958,12 @@ mod tests {
         // A category whose slug is "feed" is still an archive.
         assert_eq!(
             p("/category/feed/"),
-            Some((ContentPath::Category { slug: "feed".into() }, 1))
+            Some((
+                ContentPath::Category {
+                    slug: "feed".into()
+                },
+                1
+            ))
         );
         assert_eq!(p("/a/b/c/d/e/f/"), None);
     }
