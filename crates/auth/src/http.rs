@@ -63,6 +63,24 @@ impl HttpClient {
         Ok(Self { client })
     }
 
+    /// GET a public JSON document (a discovery document), without credentials.
+    pub(crate) async fn get_public_json(&self, url: &str) -> Result<serde_json::Value, AuthError> {
+        let response = self
+            .client
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(HttpError::Transport)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(HttpError::Status(status.as_u16()).into());
+        }
+        let body = response.bytes().await.map_err(HttpError::Transport)?;
+        serde_json::from_slice(&body)
+            .map_err(|e| AuthError::ProviderError(format!("unexpected document at {url}: {e}")))
+    }
+
     /// GET a JSON document with a bearer token.
     pub(crate) async fn get_json<T: DeserializeOwned>(
         &self,

@@ -211,6 +211,24 @@ impl Providers {
         self.inner.is_empty()
     }
 
+    /// Reads every OpenID Connect provider's discovery document now (and keeps it), so that
+    /// a configured `issuer` the provider does not answer to (a trailing slash, say) stops
+    /// the start with a message naming the provider's real issuer, rather than failing a
+    /// reader's first sign-in. A provider that cannot be reached is not an error (it may be
+    /// down for a moment, and discovery is tried again at first use): its reason is returned,
+    /// for a warning.
+    pub async fn check_discovery(&self) -> Result<Vec<String>, AuthError> {
+        let mut unreachable = Vec::new();
+        for provider in self.inner.values() {
+            if let Flow::Oidc(oidc) = &provider.flow
+                && let Some(reason) = provider.check_oidc_discovery(oidc).await?
+            {
+                unreachable.push(format!("auth.providers.{}: {reason}", provider.name));
+            }
+        }
+        Ok(unreachable)
+    }
+
     pub fn len(&self) -> usize {
         self.inner.len()
     }

@@ -142,6 +142,47 @@ fn discovery_error(what: &str, error: DiscoveryError<HttpError>) -> AuthError {
 }
 
 impl Provider {
+    /// Reads the discovery document now, so that a configuration the provider disagrees
+    /// with is found at start. `Ok(Some(reason))`: the provider could not be reached, which
+    /// may pass (discovery is tried again at first use); `Err`: the configuration is wrong.
+    pub(crate) async fn check_oidc_discovery(
+        &self,
+        oidc: &Oidc,
+    ) -> Result<Option<String>, AuthError> {
+        match self.oidc_metadata(oidc).await {
+            Ok(_) => Ok(None),
+            Err(AuthError::ProviderUnavailable(reason)) => Ok(Some(reason)),
+            Err(error) => Err(self.explain_discovery_failure(oidc, error).await),
+        }
+    }
+
+    /// Discovery refused the document; most often the issuer it names differs from the
+    /// configured one by a trailing slash or a path. Name the provider's own issuer.
+    async fn explain_discovery_failure(&self, oidc: &Oidc, error: AuthError) -> AuthError {
+        let configured = oidc.issuer.as_str();
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            configured.trim_end_matches('/')
+        );
+        let named = self
+            .http
+            .get_public_json(&url)
+            .await
+            .ok()
+            .and_then(|document| document.get("issuer")?.as_str().map(str::to_owned));
+        match named {
+            Some(real) if real != configured => key_error(
+                &self.name,
+                "issuer",
+                format!(
+                    "is {configured:?}, but the provider's discovery document ({url}) names its \
+                     issuer {real:?}; ID tokens will carry that one, so set issuer = {real:?}"
+                ),
+            ),
+            _ => key_error(&self.name, "issuer", error),
+        }
+    }
+
     /// The discovery document with our endpoint overrides applied, fetched once.
     async fn oidc_metadata(&self, oidc: &Oidc) -> Result<Arc<CoreProviderMetadata>, AuthError> {
         if let Some(metadata) = oidc.cached() {

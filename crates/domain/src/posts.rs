@@ -66,6 +66,9 @@ pub struct PostSummary {
     pub status: PostStatus,
     pub published_at: Option<OffsetDateTime>,
     pub updated_at: OffsetDateTime,
+    /// The site's offset from UTC when it was published (summer or winter time): its
+    /// permalink's date and the date shown are days in the site's zone, as in WordPress.
+    pub published_offset: time::UtcOffset,
     pub author: User,
     pub comment_count: u64,
     pub featured_image: Option<String>,
@@ -90,12 +93,15 @@ impl PostSummary {
     pub fn path(&self) -> String {
         match self.kind {
             PostKind::Page => page_path(&self.ancestors, &self.slug),
-            PostKind::Post => permalink(
-                self.kind,
-                &self.slug,
-                self.published_at.unwrap_or(self.updated_at),
-            ),
+            PostKind::Post => permalink(self.kind, &self.slug, self.published_local()),
         }
+    }
+
+    /// When it was published, as the site's clock showed it.
+    pub fn published_local(&self) -> OffsetDateTime {
+        self.published_at
+            .unwrap_or(self.updated_at)
+            .to_offset(self.published_offset)
     }
 
     /// The post as anyone without its password sees it: titled "Protected: …", with neither
@@ -149,6 +155,7 @@ pub struct Post {
     pub password: Option<String>,
 }
 
+/// `date` as the site's clock shows it (see `SiteZone::local`): its day names the post.
 pub fn permalink(kind: PostKind, slug: &Slug, date: OffsetDateTime) -> String {
     match kind {
         PostKind::Post => format!(
@@ -159,6 +166,26 @@ pub fn permalink(kind: PostKind, slug: &Slug, date: OffsetDateTime) -> String {
             slug
         ),
         PostKind::Page => format!("/{slug}/"),
+    }
+}
+
+/// WordPress's page break inside a post: `/slug/2/` shows what follows the first one.
+pub const NEXTPAGE: &str = "<!--nextpage-->";
+
+/// The parts of a post's source between page breaks; one part when it has none. Empty parts
+/// (a break at the very start or end, or two in a row) are not pages, as in WordPress.
+pub fn page_sources(source: &str) -> Vec<&str> {
+    if !source.contains(NEXTPAGE) {
+        return vec![source];
+    }
+    let parts: Vec<&str> = source
+        .split(NEXTPAGE)
+        .filter(|part| !part.trim().is_empty())
+        .collect();
+    if parts.is_empty() {
+        vec![source]
+    } else {
+        parts
     }
 }
 
@@ -189,6 +216,19 @@ mod tests {
         assert_eq!(
             normalize_password(Some(" open sesame")).as_deref(),
             Some(" open sesame")
+        );
+    }
+
+    #[test]
+    fn nextpage_splits_a_post_into_pages() {
+        assert_eq!(page_sources("one"), vec!["one"]);
+        assert_eq!(
+            page_sources("one\n\n<!--nextpage-->\n\ntwo\n<!--nextpage-->three"),
+            vec!["one\n\n", "\n\ntwo\n", "three"]
+        );
+        assert_eq!(
+            page_sources("<!--nextpage-->one<!--nextpage-->"),
+            vec!["one"]
         );
     }
 

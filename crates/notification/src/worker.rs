@@ -239,7 +239,7 @@ impl Worker {
                 let payload = PostPayload {
                     post_id,
                     post_title: summary.title.clone(),
-                    post_path: summary.path(),
+                    post_path: folio_domain::slug::percent_encode_path(&summary.path()),
                     author_name: summary.author.display_name.clone(),
                     excerpt: summary.excerpt.clone(),
                 };

@@ -49,10 +49,22 @@ impl App {
         store: Store,
         settings: &Settings,
     ) -> anyhow::Result<App> {
+        let store = store.in_zone(settings.zone());
         let web = settings.web();
         let providers = settings
             .providers()
             .context("setting up the sign-in providers ([auth.providers])")?;
+        // A wrong issuer would otherwise show only when the first reader tries to sign in.
+        for unreachable in providers
+            .check_discovery()
+            .await
+            .context("checking the sign-in providers ([auth.providers])")?
+        {
+            tracing::warn!(
+                problem = %unreachable,
+                "sign-in provider not reachable at start; discovery is tried again at first sign-in"
+            );
+        }
         let state = AppState::new(store.clone(), providers, &web);
         state.cache().prime(&store).await;
         let mail_worker = if settings.mail.worker {
@@ -147,14 +159,15 @@ async fn sweep_expired_sessions(store: Store) {
 }
 
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    Store::connect(&settings.database.url)
+    let store = Store::connect(&settings.database.url)
         .await
         .with_context(|| {
             format!(
                 "cannot open the database {} (config key database.url)",
                 folio_storage::redact_password(&settings.database.url)
             )
-        })
+        })?;
+    Ok(store.in_zone(settings.zone()))
 }
 
 /// One arrival of `signal`; never, when its handler could not be installed.

@@ -209,6 +209,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Mail(command) => mail(&settings, command).await,
         Command::Config(ConfigCommand::Check) => {
             print!("{}", settings.to_redacted_toml());
+            check_providers(&settings).await?;
             eprintln!("configuration is valid");
             Ok(())
         }
@@ -597,4 +598,16 @@ async fn bench_baseline(bind: &str, file: &std::path::Path) -> anyhow::Result<()
         .with_graceful_shutdown(stop)
         .await
         .context("serving the baseline")
+}
+
+/// Asks each OpenID Connect provider for its discovery document, as `serve` does at start:
+/// a wrong `issuer` is reported with the one the provider names.
+async fn check_providers(settings: &Settings) -> anyhow::Result<()> {
+    let providers = settings.providers()?;
+    for unreachable in providers.check_discovery().await? {
+        eprintln!(
+            "warning: {unreachable} (not checked; discovery is tried again at first sign-in)"
+        );
+    }
+    Ok(())
 }

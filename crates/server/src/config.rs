@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use folio_domain::schedule::SiteZone;
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_CONFIG: &str = include_str!("../../../config/default.toml");
@@ -327,11 +328,12 @@ impl Settings {
         if !(1..=1024).contains(&self.media.max_upload_megabytes) {
             return bad("media.max_upload_megabytes", "must be from 1 to 1024");
         }
-        if folio_domain::schedule::parse_utc_offset(&self.site.timezone).is_none() {
+        if SiteZone::parse(&self.site.timezone).is_none() {
             return bad(
                 "site.timezone",
                 &format!(
-                    "must be a fixed offset from UTC such as \"+01:00\", got {:?}",
+                    "must be a fixed offset from UTC such as \"+01:00\" or an IANA time zone \
+                     such as \"America/Los_Angeles\", got {:?}",
                     self.site.timezone
                 ),
             );
@@ -389,6 +391,11 @@ impl Settings {
         )
     }
 
+    /// `site.timezone`, checked by `validate`.
+    pub fn zone(&self) -> SiteZone {
+        SiteZone::parse(&self.site.timezone).unwrap_or_default()
+    }
+
     pub fn web(&self) -> folio_web::WebSettings {
         folio_web::WebSettings {
             site: folio_web::SiteSettings {
@@ -400,9 +407,7 @@ impl Settings {
                 full_text_in_lists: self.site.full_text_in_lists,
                 comment_max_depth: self.comments.max_depth,
                 feed_items: self.site.feed_items,
-                timezone: folio_domain::schedule::parse_utc_offset(&self.site.timezone)
-                    .unwrap_or(time::UtcOffset::UTC),
-                timezone_label: self.site.timezone.trim().to_owned(),
+                timezone: self.zone(),
             },
             cache: folio_web::CacheSettings {
                 enabled: self.cache.enabled,

@@ -235,6 +235,14 @@ impl Uploads<'_> {
 }
 
 /// The path of an item's permalink, when it is a pretty one (`/2019/04/hello/`).
+/// Every value of a post meta key that may repeat (WordPress adds one `_wp_old_slug` per rename).
+fn meta_values(meta: &[(String, String)], key: &str) -> Vec<String> {
+    meta.iter()
+        .filter(|(k, v)| k == key && !v.trim().is_empty())
+        .map(|(_, v)| v.trim().to_owned())
+        .collect()
+}
+
 fn old_path(link: &str) -> Option<String> {
     let after_scheme = link.split_once("://").map_or(link, |(_, rest)| rest);
     let path = &after_scheme[after_scheme.find('/')?..];
@@ -400,6 +408,8 @@ async fn imported_post(
             })
             .collect(),
         old_path: old_path(&item.link),
+        old_slugs: meta_values(&item.meta, "_wp_old_slug"),
+        old_addresses: meta_values(&item.meta, "_folio_old_address"),
         comments,
         password: item.password,
         parent: item.parent,

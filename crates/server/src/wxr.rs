@@ -205,7 +205,7 @@ fn write_item<W: Write>(
             if post.comments_open { "open" } else { "closed" },
         )?;
         cdata(xml, "wp:ping_status", "closed")?;
-        cdata(xml, "wp:post_name", &post.slug)?;
+        cdata(xml, "wp:post_name", &wordpress_slug(&post.slug))?;
         cdata(xml, "wp:status", status)?;
         text(
             xml,
@@ -232,6 +232,15 @@ fn write_item<W: Write>(
         }
         if let Some((id, _)) = attachment {
             postmeta(xml, "_thumbnail_id", &id.to_string())?;
+        }
+        for old in &post.old_addresses {
+            // WordPress's own record of a renamed post; any importer understands it.
+            if let Some(slug) = old_slug(post, old) {
+                postmeta(xml, "_wp_old_slug", &wordpress_slug(slug))?;
+            }
+            // The whole address, for the links WordPress has no field for (`/archives/16`,
+            // `/?p=12`, an old date): Folio reads it back.
+            postmeta(xml, "_folio_old_address", old)?;
         }
         for comment in comments {
             write_comment(xml, base, comment)?;
@@ -361,21 +370,41 @@ fn wp_status(post: &WxrPost, now: OffsetDateTime) -> &'static str {
     }
 }
 
+/// A slug as WordPress stores it in `post_name`: letters outside ASCII percent-encoded, in
+/// lower case (`%ce%b5`).
+fn wordpress_slug(slug: &str) -> String {
+    folio_domain::slug::lowercase_escapes(&folio_domain::slug::percent_encode_path(slug))
+}
+
+/// The earlier slug in an old address of the post's own shape (`/YYYY/MM/DD/slug/` for a
+/// post, `/slug/` for a page), when it differs from today's.
+fn old_slug<'a>(post: &WxrPost, old: &'a str) -> Option<&'a str> {
+    let segments: Vec<&str> = old.trim_matches('/').split('/').collect();
+    let is_number = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit());
+    let slug = match (post.kind.as_str(), segments.as_slice()) {
+        ("post", [y, m, d, slug]) if is_number(y, 4) && is_number(m, 2) && is_number(d, 2) => *slug,
+        ("page", [slug]) => *slug,
+        _ => return None,
+    };
+    (old.ends_with('/') && slug != post.slug && folio_domain::Slug::parse(slug).is_ok())
+        .then_some(slug)
+}
+
 fn permalink(post: &WxrPost, date: OffsetDateTime) -> String {
+    let slug = folio_domain::slug::percent_encode_path(&post.slug);
     if post.kind == "page" {
         let mut path = String::from("/");
-        for slug in post.ancestors.iter().chain(std::iter::once(&post.slug)) {
-            path.push_str(slug);
+        for each in post.ancestors.iter().chain(std::iter::once(&post.slug)) {
+            path.push_str(&folio_domain::slug::percent_encode_path(each));
             path.push('/');
         }
         path
     } else {
         format!(
-            "/{:04}/{:02}/{:02}/{}/",
+            "/{:04}/{:02}/{:02}/{slug}/",
             date.year(),
             u8::from(date.month()),
             date.day(),
-            post.slug
         )
     }
 }

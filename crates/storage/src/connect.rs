@@ -1,6 +1,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use folio_domain::schedule::SiteZone;
 use folio_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseTransaction, DbBackend, TransactionTrait,
@@ -64,7 +65,21 @@ impl Store {
             // WAL lets readers go on while a writer commits; the setting lives in the file.
             db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
         }
-        Ok(Store { db, backend })
+        Ok(Store {
+            db,
+            backend,
+            zone: SiteZone::UTC,
+        })
+    }
+
+    /// The same database, with permalink dates in `zone` (`site.timezone`).
+    pub fn in_zone(mut self, zone: SiteZone) -> Self {
+        self.zone = zone;
+        self
+    }
+
+    pub fn zone(&self) -> &SiteZone {
+        &self.zone
     }
 
     pub fn backend(&self) -> Backend {

@@ -71,6 +71,8 @@ pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 pub struct Store {
     db: DatabaseConnection,
     backend: Backend,
+    /// The site's time zone: permalink dates (`/YYYY/MM/DD/`) are days in it.
+    zone: folio_domain::schedule::SiteZone,
 }
 
 /// Storage keeps every timestamp in UTC, whole seconds, so that text (SQLite) and native

@@ -2,6 +2,7 @@ use std::collections::{HashMap, HashSet};
 
 use folio_domain::markdown::{excerpt, render_post};
 use folio_domain::posts::permalink;
+use folio_domain::schedule::SiteZone;
 use folio_domain::{
     PageNumber, Paginated, Post, PostKind, PostStatus, PostSummary, Slug, Taxonomy, Term, User,
 };
@@ -267,13 +268,16 @@ impl Store {
             return Ok(None);
         };
         let published_at: Option<OffsetDateTime> = row.try_get("", "published_at")?;
-        let mut link = link_of((
-            row.try_get("", "kind")?,
-            row.try_get("", "slug")?,
-            row.try_get("", "title")?,
-            published_at,
-            row.try_get("", "created_at")?,
-        ))?;
+        let mut link = link_of(
+            &self.zone,
+            (
+                row.try_get("", "kind")?,
+                row.try_get("", "slug")?,
+                row.try_get("", "title")?,
+                published_at,
+                row.try_get("", "created_at")?,
+            ),
+        )?;
         let parent_id: Option<i64> = row.try_get("", "parent_id")?;
         if parent_id.is_some() {
             let slug: String = row.try_get("", "slug")?;
@@ -364,8 +368,8 @@ impl Store {
         .one(&self.db)
         .await?;
         Ok(Adjacent {
-            previous: previous.map(link_of).transpose()?,
-            next: next.map(link_of).transpose()?,
+            previous: previous.map(|row| link_of(&self.zone, row)).transpose()?,
+            next: next.map(|row| link_of(&self.zone, row)).transpose()?,
         })
     }
 
@@ -381,7 +385,7 @@ impl Store {
         .all(&self.db)
         .await?
         .into_iter()
-        .map(link_of)
+        .map(|row| link_of(&self.zone, row))
         .collect()
     }
 
@@ -409,7 +413,7 @@ impl Store {
         };
         rows.into_iter()
             .map(|(id, kind, slug, title, published, created, parent)| {
-                let mut link = link_of((kind, slug.clone(), title, published, created))?;
+                let mut link = link_of(&self.zone, (kind, slug.clone(), title, published, created))?;
                 if parent.is_some() {
                     link.path = tree.path(parent, &parse_slug(&slug)?);
                 }
@@ -497,7 +501,11 @@ impl Store {
                     id: row.id,
                     kind,
                     status: parse_status(&row.status)?,
-                    path: permalink(kind, &slug, row.published_at.unwrap_or(row.created_at)),
+                    path: permalink(
+                        kind,
+                        &slug,
+                        self.zone.local(row.published_at.unwrap_or(row.created_at)),
+                    ),
                     title: row.title,
                     published_at: row.published_at,
                 })
@@ -596,6 +604,9 @@ impl Store {
                     title_html: row.title_html,
                     excerpt: row.excerpt,
                     html: row.html,
+                    published_offset: self
+                        .zone
+                        .offset_at(row.published_at.unwrap_or(row.updated_at)),
                     published_at: row.published_at,
                     updated_at: row.updated_at,
                     author,
@@ -837,11 +848,14 @@ fn link_columns(
         .into_tuple::<LinkRow>()
 }
 
-fn link_of((kind, slug, title, published_at, created_at): LinkRow) -> Result<PostLink> {
+fn link_of(
+    zone: &SiteZone,
+    (kind, slug, title, published_at, created_at): LinkRow,
+) -> Result<PostLink> {
     let kind = parse_kind(&kind)?;
     let slug = parse_slug(&slug)?;
     Ok(PostLink {
-        path: permalink(kind, &slug, published_at.unwrap_or(created_at)),
+        path: permalink(kind, &slug, zone.local(published_at.unwrap_or(created_at))),
         title,
     })
 }

@@ -146,7 +146,7 @@ impl Store {
                 entries.push(SitemapEntry {
                     path: match kind {
                         PostKind::Page => tree.path(parent, &slug),
-                        PostKind::Post => permalink(kind, &slug, published),
+                        PostKind::Post => permalink(kind, &slug, self.zone.local(published)),
                     },
                     updated_at: updated_at.max(published),
                 });

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use folio_domain::markdown::{excerpt, render_post, sanitize_comment_html};
 use folio_domain::posts::permalink;
+use folio_domain::slug::percent_decode;
 use folio_domain::wordpress::markup::comment_paragraphs;
 use folio_domain::{CommentStatus, PostKind, PostStatus, Role, Slug, Taxonomy};
 use sea_orm::{
@@ -55,6 +56,11 @@ pub struct ImportedPost {
     pub terms: Vec<(String, String, String)>,
     /// The path WordPress served it at, when it had a pretty one.
     pub old_path: Option<String>,
+    /// Earlier slugs (`_wp_old_slug`, possibly percent-encoded): the post's permalink with
+    /// each of them redirects to it, as in WordPress.
+    pub old_slugs: Vec<String>,
+    /// Earlier addresses, whole (`_folio_old_address`, written by Folio's own WXR export).
+    pub old_addresses: Vec<String>,
     pub comments: Vec<ImportedComment>,
     /// `wp:post_password`; empty: none.
     pub password: String,
@@ -274,6 +280,8 @@ pub struct WordPressImport {
     source: String,
     /// The address earlier releases used (`wp:base_site_url`), when it is not this one.
     shared_source: String,
+    /// The site's time zone: an old address that is the post's own permalink needs no redirect.
+    zone: folio_domain::schedule::SiteZone,
     touched: bool,
     /// By source key (the post id, for exports that have one).
     known_posts: HashMap<String, i64>,
@@ -465,6 +473,7 @@ impl Store {
             txn,
             source: source.to_owned(),
             shared_source: shared.clone().unwrap_or_default(),
+            zone: self.zone.clone(),
             touched: false,
             known_posts,
             known_comments,
@@ -520,9 +529,11 @@ impl WordPressImport {
         ]);
     }
 
+    /// Old addresses are kept decoded (`/2019/04/επίπεδο/`), as lookups decode what browsers
+    /// send, whatever case the export's percent-encoding had.
     fn redirect(&mut self, old_path: String, post_id: Option<i64>, term_id: Option<i64>) {
         self.redirects.rows.push(vec![
-            old_path.into(),
+            percent_decode(&old_path).into(),
             post_id.into(),
             term_id.into(),
             now().into(),
@@ -617,7 +628,8 @@ impl WordPressImport {
 
     /// A category or tag, matched by slug to one that already exists.
     pub async fn add_term(&mut self, term: &ImportedTerm) -> Result<i64> {
-        let slug = Slug::parse(&term.slug)
+        let decoded = percent_decode(term.slug.trim());
+        let slug = Slug::parse(&decoded)
             .unwrap_or_else(|_| Slug::from_title(&term.name, term.taxonomy.as_str()));
         let key = (term.taxonomy.as_str().to_owned(), slug.as_str().to_owned());
         let id = match self.terms_by_slug.get(&key) {
@@ -662,7 +674,7 @@ impl WordPressImport {
                 if let Some(wordpress_id) = term.wordpress_id {
                     let query = match term.taxonomy {
                         Taxonomy::Category => format!("/?cat={wordpress_id}"),
-                        Taxonomy::Tag => format!("/?tag={}", term.slug),
+                        Taxonomy::Tag => format!("/?tag={decoded}"),
                     };
                     self.redirect(query, None, Some(id));
                 }
@@ -936,19 +948,38 @@ impl WordPressImport {
         for term in term_ids {
             self.post_terms.rows.push(vec![id.into(), term.into()]);
         }
-        let folio_path = permalink(post.kind, &slug, published_at.unwrap_or(updated_at));
+        let folio_path = permalink(
+            post.kind,
+            &slug,
+            self.zone.local(published_at.unwrap_or(updated_at)),
+        );
         if post.wordpress_id > 0 {
             self.redirect(format!("/?p={}", post.wordpress_id), Some(id), None);
             if post.kind == PostKind::Page {
                 self.redirect(format!("/?page_id={}", post.wordpress_id), Some(id), None);
             }
         }
-        if let Some(old) = &post.old_path
-            && *old != folio_path
-            && old.starts_with('/')
-            && old != "/"
-        {
-            self.redirect(old.clone(), Some(id), None);
+        let mut old_paths: Vec<String> = post
+            .old_path
+            .iter()
+            .chain(&post.old_addresses)
+            .map(|old| percent_decode(old))
+            .collect();
+        for old_slug in &post.old_slugs {
+            if let Ok(old_slug) = Slug::parse(&percent_decode(old_slug)) {
+                old_paths.push(permalink(
+                    post.kind,
+                    &old_slug,
+                    self.zone.local(published_at.unwrap_or(updated_at)),
+                ));
+            }
+        }
+        old_paths.sort_unstable();
+        old_paths.dedup();
+        for old in old_paths {
+            if old != folio_path && old.starts_with('/') && old != "/" {
+                self.redirect(old, Some(id), None);
+            }
         }
         self.known_posts.insert(key.to_owned(), id);
         self.remember("post", key.to_owned(), id);
@@ -1096,7 +1127,7 @@ impl WordPressImport {
         self.flush().await?;
         let backend = self.txn.get_database_backend();
         for (child, parent_slug) in std::mem::take(&mut self.unresolved_parents) {
-            let parent = Slug::parse(&parent_slug)
+            let parent = Slug::parse(&percent_decode(&parent_slug))
                 .map(|s| s.as_str().to_owned())
                 .unwrap_or(parent_slug);
             if let Some(&parent_id) = self
@@ -1161,32 +1192,9 @@ impl WordPressImport {
 }
 
 /// WordPress keeps non-ASCII slugs percent-encoded (`%e6%97%a5`).
-fn percent_decode(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| Some((hex(*bytes.get(i + 1)?)?, hex(*bytes.get(i + 2)?)?)))
-            .flatten();
-        match escaped {
-            Some((high, low)) => {
-                out.push(u8::try_from(high * 16 + low).unwrap_or(b'-'));
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::percent_decode;
+    use folio_domain::slug::percent_decode;
 
     #[test]
     fn percent_encoded_slugs_decode() {

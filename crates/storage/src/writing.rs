@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use folio_domain::markdown::{excerpt, render_post};
 use folio_domain::posts::permalink;
+use folio_domain::schedule::SiteZone;
 use folio_domain::{PageNumber, Paginated, PostKind, PostStatus, Slug, Taxonomy, User};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
@@ -230,7 +231,7 @@ impl Store {
                     status: EditorialStatus::of(&row, at),
                     author_name: names.get(&row.author_id).cloned().unwrap_or_default(),
                     author_id: row.author_id,
-                    path: path_of(&row)?,
+                    path: path_of(&self.zone, &row)?,
                     published_at: row.published_at,
                     updated_at: row.updated_at,
                     title: row.title,
@@ -277,7 +278,7 @@ impl Store {
             kind: parse_kind(&row.kind)?,
             author_id: row.author_id,
             status: EditorialStatus::of(&row, now()),
-            path: path_with_parents(&self.db, &row).await?,
+            path: path_with_parents(&self.db, &self.zone, &row).await?,
             password: row.password.clone().unwrap_or_default(),
             parent_id: row.parent_id,
             sticky: row.sticky,
@@ -429,7 +430,7 @@ impl Store {
         };
         replace_terms(&txn, row.id, &edit.categories, &edit.tags).await?;
         if let Some(old) = &existing {
-            keep_old_address(&txn, old, &row, at).await?;
+            keep_old_address(&txn, &self.zone, old, &row, at).await?;
         }
         post_revisions::ActiveModel {
             post_id: Set(row.id),
@@ -548,13 +549,25 @@ impl Store {
 
     /// The address a post now answers at, for a path it answered at before its slug or date
     /// changed; None when there is no such path or the post is not public any more.
+    /// `old_path` may come percent-encoded in either case or decoded: addresses are kept
+    /// decoded, but an import made before that kept them as the export had them.
     pub async fn redirect_for(&self, old_path: &str) -> Result<Option<String>> {
-        let Some(redirect) = slug_redirects::Entity::find_by_id(old_path.to_owned())
+        let decoded = folio_domain::slug::percent_decode(old_path);
+        let encoded = folio_domain::slug::percent_encode_path(&decoded);
+        let mut spellings = vec![
+            decoded,
+            folio_domain::slug::lowercase_escapes(&encoded),
+            encoded,
+        ];
+        spellings.dedup();
+        let Some(redirect) = slug_redirects::Entity::find()
+            .filter(slug_redirects::Column::OldPath.is_in(spellings.clone()))
             .one(&self.db)
             .await?
         else {
             return Ok(None);
         };
+        let old_path = redirect.old_path.as_str();
         if let Some(term_id) = redirect.term_id {
             return Ok(terms::Entity::find_by_id(term_id)
                 .one(&self.db)
@@ -573,7 +586,7 @@ impl Store {
         if EditorialStatus::of(&row, now()) != EditorialStatus::Published {
             return Ok(None);
         }
-        Ok(Some(path_of(&row)?).filter(|path| path != old_path))
+        Ok(Some(path_of(&self.zone, &row)?).filter(|path| path != old_path))
     }
 
     /// `author`: count only this author's posts and the comments on them.
@@ -616,17 +629,18 @@ impl Store {
 /// When a public post moves (new slug or date), its old path keeps answering with a 301.
 async fn keep_old_address(
     txn: &DatabaseTransaction,
+    zone: &SiteZone,
     old: &posts::Model,
     new: &posts::Model,
     at: OffsetDateTime,
 ) -> Result<()> {
-    let new_path = path_of(new)?;
+    let new_path = path_of(zone, new)?;
     // A post renamed back to an earlier slug answers there again, not with a redirect loop.
     slug_redirects::Entity::delete_by_id(new_path.clone())
         .exec(txn)
         .await?;
     let was_public = EditorialStatus::of(old, at) == EditorialStatus::Published;
-    let old_path = path_of(old)?;
+    let old_path = path_of(zone, old)?;
     if was_public && old_path != new_path {
         slug_redirects::Entity::delete_by_id(old_path.clone())
             .exec(txn)
@@ -769,9 +783,13 @@ async fn check_parent<C: ConnectionTrait>(db: &C, own_id: Option<i64>, parent: i
 }
 
 /// A post's address; a page's includes its parents' slugs.
-async fn path_with_parents<C: ConnectionTrait>(db: &C, row: &posts::Model) -> Result<String> {
+async fn path_with_parents<C: ConnectionTrait>(
+    db: &C,
+    zone: &SiteZone,
+    row: &posts::Model,
+) -> Result<String> {
     if row.parent_id.is_none() {
-        return path_of(row);
+        return path_of(zone, row);
     }
     let slug =
         Slug::parse(&row.slug).map_err(|_| StorageError::unexpected("posts", "slug", &row.slug))?;
@@ -780,14 +798,14 @@ async fn path_with_parents<C: ConnectionTrait>(db: &C, row: &posts::Model) -> Re
         .path(row.parent_id, &slug))
 }
 
-fn path_of(row: &posts::Model) -> Result<String> {
+fn path_of(zone: &SiteZone, row: &posts::Model) -> Result<String> {
     let kind = parse_kind(&row.kind)?;
     let slug =
         Slug::parse(&row.slug).map_err(|_| StorageError::unexpected("posts", "slug", &row.slug))?;
     Ok(permalink(
         kind,
         &slug,
-        row.published_at.unwrap_or(row.created_at),
+        zone.local(row.published_at.unwrap_or(row.created_at)),
     ))
 }
 

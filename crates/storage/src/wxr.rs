@@ -59,6 +59,9 @@ pub struct WxrPost {
     pub ancestors: Vec<String>,
     /// `wp:is_sticky`.
     pub sticky: bool,
+    /// Addresses it answered at before (an earlier slug or date, an imported site's links),
+    /// which redirect to it: carried as postmeta so that they survive a move.
+    pub old_addresses: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,14 +174,33 @@ impl Store {
                 vec![after.into()],
             )
             .await?;
+        let mut old_addresses: HashMap<i64, Vec<String>> = HashMap::new();
+        if let Some(last) = rows.last() {
+            let through: i64 = last.try_get("", "id")?;
+            for row in self
+                .rows(
+                    "SELECT post_id, old_path FROM slug_redirects \
+                     WHERE post_id > $1 AND post_id <= $2 ORDER BY old_path",
+                    vec![after.into(), through.into()],
+                )
+                .await?
+            {
+                old_addresses
+                    .entry(row.try_get("", "post_id")?)
+                    .or_default()
+                    .push(row.try_get("", "old_path")?);
+            }
+        }
         let tree = crate::posts::PageTree::load(&self.db).await?;
         rows.into_iter()
             .map(|row| {
                 let trashed_at: Option<OffsetDateTime> = row.try_get("", "trashed_at")?;
+                let id: i64 = row.try_get("", "id")?;
                 let parent_id: Option<i64> = row.try_get("", "parent_id")?;
                 let password: Option<String> = row.try_get("", "password")?;
                 Ok(WxrPost {
-                    id: row.try_get("", "id")?,
+                    old_addresses: old_addresses.remove(&id).unwrap_or_default(),
+                    id,
                     kind: row.try_get("", "kind")?,
                     slug: row.try_get("", "slug")?,
                     title: row.try_get("", "title")?,

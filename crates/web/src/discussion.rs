@@ -181,6 +181,7 @@ impl Conversation {
             max_depth,
             csrf: csrf.as_deref(),
             open,
+            zone: state.site().timezone.clone(),
         };
         let thread = build_thread(comments, max_depth);
         let per_page = settings.per_page as usize;
@@ -297,6 +298,8 @@ struct ThreadMarks<'a> {
     max_depth: u32,
     csrf: Option<&'a str>,
     open: bool,
+    /// Comment dates are shown on the site's clock.
+    zone: folio_domain::schedule::SiteZone,
 }
 
 impl ThreadMarks<'_> {
@@ -306,7 +309,7 @@ impl ThreadMarks<'_> {
             self.render(child, i, &mut children_html)?;
         }
         let comment = &node.comment;
-        let mut view = CommentView::new(node, index, self.max_depth);
+        let mut view = CommentView::new(node, index, self.max_depth, &self.zone);
         view.editable = self
             .viewer
             .is_some_and(|id| comment.editable_by(id, self.now, self.edit_window));
@@ -452,6 +455,7 @@ async fn refused(
         reply_to: parent,
         comment_page: 1,
         wrong_password: false,
+        post_page: 1,
     };
     single(state, post, viewer, shown, Some(draft)).await
 }

@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use folio_domain::text::make_xml_safe;
-use folio_domain::{PageNumber, PostSummary};
+use folio_domain::{PageNumber, PostSummary, Taxonomy};
 use folio_storage::PostFilter;
 use rss::extension::dublincore::DublinCoreExtension;
 use time::OffsetDateTime;
@@ -16,20 +16,111 @@ use time::format_description::well_known::Rfc2822;
 
 use crate::AppState;
 use crate::error::AppError;
-use crate::views::iso;
+use crate::views::{iso, url_path};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/feed/", get(rss))
         .route("/feed/atom/", get(atom))
         .route("/comments/feed/", get(comments))
+        // Without the slash it would be read as comment number "feed".
+        .route(
+            "/comments/feed",
+            get(|| async { crate::pages::moved_permanently("/comments/feed/") }),
+        )
         .route("/sitemap.xml", get(sitemap))
         .route("/robots.txt", get(robots))
 }
 
 pub async fn rss(State(state): State<AppState>) -> Result<Response, AppError> {
     let site = state.site();
-    let posts = latest_posts(&state).await?;
+    let posts = latest_posts(&state, &PostFilter::All).await?;
+    Ok(rss_feed(
+        &state,
+        site.title.clone(),
+        format!("{}/", site.base_url),
+        &posts,
+    ))
+}
+
+pub async fn atom(State(state): State<AppState>) -> Result<Response, AppError> {
+    let site = state.site();
+    let posts = latest_posts(&state, &PostFilter::All).await?;
+    Ok(atom_feed(
+        &state,
+        site.title.clone(),
+        format!("{}/", site.base_url),
+        &posts,
+    ))
+}
+
+/// An archive that has its own feed, by the slug in its address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Archive {
+    Category(String),
+    Tag(String),
+    Author(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Rss,
+    Atom,
+}
+
+/// `/category/x/feed/`, `/tag/x/feed/`, `/author/x/feed/` (and `feed/atom/`): the newest
+/// posts of one archive, as WordPress offers them.
+pub(crate) async fn archive(
+    state: &AppState,
+    archive: Archive,
+    format: Format,
+) -> Result<Response, AppError> {
+    let site = state.site();
+    let store = state.store();
+    let (filter, name, path) = match &archive {
+        Archive::Category(slug) | Archive::Tag(slug) => {
+            let taxonomy = match archive {
+                Archive::Category(_) => Taxonomy::Category,
+                _ => Taxonomy::Tag,
+            };
+            let term = store
+                .term_by_slug(taxonomy, slug)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            let filter = match taxonomy {
+                Taxonomy::Category => {
+                    PostFilter::Terms(store.category_and_descendants(term.id).await?)
+                }
+                Taxonomy::Tag => PostFilter::Terms(vec![term.id]),
+            };
+            (filter, term.name.clone(), term.path())
+        }
+        Archive::Author(slug) => {
+            let author = store.user_by_slug(slug).await?.ok_or(AppError::NotFound)?;
+            (
+                PostFilter::Author(author.id),
+                author.display_name.clone(),
+                format!("/author/{}/", author.slug),
+            )
+        }
+    };
+    let posts = latest_posts(state, &filter).await?;
+    if posts.is_empty() && matches!(archive, Archive::Author(_)) {
+        // As the author archive: readers who never wrote a post have no public page.
+        return Err(AppError::NotFound);
+    }
+    let title = format!("{} » {name}", site.title);
+    let link = format!("{}{}", site.base_url, url_path(&path));
+    Ok(match format {
+        Format::Rss => rss_feed(state, title, link, &posts),
+        Format::Atom => atom_feed(state, title, link, &posts),
+    })
+}
+
+/// The newest posts as RSS 2.0; `link` is the page they are listed on, the feed is at
+/// `{link}feed/`.
+fn rss_feed(state: &AppState, title: String, link: String, posts: &[PostSummary]) -> Response {
+    let site = state.site();
     let items = posts
         .iter()
         .map(|post| rss_item(&site.base_url, post))
@@ -37,19 +128,14 @@ pub async fn rss(State(state): State<AppState>) -> Result<Response, AppError> {
     let built = posts
         .first()
         .map(|p| p.updated_at.max(p.published_at.unwrap_or(p.updated_at)));
-    Ok(rss_channel(
-        &state,
-        site.title.clone(),
-        format!("{}/", site.base_url),
-        format!("{}/feed/", site.base_url),
-        built,
-        items,
-    ))
+    let self_url = format!("{link}feed/");
+    rss_channel(state, title, link, self_url, built, items)
 }
 
-pub async fn atom(State(state): State<AppState>) -> Result<Response, AppError> {
+/// The newest posts as Atom; `link` is the page they are listed on, the feed is at
+/// `{link}feed/atom/`.
+fn atom_feed(state: &AppState, title: String, link: String, posts: &[PostSummary]) -> Response {
     let site = state.site();
-    let posts = latest_posts(&state).await?;
     let updated = posts
         .iter()
         .map(|p| p.updated_at.max(p.published_at.unwrap_or(p.updated_at)))
@@ -58,7 +144,7 @@ pub async fn atom(State(state): State<AppState>) -> Result<Response, AppError> {
     let entries = posts
         .iter()
         .map(|post| {
-            let url = format!("{}{}", site.base_url, post.path());
+            let url = format!("{}{}", site.base_url, url_path(&post.path()));
             let published = post.published_at.unwrap_or(post.updated_at);
             atom::Entry {
                 title: atom::Text::plain(post.title.clone()),
@@ -67,7 +153,11 @@ pub async fn atom(State(state): State<AppState>) -> Result<Response, AppError> {
                 published: Some(fixed(published)),
                 authors: vec![atom::Person {
                     name: post.author.display_name.clone(),
-                    uri: Some(format!("{}/author/{}/", site.base_url, post.author.slug)),
+                    uri: Some(format!(
+                        "{}{}",
+                        site.base_url,
+                        url_path(&format!("/author/{}/", post.author.slug))
+                    )),
                     ..Default::default()
                 }],
                 links: vec![atom::Link {
@@ -88,7 +178,7 @@ pub async fn atom(State(state): State<AppState>) -> Result<Response, AppError> {
                 summary: Some(atom::Text::plain(post.excerpt.clone())),
                 content: Some(atom::Content {
                     content_type: Some("html".to_owned()),
-                    value: Some(post.html.clone()),
+                    value: Some(absolute_links(&post.html, &site.base_url)),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -96,19 +186,19 @@ pub async fn atom(State(state): State<AppState>) -> Result<Response, AppError> {
         })
         .collect();
     let feed = atom::Feed {
-        title: atom::Text::plain(site.title.clone()),
-        id: format!("{}/", site.base_url),
+        title: atom::Text::plain(title),
+        id: link.clone(),
         updated: fixed(updated),
         subtitle: (!site.tagline.is_empty()).then(|| atom::Text::plain(site.tagline.clone())),
         links: vec![
             atom::Link {
-                href: format!("{}/", site.base_url),
+                href: link.clone(),
                 rel: "alternate".to_owned(),
                 mime_type: Some("text/html".to_owned()),
                 ..Default::default()
             },
             atom::Link {
-                href: format!("{}/feed/atom/", site.base_url),
+                href: format!("{link}feed/atom/"),
                 rel: "self".to_owned(),
                 mime_type: Some("application/atom+xml".to_owned()),
                 ..Default::default()
@@ -122,7 +212,7 @@ pub async fn atom(State(state): State<AppState>) -> Result<Response, AppError> {
         entries,
         ..Default::default()
     };
-    Ok(xml("application/atom+xml; charset=utf-8", feed.to_string()))
+    xml("application/atom+xml; charset=utf-8", feed.to_string())
 }
 
 /// `/YYYY/MM/DD/slug/feed/`: the newest approved comments on one post.
@@ -140,7 +230,7 @@ pub async fn post_comments(
     if post.summary.path() != post_path {
         return Err(AppError::NotFound);
     }
-    let post_url = format!("{}{}", site.base_url, post_path);
+    let post_url = format!("{}{}", site.base_url, url_path(post_path));
     // A protected post's comments are behind its password, in feeds as on the page.
     let comments = match post.password {
         Some(_) => Vec::new(),
@@ -186,7 +276,7 @@ pub async fn comments(State(state): State<AppState>) -> Result<Response, AppErro
             comment_item(
                 &site.base_url,
                 comment,
-                &format!("{}{}", site.base_url, post.path),
+                &format!("{}{}", site.base_url, url_path(&post.path)),
                 format!("Comment on {} by {}", post.title, comment.author_name),
             )
         })
@@ -211,7 +301,7 @@ pub async fn sitemap(State(state): State<AppState>) -> Result<Response, AppError
         body.push_str(&format!(
             "<url><loc>{}{}</loc><lastmod>{}</lastmod></url>\n",
             escape_xml(base),
-            escape_xml(&entry.path),
+            escape_xml(&url_path(&entry.path)),
             iso(entry.updated_at)
         ));
     }
@@ -234,17 +324,17 @@ pub async fn robots(State(state): State<AppState>, _uri: Uri) -> Response {
         .into_response()
 }
 
-async fn latest_posts(state: &AppState) -> Result<Vec<PostSummary>, AppError> {
+async fn latest_posts(state: &AppState, filter: &PostFilter) -> Result<Vec<PostSummary>, AppError> {
     let listing = state
         .store()
-        .published_posts(&PostFilter::All, PageNumber::FIRST, state.site().feed_items)
+        .published_posts(filter, PageNumber::FIRST, state.site().feed_items)
         .await?;
     // Feeds are public: a protected post is listed with its title and without its body.
     Ok(listing.items.into_iter().map(PostSummary::sealed).collect())
 }
 
 fn rss_item(base_url: &str, post: &PostSummary) -> rss::Item {
-    let url = format!("{base_url}{}", post.path());
+    let url = format!("{base_url}{}", url_path(&post.path()));
     rss::Item {
         title: Some(post.title.clone()),
         link: Some(url.clone()),
@@ -256,7 +346,7 @@ fn rss_item(base_url: &str, post: &PostSummary) -> rss::Item {
         // RSS's description holds HTML, and the excerpt is plain text (it may quote markup,
         // as a post about HTML does): escaped, a feed reader shows it as written.
         description: Some(html_escape(&post.excerpt)),
-        content: Some(post.html.clone()),
+        content: Some(absolute_links(&post.html, base_url)),
         comments: Some(format!("{url}#comments")),
         categories: post
             .categories
@@ -319,7 +409,7 @@ fn comment_item(
             permalink: false,
         }),
         pub_date: Some(rfc2822(comment.created_at)),
-        description: Some(comment.html.clone()),
+        description: Some(absolute_links(&comment.html, base_url)),
         dublin_core_ext: Some(DublinCoreExtension {
             creators: vec![comment.author_name.clone()],
             ..Default::default()
@@ -338,6 +428,34 @@ fn self_link(url: String) -> Option<rss::extension::atom::AtomExtension> {
             ..Default::default()
         }],
     })
+}
+
+/// Feed readers have no page to resolve a link against: `href="/…"` and `src="/…"` in a
+/// post's or comment's HTML become absolute on `base_url`. Protocol-relative `//host/…` and
+/// full URLs are left as they are.
+fn absolute_links(html: &str, base_url: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    let next = |text: &str| match (text.find("=\"/"), text.find("='/")) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    while let Some(at) = next(rest) {
+        let (before, after) = rest.split_at(at + 2);
+        out.push_str(before);
+        let attribute = before[..at]
+            .rsplit(|c: char| c.is_ascii_whitespace())
+            .next()
+            .unwrap_or("");
+        let is_link =
+            attribute.eq_ignore_ascii_case("href") || attribute.eq_ignore_ascii_case("src");
+        if is_link && !after.starts_with("//") {
+            out.push_str(base_url);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 fn rfc2822(at: OffsetDateTime) -> String {
@@ -372,4 +490,23 @@ fn xml(content_type: &'static str, mut body: String) -> Response {
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::absolute_links;
+
+    #[test]
+    fn relative_links_in_feed_content_become_absolute() {
+        let base = "https://blog.example";
+        assert_eq!(
+            absolute_links(
+                r#"<p><a href="/2024/03/05/hi/">hi</a> <img src="/media/a.png" alt="/x"></p>"#,
+                base
+            ),
+            r#"<p><a href="https://blog.example/2024/03/05/hi/">hi</a> <img src="https://blog.example/media/a.png" alt="/x"></p>"#
+        );
+        let untouched = r#"<a href="https://else.example/x">x</a><img src="//cdn.example/a.png"><a title="/x">t</a>"#;
+        assert_eq!(absolute_links(untouched, base), untouched);
+    }
 }

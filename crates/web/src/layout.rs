@@ -285,7 +285,7 @@ fn category_tree(all: Vec<folio_storage::CategoryCount>) -> Vec<CategoryItem> {
             out.push(CategoryItem {
                 link: Link {
                     title: c.term.name.clone(),
-                    path: c.term.path(),
+                    path: crate::views::url_path(&c.term.path()),
                 },
                 count: c.count,
                 depth,

@@ -47,10 +47,9 @@ pub struct SiteSettings {
     pub full_text_in_lists: bool,
     pub comment_max_depth: u32,
     pub feed_items: u32,
-    /// The site's time zone, a fixed offset from UTC: the admin reads and shows dates in it.
-    pub timezone: time::UtcOffset,
-    /// How the admin names it (`+01:00`).
-    pub timezone_label: String,
+    /// The site's time zone: dates shown, permalinks, date archives and the admin's date
+    /// fields use it.
+    pub timezone: folio_domain::schedule::SiteZone,
 }
 
 #[derive(Debug, Clone)]

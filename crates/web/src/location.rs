@@ -18,21 +18,11 @@ pub(crate) fn same_site_path(target: &str) -> String {
     if !target.starts_with('/') {
         return "/".to_owned();
     }
-    let mut path = String::with_capacity(target.len() + 8);
-    for (at, c) in target.char_indices() {
-        match c {
-            '/' if at == 1 => path.push_str("%2F"),
-            '\\' => path.push_str("%5C"),
-            c if c.is_ascii_graphic() => path.push(c),
-            c => {
-                let mut bytes = [0u8; 4];
-                for byte in c.encode_utf8(&mut bytes).bytes() {
-                    path.push_str(&format!("%{byte:02X}"));
-                }
-            }
-        }
+    let encoded = folio_domain::slug::percent_encode_path(target);
+    match encoded.strip_prefix("//") {
+        Some(rest) => format!("/%2F{rest}"),
+        None => encoded,
     }
-    path
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use folio_domain::schedule::SiteZone;
 use folio_domain::{PageNumber, Paginated, Post, PostSummary, Taxonomy};
 use folio_storage::PostFilter;
 use serde::Deserialize;
@@ -37,11 +38,19 @@ struct ListPage {
 struct SinglePage {
     layout: Layout,
     post: PostView,
+    /// WordPress's "Pages: 1 2 3" under a post split by `<!--nextpage-->`; empty otherwise.
+    post_pages: Vec<PostPageLink>,
     previous: Option<Link>,
     next: Option<Link>,
     conversation: Conversation,
     /// A protected post this reader has not opened: the form instead of the body.
     password_prompt: Option<PasswordPrompt>,
+}
+
+/// One number of a multi-page post's page links: a link, or the page being read.
+struct PostPageLink {
+    number: usize,
+    href: Option<String>,
 }
 
 #[derive(Template)]
@@ -84,6 +93,8 @@ enum ContentPath {
         slug: String,
         /// WordPress's `comment-page-N/`: a later page of a long thread.
         comment_page: u32,
+        /// WordPress's `/slug/N/`: page N of a post split by `<!--nextpage-->`.
+        post_page: u32,
     },
     PostCommentsFeed {
         slug: String,
@@ -99,6 +110,11 @@ enum ContentPath {
     },
     Author {
         slug: String,
+    },
+    /// `/category/x/feed/`, `/tag/x/feed/`, `/author/x/feed/` (and `feed/atom/`).
+    ArchiveFeed {
+        archive: crate::feeds::Archive,
+        format: crate::feeds::Format,
     },
     Date {
         year: i32,
@@ -126,6 +142,9 @@ impl ContentPath {
                 .then(|| s.parse::<i32>().ok())
                 .flatten()
         };
+        if !is_listing_page && let Some(feed) = Self::archive_feed(&segments) {
+            return Some((feed, page));
+        }
         let content = match segments.as_slice() {
             [] => ContentPath::Home,
             ["category", .., last] => ContentPath::Category {
@@ -158,10 +177,29 @@ impl ContentPath {
                 day: u8::try_from(number(d, 2)?).ok()?,
                 slug: (*slug).to_owned(),
                 comment_page: 1,
+                post_page: 1,
             },
+            [y, m, d, slug, n]
+                if !is_listing_page && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                let post_page: u32 = n.parse().ok()?;
+                // `/slug/1/` is the post itself; WordPress answers it at the plain address.
+                if post_page < 1 || n.starts_with('0') {
+                    return None;
+                }
+                ContentPath::Post {
+                    year: number(y, 4)?,
+                    month: u8::try_from(number(m, 2)?).ok()?,
+                    day: u8::try_from(number(d, 2)?).ok()?,
+                    slug: (*slug).to_owned(),
+                    comment_page: 1,
+                    post_page,
+                }
+            }
             [y, m, d, slug, page] if !is_listing_page && page.starts_with("comment-page-") => {
                 let n: u32 = page.strip_prefix("comment-page-")?.parse().ok()?;
-                if n < 2 || page.contains('+') {
+                // `comment-page-1/` is the post's own page: `post` sends it there.
+                if n < 1 || page.contains('+') {
                     return None;
                 }
                 ContentPath::Post {
@@ -170,6 +208,7 @@ impl ContentPath {
                     day: u8::try_from(number(d, 2)?).ok()?,
                     slug: (*slug).to_owned(),
                     comment_page: n,
+                    post_page: 1,
                 }
             }
             [y, m, d, slug, "feed"]
@@ -203,6 +242,27 @@ impl ContentPath {
             _ => return None,
         };
         Some((content, page))
+    }
+}
+
+impl ContentPath {
+    /// WordPress's archive feeds: `…/feed/` (also `feed/rss2/`) and `…/feed/atom/`.
+    fn archive_feed(segments: &[&str]) -> Option<ContentPath> {
+        use crate::feeds::{Archive, Format};
+        let (archive, format) = match segments {
+            [archive @ .., "feed"] | [archive @ .., "feed", "rss2" | "rss"] => {
+                (archive, Format::Rss)
+            }
+            [archive @ .., "feed", "atom"] => (archive, Format::Atom),
+            _ => return None,
+        };
+        let archive = match archive {
+            ["category", .., slug] => Archive::Category((*slug).to_owned()),
+            ["tag", slug] => Archive::Tag((*slug).to_owned()),
+            ["author", slug] => Archive::Author((*slug).to_owned()),
+            _ => return None,
+        };
+        Some(ContentPath::ArchiveFeed { archive, format })
     }
 }
 
@@ -253,7 +313,10 @@ pub async fn content(
     viewer: Viewer,
 ) -> Result<Response, AppError> {
     let reply_to = query.replytocom.as_deref().and_then(|r| r.parse().ok());
-    let path = uri.path();
+    // Slugs are kept decoded: `%CE%B5` from a browser and `%ce%b5` from an old link both
+    // find `ε`.
+    let decoded = folio_domain::slug::percent_decode(uri.path());
+    let path = decoded.as_str();
     if path == "/"
         && let Some(q) = query.s
     {
@@ -320,18 +383,19 @@ async fn answer_content(
             day,
             slug,
             comment_page,
+            post_page,
         } => {
-            let post_path = match comment_page {
-                1 => path.to_owned(),
-                n => path
-                    .strip_suffix(&format!("comment-page-{n}/"))
-                    .unwrap_or(path)
-                    .to_owned(),
+            let suffix = match (comment_page, post_page) {
+                (1, 1) => String::new(),
+                (1, n) => format!("{n}/"),
+                (n, _) => format!("comment-page-{n}/"),
             };
+            let post_path = path.strip_suffix(&suffix).unwrap_or(path).to_owned();
             let shown = Shown {
                 reply_to,
                 comment_page,
                 wrong_password: false,
+                post_page,
             };
             post(state, &post_path, (year, month, day), &slug, viewer, shown).await
         }
@@ -344,6 +408,7 @@ async fn answer_content(
                 reply_to,
                 comment_page: 1,
                 wrong_password: false,
+                post_page: 1,
             };
             page_of_site(state, path, &slug, viewer, shown).await
         }
@@ -352,6 +417,9 @@ async fn answer_content(
         }
         ContentPath::Tag { slug } => term_archive(state, Taxonomy::Tag, &slug, page).await,
         ContentPath::Author { slug } => author_archive(state, &slug, page).await,
+        ContentPath::ArchiveFeed { archive, format } => {
+            crate::feeds::archive(state, archive, format).await
+        }
         ContentPath::Date { year, month, day } => date_archive(state, year, month, day, page).await,
     }
 }
@@ -442,6 +510,8 @@ pub(crate) struct Shown {
     pub comment_page: u32,
     /// A protected post's form after a wrong password.
     pub wrong_password: bool,
+    /// 1 for the post's own URL, N for `N/`: the part after the (N-1)th `<!--nextpage-->`.
+    pub post_page: u32,
 }
 
 /// A post or page with its conversation. `draft` brings back a refused comment with the
@@ -464,9 +534,30 @@ pub(crate) async fn single(
     if !locked {
         view.unseal(summary);
     }
-    let page_path = match shown.comment_page {
-        1 => view.path.clone(),
-        n => format!("{}comment-page-{n}/", view.path),
+    let parts = folio_domain::posts::page_sources(&post.source);
+    let current_part = usize::try_from(shown.post_page).unwrap_or(usize::MAX);
+    let part = parts
+        .get(current_part.saturating_sub(1))
+        .ok_or(AppError::NotFound)?;
+    // A locked post shows no body, so no page links either.
+    let post_pages = if parts.len() > 1 && !locked {
+        view.html = folio_domain::markdown::render_post(part).html;
+        (1..=parts.len())
+            .map(|number| PostPageLink {
+                number,
+                href: (number != current_part).then(|| match number {
+                    1 => view.path.clone(),
+                    n => format!("{}{n}/", view.path),
+                }),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let page_path = match (shown.comment_page, shown.post_page) {
+        (1, 1) => view.path.clone(),
+        (1, n) => format!("{}{n}/", view.path),
+        (n, _) => format!("{}comment-page-{n}/", view.path),
     };
     let mut layout = Layout::full(state, &summary.title, &page_path).await?;
     layout.for_viewer(viewer, &page_path).await?;
@@ -502,6 +593,7 @@ pub(crate) async fn single(
     let newest = conversation.newest_activity;
     let signed_in = viewer.user.is_some();
     let page = SinglePage {
+        post_pages,
         previous: adjacent.previous.map(Link::from),
         next: adjacent.next.map(Link::from),
         post: view,
@@ -542,7 +634,7 @@ async fn term_archive(
     let list = store
         .published_posts(&filter, page, state.site().posts_per_page)
         .await?;
-    let base = term.path();
+    let base = crate::views::url_path(&term.path());
     let (label, class) = match taxonomy {
         Taxonomy::Category => ("Category", "archive category"),
         Taxonomy::Tag => ("Tag", "archive tag"),
@@ -581,7 +673,7 @@ async fn author_archive(
         // Readers who never wrote a post have no public archive.
         return Err(AppError::NotFound);
     }
-    let base = format!("/author/{}/", author.slug);
+    let base = crate::views::url_path(&format!("/author/{}/", author.slug));
     let heading = format!("Author: {}", author.display_name);
     let mut layout = Layout::full(state, &heading, &paged(&base, page.get())).await?;
     layout.body_class = "archive author";
@@ -602,7 +694,9 @@ async fn date_archive(
     day: Option<u8>,
     page: PageNumber,
 ) -> Result<Response, AppError> {
-    let (from, until, heading, base) = date_range(year, month, day).ok_or(AppError::NotFound)?;
+    let zone = state.site().timezone.clone();
+    let (from, until, heading, base) =
+        date_range(year, month, day, &zone).ok_or(AppError::NotFound)?;
     let list = state
         .store()
         .published_posts(
@@ -621,15 +715,21 @@ async fn date_archive(
     })
 }
 
+/// The days of a date archive run from midnight to midnight on the site's clock, as its
+/// permalinks' dates do.
 fn date_range(
     year: i32,
     month: Option<u8>,
     day: Option<u8>,
+    zone: &SiteZone,
 ) -> Option<(OffsetDateTime, OffsetDateTime, String, String)> {
     if !(1970..=9999).contains(&year) {
         return None;
     }
-    let at = |d: Date| d.with_time(Time::MIDNIGHT).assume_utc();
+    let at = |d: Date| {
+        zone.start_of(d)
+            .unwrap_or_else(|| d.with_time(Time::MIDNIGHT).assume_utc())
+    };
     match (month, day) {
         (None, _) => {
             let from = Date::from_calendar_date(year, Month::January, 1).ok()?;
@@ -843,6 +943,7 @@ mod tests {
                     day: 5,
                     slug: "hello".into(),
                     comment_page: 1,
+                    post_page: 1,
                 },
                 1
             ))
@@ -856,11 +957,28 @@ mod tests {
                     day: 5,
                     slug: "hello".into(),
                     comment_page: 2,
+                    post_page: 1,
                 },
                 1
             ))
         );
         assert_eq!(p("/2024/03/05/hello/comment-page-x/"), None);
+        assert_eq!(
+            p("/2024/03/05/hello/3/"),
+            Some((
+                ContentPath::Post {
+                    year: 2024,
+                    month: 3,
+                    day: 5,
+                    slug: "hello".into(),
+                    comment_page: 1,
+                    post_page: 3,
+                },
+                1
+            ))
+        );
+        assert_eq!(p("/2024/03/05/hello/0/"), None);
+        assert_eq!(p("/2024/03/05/hello/02/"), None);
         assert_eq!(
             p("/category/news/local/page/2/"),
             Some((
@@ -900,15 +1018,40 @@ mod tests {
                 1
             ))
         );
+        use crate::feeds::{Archive, Format};
+        let feed = |archive, format| Some((ContentPath::ArchiveFeed { archive, format }, 1));
+        assert_eq!(
+            p("/category/news/local/feed/"),
+            feed(Archive::Category("local".into()), Format::Rss)
+        );
+        assert_eq!(
+            p("/tag/rust/feed/atom/"),
+            feed(Archive::Tag("rust".into()), Format::Atom)
+        );
+        assert_eq!(
+            p("/author/ann/feed/rss2/"),
+            feed(Archive::Author("ann".into()), Format::Rss)
+        );
+        // A category whose slug is "feed" is still an archive.
+        assert_eq!(
+            p("/category/feed/"),
+            Some((
+                ContentPath::Category {
+                    slug: "feed".into()
+                },
+                1
+            ))
+        );
         assert_eq!(p("/about/team/page/2/"), None);
         assert_eq!(p("/a/b/c/d/e/f/g/h/i/"), None);
     }
 
     #[test]
     fn bad_dates_are_not_archives() {
-        assert!(date_range(2024, Some(13), None).is_none());
-        assert!(date_range(2024, Some(2), Some(30)).is_none());
-        assert!(date_range(20000, None, None).is_none());
-        assert!(date_range(2024, Some(12), None).is_some());
+        let utc = SiteZone::UTC;
+        assert!(date_range(2024, Some(13), None, &utc).is_none());
+        assert!(date_range(2024, Some(2), Some(30), &utc).is_none());
+        assert!(date_range(20000, None, None, &utc).is_none());
+        assert!(date_range(2024, Some(12), None, &utc).is_some());
     }
 }

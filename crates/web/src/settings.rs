@@ -149,8 +149,7 @@ mod tests {
             full_text_in_lists: false,
             comment_max_depth: 5,
             feed_items: 10,
-            timezone: time::UtcOffset::UTC,
-            timezone_label: "+00:00".into(),
+            timezone: folio_domain::schedule::SiteZone::UTC,
         };
         let comments = CommentSettings {
             moderation: ModerationPolicy::FirstTime,

@@ -473,7 +473,7 @@ async fn moderate_page(
         author_name: comment.author_name,
         comment_html: comment.html,
         post_title: post.summary.title.clone(),
-        post_path: post.summary.path(),
+        post_path: crate::views::url_path(&post.summary.path()),
     };
     Ok(private(Html(page.render()?).into_response()))
 }
@@ -521,7 +521,7 @@ async fn moderate(
             state.store(),
             comment_id,
             &post.summary.title,
-            &post.summary.path(),
+            &crate::views::url_path(&post.summary.path()),
         )
         .await?;
     }

@@ -1,6 +1,7 @@
 //! What templates show, prepared in Rust: formatted dates, paths, labels. Templates stay
 //! free of logic beyond loops and conditions.
 
+use folio_domain::schedule::SiteZone;
 use folio_domain::{Comment, CommentNode, Paginated, PostSummary, Term, User};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -39,7 +40,7 @@ impl PostView {
     /// The post as every reader may see it: a protected post's body and excerpt are left
     /// out (see `PostSummary::sealed`).
     pub fn new(post: &PostSummary) -> Self {
-        let published = post.published_at.unwrap_or(post.updated_at);
+        let published = post.published_local();
         let (title, excerpt, html) = if post.protected {
             (
                 folio_domain::posts::protected_title(&post.title),
@@ -51,7 +52,7 @@ impl PostView {
         };
         PostView {
             id: post.id,
-            path: post.path(),
+            path: url_path(&post.path()),
             // The heading's markup is "Protected: " too, or the lock would not show.
             title_html: post.title_html.as_deref().map(|markup| {
                 if post.protected {
@@ -90,7 +91,7 @@ impl From<folio_storage::PostLink> for Link {
     fn from(link: folio_storage::PostLink) -> Self {
         Link {
             title: link.title,
-            path: link.path,
+            path: url_path(&link.path),
         }
     }
 }
@@ -98,15 +99,21 @@ impl From<folio_storage::PostLink> for Link {
 pub fn author_link(user: &User) -> Link {
     Link {
         title: user.display_name.clone(),
-        path: format!("/author/{}/", user.slug),
+        path: url_path(&format!("/author/{}/", user.slug)),
     }
 }
 
 pub fn term_link(term: &Term) -> Link {
     Link {
         title: term.name.clone(),
-        path: term.path(),
+        path: url_path(&term.path()),
     }
+}
+
+/// A path of the site as links carry it: slugs in any script percent-encoded
+/// (`/2024/03/05/%CE%B5%CF%80%CE%AF/`), as browsers send them back.
+pub fn url_path(path: &str) -> String {
+    folio_domain::slug::percent_encode_path(path)
 }
 
 pub fn comments_label(count: u64) -> String {
@@ -192,7 +199,7 @@ pub struct CommentView {
 }
 
 impl CommentView {
-    pub fn new(node: &CommentNode, index: usize, max_depth: u32) -> Self {
+    pub fn new(node: &CommentNode, index: usize, max_depth: u32, zone: &SiteZone) -> Self {
         let comment: &Comment = &node.comment;
         CommentView {
             id: comment.id,
@@ -209,7 +216,7 @@ impl CommentView {
                 .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
             avatar_url: avatar_src(comment.author_avatar.as_deref(), &comment.author_name),
             date_iso: iso(comment.created_at),
-            date_human: human_date_time(comment.created_at),
+            date_human: human_date_time(zone.local(comment.created_at)),
             html: comment.html.clone(),
             has_children: !node.children.is_empty(),
             can_reply: node.depth < max_depth && !comment.deleted,

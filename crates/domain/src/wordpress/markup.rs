@@ -83,8 +83,20 @@ fn is_image_url(url: &str) -> bool {
         .any(|ext| lower.ends_with(ext))
 }
 
-/// A post's stored content as clean HTML laid out for the Markdown renderer.
+/// A post's stored content as clean HTML laid out for the Markdown renderer. Page breaks
+/// (`<!--nextpage-->`) stay, each on its own line, so that the post keeps its pages.
 pub fn post_source(content: &str, post_id: i64, attachments: &dyn AttachmentLookup) -> String {
+    if content.contains(crate::posts::NEXTPAGE) {
+        let pages: Vec<String> = content
+            .split(crate::posts::NEXTPAGE)
+            .map(|page| page_source(page, post_id, attachments))
+            .collect();
+        return pages.join(&format!("\n\n{}\n\n", crate::posts::NEXTPAGE));
+    }
+    page_source(content, post_id, attachments)
+}
+
+fn page_source(content: &str, post_id: i64, attachments: &dyn AttachmentLookup) -> String {
     let without_comments = strip_html_comments(content);
     let modern = modernize_tags(&without_comments);
     let expanded = expand_shortcodes(&modern, post_id, attachments);
@@ -820,6 +832,14 @@ mod tests {
             out,
             "<p>Intro</p>\n\n<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n\n<p>Outro</p>"
         );
+    }
+
+    #[test]
+    fn page_breaks_stay_between_the_pages() {
+        let out = source(
+            "<!-- wp:paragraph -->\n<p>One</p>\n<!-- /wp:paragraph -->\n\n<!-- wp:nextpage -->\n<!--nextpage-->\n<!-- /wp:nextpage -->\n\nTwo",
+        );
+        assert_eq!(out, "<p>One</p>\n\n<!--nextpage-->\n\n<p>Two</p>");
     }
 
     #[test]

@@ -222,7 +222,15 @@ pub enum WxrRecord {
 }
 
 /// Post meta keys worth keeping; the rest (edit locks, plugin settings) is dropped as read.
-const KEPT_META: &[&str] = &["_thumbnail_id", "_wp_attached_file", "_wp_page_template"];
+/// `_wp_old_slug` (WordPress's earlier slugs) and `_folio_old_address` (Folio's old addresses)
+/// keep a moved post's old links working.
+const KEPT_META: &[&str] = &[
+    "_thumbnail_id",
+    "_wp_attached_file",
+    "_wp_page_template",
+    "_wp_old_slug",
+    "_folio_old_address",
+];
 
 /// Counts the lines a `BufRead` has given out, so that an error can say where it is, and
 /// refuses to hand out more than a limit between two events (one text node, really).

@@ -108,7 +108,7 @@ async fn queue(
             author: c.author_name,
             author_id: c.author_id,
             html: c.html,
-            date: human_date_time(c.created_at),
+            date: human_date_time(state.site().timezone.local(c.created_at)),
         })
         .collect();
     let (layout, nav) = frame(&state, &viewer, &user, "Comments", "/admin/comments").await?;

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use folio_domain::markdown::render_post;
 use folio_domain::permissions::{may_create, may_edit_post, sees_all_posts};
 use folio_domain::revisions::{DiffLine, line_diff};
-use folio_domain::schedule::{local_datetime_input, parse_local_datetime};
+use folio_domain::schedule::{SiteZone, local_datetime_input, parse_local_datetime};
 use folio_domain::text::xml_safe;
 use folio_domain::{PageNumber, PostKind, PostStatus, Slug, User};
 use folio_storage::{
@@ -72,7 +72,7 @@ struct RowView {
 }
 
 impl RowView {
-    fn new(row: AdminPostRow) -> Self {
+    fn new(row: AdminPostRow, zone: &SiteZone) -> Self {
         RowView {
             id: row.id,
             title: if row.title.is_empty() {
@@ -82,7 +82,7 @@ impl RowView {
             },
             status: row.status.as_str(),
             author: row.author_name,
-            date: human_date_time(row.published_at.unwrap_or(row.updated_at)),
+            date: human_date_time(zone.local(row.published_at.unwrap_or(row.updated_at))),
             public: row.status == EditorialStatus::Published,
             trashed: row.status == EditorialStatus::Trash,
             path: row.path,
@@ -168,7 +168,11 @@ async fn list(state: &AppState, viewer: &Viewer, kind: PostKind, query: ListQuer
         base,
         status: status.map_or("", EditorialStatus::as_str).to_owned(),
         query: search,
-        rows: list.items.into_iter().map(RowView::new).collect(),
+        rows: list
+            .items
+            .into_iter()
+            .map(|row| RowView::new(row, &state.site().timezone))
+            .collect(),
         pager,
         can_create: may_create(&user, kind),
     })
@@ -250,7 +254,7 @@ fn split_list(raw: &str) -> Vec<String> {
         .collect()
 }
 
-fn form_of(post: &EditablePost, offset: time::UtcOffset) -> EditorForm {
+fn form_of(post: &EditablePost, zone: &SiteZone) -> EditorForm {
     EditorForm {
         _csrf: String::new(),
         title: post.title.clone(),
@@ -271,7 +275,7 @@ fn form_of(post: &EditablePost, offset: time::UtcOffset) -> EditorForm {
         .to_owned(),
         publish_at: post
             .published_at
-            .map(|at| local_datetime_input(at, offset))
+            .map(|at| local_datetime_input(at, zone))
             .unwrap_or_default(),
     }
 }
@@ -308,7 +312,7 @@ async fn editor_page(
             .filter(|p| p.status == EditorialStatus::Published)
             .map(|p| p.path.clone()),
         category_choices: state.store().category_paths().await?,
-        timezone: state.site().timezone_label.clone(),
+        timezone: state.site().timezone.label(),
         error: error.clone(),
         media: recent_images(state).await?,
         is_page: kind == PostKind::Page,
@@ -397,7 +401,7 @@ async fn editable(state: &AppState, user: &User, id: i64) -> Result<EditablePost
 async fn edit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>) -> AdminResult {
     let user = staff(&viewer, &format!("/admin/posts/{id}"))?;
     let post = editable(&state, &user, id).await?;
-    let form = form_of(&post, state.site().timezone);
+    let form = form_of(&post, &state.site().timezone);
     editor_page(&state, &viewer, &user, post.kind, Some(&post), form, None).await
 }
 
@@ -413,7 +417,7 @@ async fn save(
 }
 
 /// Reads the form into an edit, or says in words what is wrong with it.
-fn edit_of(form: &EditorForm, offset: time::UtcOffset) -> Result<PostEdit, String> {
+fn edit_of(form: &EditorForm, zone: &SiteZone) -> Result<PostEdit, String> {
     let title = xml_safe(&form.title);
     let title = title.trim();
     if title.is_empty() {
@@ -433,7 +437,7 @@ fn edit_of(form: &EditorForm, offset: time::UtcOffset) -> Result<PostEdit, Strin
     }
     let when = match form.publish_at.trim() {
         "" => None,
-        raw => Some(parse_local_datetime(raw, offset).ok_or_else(|| {
+        raw => Some(parse_local_datetime(raw, zone).ok_or_else(|| {
             "The date and time could not be read; use the form YYYY-MM-DDTHH:MM.".to_owned()
         })?),
     };
@@ -478,7 +482,7 @@ async fn store_edit(
     existing: Option<&EditablePost>,
     form: EditorForm,
 ) -> AdminResult {
-    let edit = match edit_of(&form, state.site().timezone) {
+    let edit = match edit_of(&form, &state.site().timezone) {
         Ok(edit) => edit,
         Err(message) => {
             return editor_page(state, viewer, user, kind, existing, form, Some(message)).await;
@@ -704,11 +708,11 @@ async fn restore_revision(
         .await?
         .ok_or(AppError::NotFound)?;
     // The text comes back; where and when the post is published stays as it is now.
-    let mut form = form_of(&post, state.site().timezone);
+    let mut form = form_of(&post, &state.site().timezone);
     form.title = revision.title;
     form.source = revision.source;
     form.excerpt = revision.excerpt;
-    let edit = edit_of(&form, state.site().timezone).map_err(|_| AppError::NotFound)?;
+    let edit = edit_of(&form, &state.site().timezone).map_err(|_| AppError::NotFound)?;
     state
         .store()
         .save_post(&user, Some(id), post.kind, edit)

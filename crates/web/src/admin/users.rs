@@ -181,7 +181,7 @@ async fn ban(
     let (user, target) = ban_target(&state, &viewer, id, &form._csrf).await?;
     let until = match form.until.trim() {
         "" => None,
-        raw => match parse_local_datetime(raw, state.site().timezone) {
+        raw => match parse_local_datetime(raw, &state.site().timezone) {
             Some(at) => Some(at),
             None => {
                 viewer
