@@ -196,22 +196,22 @@ async fn an_imported_blog_answers_at_its_old_addresses_with_its_threads() {
     assert!(page.contains("Walter Wanderer"), "{page}");
     assert!(page.contains("Rosa Rugosa"), "{page}");
 
-    // Pages, with the child page's nested address moved to Folio's.
+    // Pages; the child page keeps its nested WordPress address, which answers directly.
     assert!(
         app.page("/about/")
             .await
             .contains("We grow vegetables and write about them.")
     );
-    let nested = app.get("/about/contact/").await;
-    assert_eq!(nested.status(), 301);
-    assert_eq!(location(&nested), "/contact/");
-    assert!(app.page("/contact/").await.contains("allotment gate"));
+    assert!(app.page("/about/contact/").await.contains("allotment gate"));
+    let bare = app.get("/contact/").await;
+    assert_eq!(bare.status(), 301);
+    assert_eq!(location(&bare), "/about/contact/");
 
     // WordPress's plain links and a changed permalink answer with 301.
     for (old, new) in [
         ("/?p=10", POST),
         ("/?page_id=14", "/about/"),
-        ("/?page_id=15", "/contact/"),
+        ("/?page_id=15", "/about/contact/"),
         ("/?p=16", "/2022/11/02/classic-post/"),
         ("/archives/16", "/2022/11/02/classic-post/"),
         ("/?cat=3", "/category/tomatoes/"),
@@ -767,6 +767,116 @@ async fn folios_own_wordpress_export_comes_back_as_the_same_site() {
     assert_eq!(without_addresses(&new_page), without_addresses(&old_page));
 }
 
+/// Each post's and page's slug, password, sticky flag and parent page's slug.
+async fn visibility_outline(app: &TestApp) -> Vec<String> {
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT p.kind, p.slug, p.password, p.sticky, q.slug AS parent \
+             FROM posts p LEFT JOIN posts q ON q.id = p.parent_id ORDER BY p.kind, p.slug",
+        ))
+        .await
+        .unwrap();
+    let outline = rows
+        .iter()
+        .map(|row| {
+            format!(
+                "{} {} password={:?} sticky={} parent={:?}",
+                row.try_get::<String>("", "kind").unwrap(),
+                row.try_get::<String>("", "slug").unwrap(),
+                row.try_get::<Option<String>>("", "password").unwrap(),
+                row.try_get::<bool>("", "sticky").unwrap(),
+                row.try_get::<Option<String>>("", "parent").unwrap(),
+            )
+        })
+        .collect();
+    db.close().await.unwrap();
+    outline
+}
+
+#[tokio::test]
+async fn page_parents_passwords_and_sticky_posts_come_in_and_go_back_out() {
+    let app = TestApp::spawn().await;
+    let summary = folio_import(&app, &fixture("wordpress-pages-and-privacy.xml"), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    app.settle().await;
+    assert!(
+        summary.contains("1 pages name a parent page that is not in the export"),
+        "{summary}"
+    );
+    let outline = visibility_outline(&app).await;
+    assert_eq!(
+        outline,
+        [
+            "page about password=None sticky=false parent=None",
+            "page coaches password=None sticky=false parent=Some(\"about\")",
+            "page head-coach password=None sticky=false parent=Some(\"coaches\")",
+            "page regatta-2019 password=None sticky=false parent=None",
+            "post locker-codes password=Some(\"oars up\") sticky=false parent=None",
+            "post spring-regatta password=None sticky=false parent=None",
+            "post welcome-new-season password=None sticky=true parent=None",
+        ],
+        "{summary}"
+    );
+
+    // Child pages answer at their WordPress addresses, and the menu nests them.
+    assert!(
+        app.page("/about/coaches/head-coach/")
+            .await
+            .contains("Maggie has coached here")
+    );
+    let front = app.page("/").await;
+    let about = front
+        .find(">About the club</a>")
+        .expect("about in the menu");
+    let sub_menu = front[about..].find("<ul class=\"sub-menu\">").unwrap() + about;
+    let coaches = front.find(">Coaches</a>").unwrap();
+    assert!(sub_menu < coaches, "{front}");
+    // The sticky post is on top though older; the protected one keeps its secret.
+    let first_article = &front[front.find("<article").unwrap()..];
+    let first_article = &first_article[..first_article.find("</article>").unwrap()];
+    assert!(
+        first_article.contains("Welcome to the new season"),
+        "{front}"
+    );
+    assert!(first_article.contains(" sticky "), "{first_article}");
+    assert!(!front.contains("4471"), "{front}");
+    assert!(
+        app.page("/2024/05/20/locker-codes/")
+            .await
+            .contains("name=\"post_password\"")
+    );
+
+    // Folio's own export carries all three, and imports back with nothing lost.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leaving.xml");
+    {
+        let out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+        folio_server::wxr::write_wxr(&app.store, &app.settings, out)
+            .await
+            .unwrap();
+    }
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        written.contains("<wp:post_password><![CDATA[oars up]]></wp:post_password>"),
+        "{written}"
+    );
+    assert!(written.contains("<wp:is_sticky>1</wp:is_sticky>"));
+    assert!(
+        written.contains("/about/coaches/head-coach/</link>"),
+        "{written}"
+    );
+    let second = TestApp::spawn().await;
+    let summary = folio_import(&second, &file, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!summary.contains("parent page that is not"), "{summary}");
+    assert_eq!(visibility_outline(&second).await, outline, "{summary}");
+}
+
 /// The text of a comment's `li` up to its own children: who signed it and what it says.
 fn comment_with_text(page: &str, text: &str) -> String {
     let at = page
@@ -1103,92 +1213,6 @@ async fn an_untitled_post_stays_untitled_in_both_exports() {
     );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("out.xml");
-/// Each post's and page's slug, password, sticky flag and parent page's slug.
-async fn visibility_outline(app: &TestApp) -> Vec<String> {
-    use sea_orm::ConnectionTrait;
-    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
-    let rows = db
-        .query_all_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT p.kind, p.slug, p.password, p.sticky, q.slug AS parent \
-             FROM posts p LEFT JOIN posts q ON q.id = p.parent_id ORDER BY p.kind, p.slug",
-        ))
-        .await
-        .unwrap();
-    let outline = rows
-        .iter()
-        .map(|row| {
-            format!(
-                "{} {} password={:?} sticky={} parent={:?}",
-                row.try_get::<String>("", "kind").unwrap(),
-                row.try_get::<String>("", "slug").unwrap(),
-                row.try_get::<Option<String>>("", "password").unwrap(),
-                row.try_get::<bool>("", "sticky").unwrap(),
-                row.try_get::<Option<String>>("", "parent").unwrap(),
-            )
-        })
-        .collect();
-    db.close().await.unwrap();
-    outline
-}
-
-#[tokio::test]
-async fn page_parents_passwords_and_sticky_posts_come_in_and_go_back_out() {
-    let app = TestApp::spawn().await;
-    let summary = folio_import(&app, &fixture("wordpress-pages-and-privacy.xml"), None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    app.settle().await;
-    assert!(
-        summary.contains("1 pages name a parent page that is not in the export"),
-        "{summary}"
-    );
-    let outline = visibility_outline(&app).await;
-    assert_eq!(
-        outline,
-        [
-            "page about password=None sticky=false parent=None",
-            "page coaches password=None sticky=false parent=Some(\"about\")",
-            "page head-coach password=None sticky=false parent=Some(\"coaches\")",
-            "page regatta-2019 password=None sticky=false parent=None",
-            "post locker-codes password=Some(\"oars up\") sticky=false parent=None",
-            "post spring-regatta password=None sticky=false parent=None",
-            "post welcome-new-season password=None sticky=true parent=None",
-        ],
-        "{summary}"
-    );
-
-    // Child pages answer at their WordPress addresses, and the menu nests them.
-    assert!(
-        app.page("/about/coaches/head-coach/")
-            .await
-            .contains("Maggie has coached here")
-    );
-    let front = app.page("/").await;
-    let about = front
-        .find(">About the club</a>")
-        .expect("about in the menu");
-    let sub_menu = front[about..].find("<ul class=\"sub-menu\">").unwrap() + about;
-    let coaches = front.find(">Coaches</a>").unwrap();
-    assert!(sub_menu < coaches, "{front}");
-    // The sticky post is on top though older; the protected one keeps its secret.
-    let first_article = &front[front.find("<article").unwrap()..];
-    let first_article = &first_article[..first_article.find("</article>").unwrap()];
-    assert!(
-        first_article.contains("Welcome to the new season"),
-        "{front}"
-    );
-    assert!(first_article.contains(" sticky "), "{first_article}");
-    assert!(!front.contains("4471"), "{front}");
-    assert!(
-        app.page("/2024/05/20/locker-codes/")
-            .await
-            .contains("name=\"post_password\"")
-    );
-
-    // Folio's own export carries all three, and imports back with nothing lost.
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("leaving.xml");
     {
         let out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
         folio_server::wxr::write_wxr(&app.store, &app.settings, out)
@@ -1213,20 +1237,4 @@ async fn page_parents_passwords_and_sticky_posts_come_in_and_go_back_out() {
         "the title is empty, not a stand-in"
     );
     assert!(json.contains("the valve tester arrived"));
-    let written = std::fs::read_to_string(&file).unwrap();
-    assert!(
-        written.contains("<wp:post_password><![CDATA[oars up]]></wp:post_password>"),
-        "{written}"
-    );
-    assert!(written.contains("<wp:is_sticky>1</wp:is_sticky>"));
-    assert!(
-        written.contains("/about/coaches/head-coach/</link>"),
-        "{written}"
-    );
-    let second = TestApp::spawn().await;
-    let summary = folio_import(&second, &file, None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(!summary.contains("parent page that is not"), "{summary}");
-    assert_eq!(visibility_outline(&second).await, outline, "{summary}");
 }

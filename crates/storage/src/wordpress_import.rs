@@ -1168,7 +1168,8 @@ impl WordPressImport {
         for (child, wordpress_parent) in std::mem::take(&mut self.page_parents) {
             let parent = self
                 .known_posts
-                .get(&wordpress_parent)
+                // Items with ids are keyed by their id; `wp:post_parent` names one.
+                .get(&wordpress_parent.to_string())
                 .copied()
                 .filter(|&parent| parent != child);
             let set = match parent {

@@ -70,6 +70,7 @@ async fn unlock(
         reply_to: None,
         comment_page: 1,
         wrong_password: true,
+        post_page: 1,
     };
     let mut response = single(&state, post, &viewer, shown, None).await?;
     *response.status_mut() = StatusCode::FORBIDDEN;
