@@ -413,7 +413,8 @@ impl Store {
         };
         rows.into_iter()
             .map(|(id, kind, slug, title, published, created, parent)| {
-                let mut link = link_of(&self.zone, (kind, slug.clone(), title, published, created))?;
+                let mut link =
+                    link_of(&self.zone, (kind, slug.clone(), title, published, created))?;
                 if parent.is_some() {
                     link.path = tree.path(parent, &parse_slug(&slug)?);
                 }
