@@ -85,7 +85,7 @@ impl RowView {
             date: human_date_time(zone.local(row.published_at.unwrap_or(row.updated_at))),
             public: row.status == EditorialStatus::Published,
             trashed: row.status == EditorialStatus::Trash,
-            path: row.path,
+            path: crate::views::url_path(&row.path),
         }
     }
 }
@@ -310,7 +310,7 @@ async fn editor_page(
         status_now: existing.map_or("new", |p| p.status.as_str()),
         path: existing
             .filter(|p| p.status == EditorialStatus::Published)
-            .map(|p| p.path.clone()),
+            .map(|p| crate::views::url_path(&p.path)),
         category_choices: state.store().category_paths().await?,
         timezone: state.site().timezone.label(),
         error: error.clone(),
