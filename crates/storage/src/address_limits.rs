@@ -49,8 +49,7 @@ fn address_key(address: &str) -> i32 {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    #[allow(clippy::cast_possible_truncation)]
-    let folded = (hash ^ (hash >> 32)) as u32;
+    let folded = ((hash ^ (hash >> 32)) & 0xFFFF_FFFF) as u32;
     i32::from_ne_bytes(folded.to_ne_bytes())
 }
 
