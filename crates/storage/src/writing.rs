@@ -569,7 +569,7 @@ impl Store {
         if EditorialStatus::of(&row, now()) != EditorialStatus::Published {
             return Ok(None);
         }
-        Ok(Some(path_of(&row)?).filter(|path| path != old_path))
+        Ok(Some(path_with_parents(&self.db, &row).await?).filter(|path| path != old_path))
     }
 
     /// `author`: count only this author's posts and the comments on them.
@@ -616,13 +616,13 @@ async fn keep_old_address(
     new: &posts::Model,
     at: OffsetDateTime,
 ) -> Result<()> {
-    let new_path = path_of(new)?;
+    let new_path = path_with_parents(txn, new).await?;
     // A post renamed back to an earlier slug answers there again, not with a redirect loop.
     slug_redirects::Entity::delete_by_id(new_path.clone())
         .exec(txn)
         .await?;
     let was_public = EditorialStatus::of(old, at) == EditorialStatus::Published;
-    let old_path = path_of(old)?;
+    let old_path = path_with_parents(txn, old).await?;
     if was_public && old_path != new_path {
         slug_redirects::Entity::delete_by_id(old_path.clone())
             .exec(txn)
