@@ -484,6 +484,7 @@ impl Store {
 
     /// Every post and page in any state, newest first, for `folio post list`.
     pub async fn all_posts(&self) -> Result<Vec<PostRow>> {
+        let tree = PageTree::load(&self.db).await?;
         posts::Entity::find()
             .order_by_desc(posts::Column::CreatedAt)
             .order_by_desc(posts::Column::Id)
@@ -497,7 +498,10 @@ impl Store {
                     id: row.id,
                     kind,
                     status: parse_status(&row.status)?,
-                    path: permalink(kind, &slug, row.published_at.unwrap_or(row.created_at)),
+                    path: match row.parent_id {
+                        Some(_) => tree.path(row.parent_id, &slug),
+                        None => permalink(kind, &slug, row.published_at.unwrap_or(row.created_at)),
+                    },
                     title: row.title,
                     published_at: row.published_at,
                 })

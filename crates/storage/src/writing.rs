@@ -220,6 +220,7 @@ impl Store {
         let names = self
             .display_names(rows.iter().map(|r| r.author_id).collect())
             .await?;
+        let tree = crate::posts::PageTree::load(&self.db).await?;
         let items = rows
             .into_iter()
             .map(|row| {
@@ -230,7 +231,10 @@ impl Store {
                     status: EditorialStatus::of(&row, at),
                     author_name: names.get(&row.author_id).cloned().unwrap_or_default(),
                     author_id: row.author_id,
-                    path: path_of(&row)?,
+                    path: match row.parent_id {
+                        Some(_) => tree.path(row.parent_id, &parse_row_slug(&row)?),
+                        None => path_of(&row)?,
+                    },
                     published_at: row.published_at,
                     updated_at: row.updated_at,
                     title: row.title,
@@ -762,6 +766,10 @@ async fn check_parent<C: ConnectionTrait>(db: &C, own_id: Option<i64>, parent: i
         next = row.parent_id;
     }
     Ok(())
+}
+
+fn parse_row_slug(row: &posts::Model) -> Result<Slug> {
+    Slug::parse(&row.slug).map_err(|_| StorageError::unexpected("posts", "slug", &row.slug))
 }
 
 /// A post's address; a page's includes its parents' slugs.
