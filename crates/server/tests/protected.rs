@@ -229,6 +229,10 @@ async fn commenting_on_a_protected_post_needs_its_password() {
         0,
         "nothing was written"
     );
+    let like = reader
+        .post_form(&format!("/likes/post/{id}"), &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(like.status(), 403, "liking waits for the password too");
 
     let unlocked = reader
         .post_form(

@@ -489,6 +489,7 @@ impl Store {
 
     /// Every post and page in any state, newest first, for `folio post list`.
     pub async fn all_posts(&self) -> Result<Vec<PostRow>> {
+        let tree = PageTree::load(&self.db).await?;
         posts::Entity::find()
             .order_by_desc(posts::Column::CreatedAt)
             .order_by_desc(posts::Column::Id)
@@ -502,11 +503,14 @@ impl Store {
                     id: row.id,
                     kind,
                     status: parse_status(&row.status)?,
-                    path: permalink(
-                        kind,
-                        &slug,
-                        self.zone.local(row.published_at.unwrap_or(row.created_at)),
-                    ),
+                    path: match row.parent_id {
+                        Some(_) => tree.path(row.parent_id, &slug),
+                        None => permalink(
+                            kind,
+                            &slug,
+                            self.zone.local(row.published_at.unwrap_or(row.created_at)),
+                        ),
+                    },
                     title: row.title,
                     published_at: row.published_at,
                 })

@@ -221,6 +221,7 @@ impl Store {
         let names = self
             .display_names(rows.iter().map(|r| r.author_id).collect())
             .await?;
+        let tree = crate::posts::PageTree::load(&self.db).await?;
         let items = rows
             .into_iter()
             .map(|row| {
@@ -231,7 +232,10 @@ impl Store {
                     status: EditorialStatus::of(&row, at),
                     author_name: names.get(&row.author_id).cloned().unwrap_or_default(),
                     author_id: row.author_id,
-                    path: path_of(&self.zone, &row)?,
+                    path: match row.parent_id {
+                        Some(_) => tree.path(row.parent_id, &parse_row_slug(&row)?),
+                        None => path_of(&self.zone, &row)?,
+                    },
                     published_at: row.published_at,
                     updated_at: row.updated_at,
                     title: row.title,
@@ -586,7 +590,8 @@ impl Store {
         if EditorialStatus::of(&row, now()) != EditorialStatus::Published {
             return Ok(None);
         }
-        Ok(Some(path_of(&self.zone, &row)?).filter(|path| path != old_path))
+        Ok(Some(path_with_parents(&self.db, &self.zone, &row).await?)
+            .filter(|path| path != old_path))
     }
 
     /// `author`: count only this author's posts and the comments on them.
@@ -634,13 +639,13 @@ async fn keep_old_address(
     new: &posts::Model,
     at: OffsetDateTime,
 ) -> Result<()> {
-    let new_path = path_of(zone, new)?;
+    let new_path = path_with_parents(txn, zone, new).await?;
     // A post renamed back to an earlier slug answers there again, not with a redirect loop.
     slug_redirects::Entity::delete_by_id(new_path.clone())
         .exec(txn)
         .await?;
     let was_public = EditorialStatus::of(old, at) == EditorialStatus::Published;
-    let old_path = path_of(zone, old)?;
+    let old_path = path_with_parents(txn, zone, old).await?;
     if was_public && old_path != new_path {
         slug_redirects::Entity::delete_by_id(old_path.clone())
             .exec(txn)
@@ -780,6 +785,10 @@ async fn check_parent<C: ConnectionTrait>(db: &C, own_id: Option<i64>, parent: i
         next = row.parent_id;
     }
     Ok(())
+}
+
+fn parse_row_slug(row: &posts::Model) -> Result<Slug> {
+    Slug::parse(&row.slug).map_err(|_| StorageError::unexpected("posts", "slug", &row.slug))
 }
 
 /// A post's address; a page's includes its parents' slugs.

@@ -731,7 +731,7 @@ async fn like_post(
     Form(form): Form<TokenOnly>,
 ) -> Result<Response, AppError> {
     let user_id = viewer.participating_user(&form._csrf).await?;
-    let path = published_path(&state, id).await?;
+    let path = opened_path(&state, &viewer, id).await?;
     state.store().toggle_post_like(id, user_id).await?;
     Ok(see_other(&format!("{path}#likes")))
 }
@@ -749,7 +749,7 @@ async fn like_comment(
         .await?
         .filter(|c| c.status == CommentStatus::Approved && !c.deleted)
         .ok_or(AppError::NotFound)?;
-    let path = published_path(&state, comment.post_id).await?;
+    let path = opened_path(&state, &viewer, comment.post_id).await?;
     state.store().toggle_comment_like(id, user_id).await?;
     Ok(see_other(&format!("{path}#comment-{id}")))
 }
@@ -764,6 +764,22 @@ pub(crate) async fn published_path(state: &AppState, id: i64) -> Result<String, 
         .ok_or(AppError::NotFound)?
         .link
         .path)
+}
+
+/// As `published_path`, for what only a reader who may see the post can do (like it or
+/// its comments): 403 on a protected post this reader has not opened.
+async fn opened_path(state: &AppState, viewer: &Viewer, id: i64) -> Result<String, AppError> {
+    let target = state
+        .store()
+        .comment_target(id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if let Some(password) = &target.password
+        && !crate::protected::is_unlocked(viewer, id, password).await?
+    {
+        return Err(AppError::Forbidden);
+    }
+    Ok(target.link.path)
 }
 
 /// A page made for one signed-in reader: no shared cache may keep it.
