@@ -10,6 +10,7 @@ mod layout;
 mod media;
 mod ops;
 mod pages;
+mod rendering;
 mod routes;
 mod session;
 mod settings;
