@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod export;
+pub mod markdown_bench;
 pub mod session_cli;
 pub mod telemetry;
 pub mod wordpress;
