@@ -25,8 +25,10 @@ pub struct RenderedPost {
 }
 
 /// The longest text typed on the site that is rendered, in bytes (posts, previews, comments):
-/// about 20,000 words of prose. Imported posts are not held to it.
-pub const MAX_SOURCE_BYTES: usize = 128 * 1024;
+/// about 10,000 words of prose. Imported posts are not held to it. The costliest Markdown of
+/// this size renders in tens of milliseconds (`cargo xtask bench --only-markdown`); twice
+/// the size costs more than twice as much.
+pub const MAX_SOURCE_BYTES: usize = 64 * 1024;
 
 /// How deep lists and block quotes nest. Deeper levels are drawn at this depth, their text
 /// kept: no one reads a list 17 levels deep, and each level costs the sanitizer more.
