@@ -28,8 +28,17 @@ fuzz_target!(|data: &[u8]| {
     let input = data.to_vec();
     target.runtime.block_on(async move {
         let store = Store::connect(&url).await.unwrap();
-        if store.import_json(std::io::Cursor::new(input)).await.is_err() {
-            assert!(store.import_json(std::io::Cursor::new(Vec::new())).await.is_err());
+        if store
+            .import_json(std::io::Cursor::new(input))
+            .await
+            .is_err()
+        {
+            assert!(
+                store
+                    .import_json(std::io::Cursor::new(Vec::new()))
+                    .await
+                    .is_err()
+            );
         }
     });
 });
