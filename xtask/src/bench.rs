@@ -20,6 +20,8 @@ struct Options {
     connections: u32,
     /// The WordPress import step: run it too (default), skip it, or run only it.
     import: ImportStep,
+    /// Only the Markdown rendering step (it always runs with the others).
+    only_markdown: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -34,6 +36,7 @@ fn parse_options(args: &[String]) -> anyhow::Result<Options> {
         duration: 10,
         connections: 32,
         import: ImportStep::Also,
+        only_markdown: false,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -51,8 +54,9 @@ fn parse_options(args: &[String]) -> anyhow::Result<Options> {
             "--connections" => options.connections = number("--connections")?,
             "--skip-import" => options.import = ImportStep::Skip,
             "--only-import" => options.import = ImportStep::Only,
+            "--only-markdown" => options.only_markdown = true,
             other => bail!(
-                "unknown option `{other}` for bench; usage: cargo xtask bench [--duration SECS] [--connections N] [--skip-import | --only-import]"
+                "unknown option `{other}` for bench; usage: cargo xtask bench [--duration SECS] [--connections N] [--skip-import | --only-import | --only-markdown]"
             ),
         }
     }
@@ -70,6 +74,10 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let options = parse_options(args)?;
     build_release()?;
     let bench_dir = root().join("target").join("bench");
+    if options.only_markdown {
+        print!("{}", markdown_report()?);
+        return Ok(());
+    }
     if options.import == ImportStep::Only {
         let figures = crate::wordpress_bench::run(&bench_dir)?;
         print!("{}", figures.report());
@@ -240,6 +248,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
          {:.0} emails/s from first to last.",
         mail.publish_ms, mail.last_accepted_s, mail.emails_per_second
     );
+    report.push_str(&markdown_report()?);
     if options.import == ImportStep::Also {
         let figures = crate::wordpress_bench::run(&bench_dir)?;
         report.push_str(&figures.report());
@@ -252,6 +261,13 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     println!();
     println!("Written to {}", report_path.display());
     Ok(())
+}
+
+/// The release binary renders the costliest Markdown within the limits and reports it
+/// against a plain paragraph of the same length and the 50 ms target.
+fn markdown_report() -> anyhow::Result<String> {
+    println!("Rendering the costliest Markdown ...");
+    command_output(Command::new(release_binary()).arg("bench-markdown"))
 }
 
 /// Signed-in readers posting comments under one post, each request a new comment from one of

@@ -28,9 +28,9 @@ Trying it out
 
 Checks and releases
   ci                                 formatting, clippy, deploy/validate, tests on SQLite, then on PostgreSQL (as .ci/run)
-  bench [--duration SECS] [--connections N] [--skip-import | --only-import]
-                                     load-test a demo site with wrk, then time a 10,000-post WordPress
-                                     import; report in target/bench/report.md
+  bench [--duration SECS] [--connections N] [--skip-import | --only-import | --only-markdown]
+                                     load-test a demo site with wrk, time the costliest Markdown, then a
+                                     10,000-post WordPress import; report in target/bench/report.md
   dist [--debug | --binary FILE] [--out DIR]
                                      release build packed as target/dist/folio-<version>-<arch>-linux.tar.gz (+ .sha256)
                                      (--debug: a debug build; --binary: pack FILE, no build; --out: another folder)

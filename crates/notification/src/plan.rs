@@ -1,7 +1,6 @@
 //! The outbox rows for an event, planned before the transaction that writes them.
 
 use folio_domain::CommentStatus;
-use folio_domain::markdown::render_comment;
 use folio_domain::notifications::{CommentEvent, NoticeKind, who_is_told};
 use folio_storage::{BlogSubscription, CommentAudience, NewMail, StorageError, Store};
 
@@ -18,6 +17,8 @@ pub struct CommentFacts<'a> {
     pub author_name: &'a str,
     /// The Markdown text.
     pub source: &'a str,
+    /// The HTML rendered from it, once, for the page and the emails alike.
+    pub html: &'a str,
     pub status: CommentStatus,
 }
 
@@ -33,6 +34,7 @@ pub struct CommentMailPlan {
     post_path: String,
     author_name: String,
     source: String,
+    html: String,
     parent: Option<QuotedComment>,
     /// The post has a password: readers' emails name the comment without its words.
     protected: bool,
@@ -73,6 +75,7 @@ pub async fn plan_comment_mail(
         post_path: facts.post_path.to_owned(),
         author_name: facts.author_name.to_owned(),
         source: facts.source.to_owned(),
+        html: facts.html.to_owned(),
         parent,
     })
 }
@@ -93,7 +96,7 @@ impl CommentMailPlan {
             id: comment_id,
             author_name: self.author_name.clone(),
             text: self.source.clone(),
-            html: render_comment(&self.source),
+            html: self.html.clone(),
         };
         who_is_told(&event)
             .into_iter()
@@ -162,6 +165,7 @@ pub async fn notify_approved_comment(
             author_id: comment.author_id,
             author_name: &comment.author_name,
             source: &source,
+            html: &comment.html,
             status: CommentStatus::Approved,
         },
     )

@@ -111,6 +111,9 @@ pub enum Command {
     /// Opens a session for USER and prints its cookie value (for `cargo xtask screenshots`).
     #[command(hide = true)]
     SessionFor { user: String },
+    /// Times the costliest Markdown within the limits (for `cargo xtask bench`).
+    #[command(hide = true)]
+    BenchMarkdown,
     /// Serve a file's bytes from memory: the benchmark's baseline.
     #[command(hide = true)]
     BenchBaseline {
@@ -242,6 +245,10 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::BenchBaseline { bind, file } => bench_baseline(&bind, &file).await,
+        Command::BenchMarkdown => {
+            print!("{}", crate::markdown_bench::run());
+            Ok(())
+        }
         Command::BenchSessions { users, moderator } => {
             bench_sessions(&settings, users, moderator).await
         }

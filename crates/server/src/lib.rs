@@ -7,6 +7,7 @@ pub mod config;
 pub mod connections;
 pub mod demo;
 pub mod export;
+pub mod markdown_bench;
 pub mod session_cli;
 pub mod telemetry;
 pub mod wordpress;

@@ -48,16 +48,19 @@ impl Store {
         new: NewComment,
         checks: CommentChecks,
     ) -> Result<std::result::Result<i64, CommentRefusal>> {
-        self.create_comment_checked_notifying(new, checks, false, |_| Vec::new())
+        let html = render_comment(&new.source);
+        self.create_comment_checked_notifying(new, html, checks, false, |_| Vec::new())
             .await
     }
 
-    /// [`Store::create_comment_checked`], and in the same transaction the emails about the
+    /// [`Store::create_comment_checked`] for a comment already rendered (`html`, from its
+    /// source, outside any transaction), and in the same transaction the emails about the
     /// comment (`mail` gets its id; see `folio_notification::plan_comment_mail`) and, when
     /// asked, the author's follow of the thread. A refused comment queues nothing.
     pub async fn create_comment_checked_notifying(
         &self,
         new: NewComment,
+        html: String,
         checks: CommentChecks,
         follow_thread: bool,
         mail: impl FnOnce(i64) -> Vec<crate::NewMail>,
@@ -124,7 +127,7 @@ impl Store {
             }
         }
         let (post_id, author) = (new.post_id, new.author_id);
-        let row = insert_comment(&txn, new).await?;
+        let row = insert_comment(&txn, new, html).await?;
         if let (true, Some(user_id)) = (follow_thread, author) {
             crate::mail::set_follow(&txn, post_id, user_id, true).await?;
         }
@@ -139,10 +142,18 @@ impl Store {
     /// Writes many comments in one transaction (imports, sample content). A comment's parent
     /// must already exist.
     pub async fn create_comments(&self, batch: Vec<NewComment>) -> Result<Vec<Comment>> {
+        // Rendered before the transaction opens: on SQLite it holds the one write lock.
+        let rendered: Vec<(NewComment, String)> = batch
+            .into_iter()
+            .map(|new| {
+                let html = render_comment(&new.source);
+                (new, html)
+            })
+            .collect();
         let txn = self.db.begin().await?;
-        let mut rows = Vec::with_capacity(batch.len());
-        for new in batch {
-            rows.push(insert_comment(&txn, new).await?);
+        let mut rows = Vec::with_capacity(rendered.len());
+        for (new, html) in rendered {
+            rows.push(insert_comment(&txn, new, html).await?);
         }
         bump_content_version(&txn).await?;
         txn.commit().await?;
@@ -196,13 +207,13 @@ impl Store {
             .is_some())
     }
 
-    /// Replaces a comment's text (its author's edit).
-    pub async fn edit_comment(&self, id: i64, source: &str) -> Result<()> {
+    /// Replaces a comment's text (its author's edit) and its HTML, rendered from it.
+    pub async fn edit_comment(&self, id: i64, source: &str, html: String) -> Result<()> {
         let txn = self.db.begin().await?;
         let at = now();
         comments::Entity::update_many()
             .col_expr(comments::Column::Source, Expr::value(source))
-            .col_expr(comments::Column::Html, Expr::value(render_comment(source)))
+            .col_expr(comments::Column::Html, Expr::value(html))
             .col_expr(comments::Column::EditedAt, Expr::value(at))
             .col_expr(comments::Column::UpdatedAt, Expr::value(at))
             .filter(comments::Column::Id.eq(id))
@@ -320,10 +331,11 @@ impl Store {
     }
 }
 
-/// Inserts one comment (inside the caller's transaction).
+/// Inserts one comment with its HTML (inside the caller's transaction).
 pub(crate) async fn insert_comment<C: ConnectionTrait>(
     db: &C,
     new: NewComment,
+    html: String,
 ) -> Result<comments::Model> {
     let created = new.created_at.map_or_else(now, normalize_time);
     Ok(comments::ActiveModel {
@@ -333,7 +345,7 @@ pub(crate) async fn insert_comment<C: ConnectionTrait>(
         author_name: Set(new.author_name),
         author_url: Set(new.author_url),
         author_ip: Set(new.author_ip),
-        html: Set(render_comment(&new.source)),
+        html: Set(html),
         source: Set(new.source),
         status: Set(new.status.as_str().to_owned()),
         created_at: Set(created),

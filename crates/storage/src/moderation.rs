@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use folio_domain::markdown::render_comment;
 use folio_domain::{CommentStatus, PageNumber, Paginated, Role, User};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -157,13 +156,20 @@ impl Store {
         Ok(())
     }
 
-    /// A moderator's change to someone's comment, logged in the same transaction.
-    pub async fn moderator_edit_comment(&self, actor: &User, id: i64, source: &str) -> Result<()> {
+    /// A moderator's change to someone's comment (`html` rendered from `source`), logged in
+    /// the same transaction.
+    pub async fn moderator_edit_comment(
+        &self,
+        actor: &User,
+        id: i64,
+        source: &str,
+        html: String,
+    ) -> Result<()> {
         let txn = self.db.begin().await?;
         let at = now();
         comments::Entity::update_many()
             .col_expr(comments::Column::Source, Expr::value(source))
-            .col_expr(comments::Column::Html, Expr::value(render_comment(source)))
+            .col_expr(comments::Column::Html, Expr::value(html))
             .col_expr(comments::Column::EditedAt, Expr::value(at))
             .col_expr(comments::Column::UpdatedAt, Expr::value(at))
             .filter(comments::Column::Id.eq(id))
@@ -175,12 +181,14 @@ impl Store {
         Ok(())
     }
 
-    /// A moderator's answer, shown at once, logged in the same transaction.
+    /// A moderator's answer (`html` rendered from `source`), shown at once, logged in the
+    /// same transaction.
     pub async fn moderator_reply(
         &self,
         actor: &User,
         parent: &QueuedComment,
         source: &str,
+        html: String,
     ) -> Result<i64> {
         let txn = self.db.begin().await?;
         let at = now();
@@ -191,7 +199,7 @@ impl Store {
             author_name: Set(actor.display_name.clone()),
             author_url: Set(None),
             author_ip: Set(None),
-            html: Set(render_comment(source)),
+            html: Set(html),
             source: Set(source.to_owned()),
             status: Set(CommentStatus::Approved.as_str().to_owned()),
             created_at: Set(at),

@@ -105,6 +105,8 @@ pub struct PostRow {
 
 impl Store {
     pub async fn create_post(&self, new: NewPost) -> Result<Post> {
+        // Rendered before the transaction opens: on SQLite it holds the one write lock.
+        let rendered = render_post(&new.source);
         let txn = self.db.begin().await?;
         let slug = match &new.slug {
             Some(given) => {
@@ -121,7 +123,6 @@ impl Store {
                 free_slug(&txn, new.kind, &base).await?
             }
         };
-        let rendered = render_post(&new.source);
         let created = now();
         let published_at = match (new.status, new.published_at) {
             (_, Some(at)) => Some(normalize_time(at)),

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use folio_domain::markdown::{excerpt, render_post};
+use folio_domain::markdown::{RenderedPost, excerpt, render_post};
 use folio_domain::posts::permalink;
 use folio_domain::schedule::SiteZone;
 use folio_domain::{PageNumber, Paginated, PostKind, PostStatus, Slug, Taxonomy, User};
@@ -322,6 +322,21 @@ impl Store {
         kind: PostKind,
         edit: PostEdit,
     ) -> Result<Option<i64>> {
+        let rendered = render_post(&edit.source);
+        self.save_rendered_post(actor, id, kind, edit, rendered)
+            .await
+    }
+
+    /// [`Store::save_post`] with the HTML already rendered from `edit.source`, outside the
+    /// transaction (which, on SQLite, holds the one write lock).
+    pub async fn save_rendered_post(
+        &self,
+        actor: &User,
+        id: Option<i64>,
+        kind: PostKind,
+        edit: PostEdit,
+        rendered: RenderedPost,
+    ) -> Result<Option<i64>> {
         let txn = self.db.begin().await?;
         let existing = match id {
             Some(id) => match posts::Entity::find_by_id(id).one(&txn).await? {
@@ -360,7 +375,6 @@ impl Store {
         let password = folio_domain::posts::normalize_password(Some(&edit.password));
         let sticky = edit.sticky && kind == PostKind::Post;
         let at = now();
-        let rendered = render_post(&edit.source);
         let custom_excerpt = edit.excerpt.trim();
         let excerpt_text = if custom_excerpt.is_empty() {
             excerpt(&rendered.plain_text)

@@ -406,6 +406,19 @@ async fn post_comment(
             return refused(&state, &viewer, &target, parent, refuse(refusal)).await;
         }
     };
+    let html = match crate::rendering::comment(&source).await? {
+        Ok(html) => html,
+        Err(refusal) => {
+            tracing::info!(user = user.id, post = target.post_id, %refusal, "comment not rendered");
+            let draft = CommentDraft {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                error: refusal.to_string(),
+                text: form.comment.clone(),
+                parent,
+            };
+            return refused(&state, &viewer, &target, parent, draft).await;
+        }
+    };
     let settings = state.comments();
     let checks = CommentChecks {
         since: OffsetDateTime::now_utc() - time::Duration::minutes(1),
@@ -425,7 +438,8 @@ async fn post_comment(
     };
     // The comment, its emails and the author's follow and subscription, in one transaction.
     let created =
-        crate::subscriptions::create_comment(&state, &target, &user, new, checks, &form).await?;
+        crate::subscriptions::create_comment(&state, &target, &user, (new, html), checks, &form)
+            .await?;
     let comment_id = match created {
         Ok(id) => id,
         Err(refusal) => {
@@ -662,8 +676,15 @@ async fn edit_comment(
     } else {
         Err((edit_window_passed(&state), StatusCode::FORBIDDEN))
     };
-    let text = match checked {
-        Ok(text) => text,
+    let checked = match checked {
+        Ok(text) => match crate::rendering::comment(&text).await? {
+            Ok(html) => Ok((text, html)),
+            Err(refusal) => Err((refusal.to_string(), StatusCode::UNPROCESSABLE_ENTITY)),
+        },
+        Err(refused) => Err(refused),
+    };
+    let (text, html) = match checked {
+        Ok(rendered) => rendered,
         Err((message, status)) => {
             let page = edit_page(
                 &state,
@@ -678,7 +699,7 @@ async fn edit_comment(
             return Ok(private((status, Html(page.render()?)).into_response()));
         }
     };
-    state.store().edit_comment(id, &text).await?;
+    state.store().edit_comment(id, &text, html).await?;
     let path = PostView::new(&post.summary).path;
     Ok(see_other(&format!("{path}#comment-{id}")))
 }

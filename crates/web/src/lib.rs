@@ -12,6 +12,7 @@ mod media;
 mod ops;
 mod pages;
 mod protected;
+mod rendering;
 mod routes;
 mod session;
 mod settings;

@@ -27,7 +27,7 @@ pub(crate) async fn create_comment(
     state: &AppState,
     target: &CommentTarget,
     user: &User,
-    new: NewComment,
+    (new, html): (NewComment, String),
     checks: CommentChecks,
     form: &CommentForm,
 ) -> Result<Result<i64, CommentRefusal>, AppError> {
@@ -42,12 +42,13 @@ pub(crate) async fn create_comment(
             author_id: Some(user.id),
             author_name: &user.display_name,
             source: &new.source,
+            html: &html,
             status: new.status,
         },
     )
     .await?;
     let created = store
-        .create_comment_checked_notifying(new, checks, form.subscribe_comments(), |id| {
+        .create_comment_checked_notifying(new, html, checks, form.subscribe_comments(), |id| {
             plan.rows(id)
         })
         .await?;

@@ -12,7 +12,8 @@
     body.set("_csrf", token);
     body.set("source", source.value);
     fetch("/admin/preview", { method: "POST", body: body, credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      // 422: the text is too long or too complex to render; the answer says so.
+      .then(function (r) { return r.ok || r.status === 422 ? r.text() : Promise.reject(r.status); })
       .then(function (html) { output.innerHTML = html; output.hidden = false; })
       .catch(function () {});
   }

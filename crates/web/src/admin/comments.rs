@@ -256,9 +256,17 @@ async fn edit(
             .await?;
         return Ok(see_other(&format!("/admin/comments/{id}/edit")));
     }
+    let text = text.replace("\r\n", "\n");
+    let html = match crate::rendering::comment(&text).await? {
+        Ok(html) => html,
+        Err(refusal) => {
+            viewer.set_notice(&refusal.to_string()).await?;
+            return Ok(see_other(&format!("/admin/comments/{id}/edit")));
+        }
+    };
     state
         .store()
-        .moderator_edit_comment(&user, id, &text.replace("\r\n", "\n"))
+        .moderator_edit_comment(&user, id, &text, html)
         .await?;
     viewer.set_notice("The comment was saved.").await?;
     Ok(see_other("/admin/comments"))
@@ -278,6 +286,14 @@ async fn reply(
         viewer.set_notice("Your reply was empty.").await?;
         return Ok(see_other("/admin/comments"));
     }
+    let text = text.replace("\r\n", "\n");
+    let html = match crate::rendering::comment(&text).await? {
+        Ok(html) => html,
+        Err(refusal) => {
+            viewer.set_notice(&refusal.to_string()).await?;
+            return Ok(see_other("/admin/comments"));
+        }
+    };
     // Answering a held comment approves it, as in WordPress: the reply would otherwise
     // answer something readers cannot see.
     if parent.status == CommentStatus::Pending {
@@ -288,7 +304,7 @@ async fn reply(
     }
     state
         .store()
-        .moderator_reply(&user, &parent, &text.replace("\r\n", "\n"))
+        .moderator_reply(&user, &parent, &text, html)
         .await?;
     viewer.set_notice("Your reply is published.").await?;
     Ok(see_other("/admin/comments?status=approved"))

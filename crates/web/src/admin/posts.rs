@@ -7,7 +7,6 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use folio_domain::markdown::render_post;
 use folio_domain::permissions::{may_create, may_edit_post, sees_all_posts};
 use folio_domain::revisions::{DiffLine, line_diff};
 use folio_domain::schedule::{SiteZone, local_datetime_input, parse_local_datetime};
@@ -488,9 +487,24 @@ async fn store_edit(
             return editor_page(state, viewer, user, kind, existing, form, Some(message)).await;
         }
     };
+    let rendered = match crate::rendering::post(&edit.source).await? {
+        Ok(rendered) => rendered,
+        Err(refusal) => {
+            return editor_page(
+                state,
+                viewer,
+                user,
+                kind,
+                existing,
+                form,
+                Some(refusal.to_string()),
+            )
+            .await;
+        }
+    };
     let saved = state
         .store()
-        .save_post(user, existing.map(|p| p.id), kind, edit)
+        .save_rendered_post(user, existing.map(|p| p.id), kind, edit, rendered)
         .await;
     let id = match saved {
         Ok(Some(id)) => id,
@@ -713,9 +727,16 @@ async fn restore_revision(
     form.source = revision.source;
     form.excerpt = revision.excerpt;
     let edit = edit_of(&form, &state.site().timezone).map_err(|_| AppError::NotFound)?;
+    let rendered = match crate::rendering::post(&edit.source).await? {
+        Ok(rendered) => rendered,
+        Err(refusal) => {
+            viewer.set_notice(&refusal.to_string()).await?;
+            return Ok(see_other(&format!("/admin/posts/{id}/revisions")));
+        }
+    };
     state
         .store()
-        .save_post(&user, Some(id), post.kind, edit)
+        .save_rendered_post(&user, Some(id), post.kind, edit, rendered)
         .await?;
     viewer.set_notice("The revision was restored.").await?;
     Ok(see_other(&format!("/admin/posts/{id}")))
@@ -731,12 +752,21 @@ struct PreviewForm {
     source: String,
 }
 
-/// The Markdown rendered as the post will show it: for the editor's script.
+/// The Markdown rendered as the post will show it: for the editor's script. A text too long
+/// or too complex to render answers 422 with the reason, which the script shows instead.
 async fn preview(viewer: Viewer, Form(form): Form<PreviewForm>) -> AdminResult {
     staff_action(&viewer, &form._csrf).await?;
-    Ok(private(
-        Html(render_post(&form.source).html).into_response(),
-    ))
+    let source = form.source.replace("\r\n", "\n");
+    let response = match crate::rendering::post(&source).await? {
+        Ok(rendered) => Html(rendered.html).into_response(),
+        Err(refusal) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            // The refusal's words are Folio's own: letters, digits and punctuation, no markup.
+            Html(format!("<p class=\"preview-refused\">{refusal}</p>")),
+        )
+            .into_response(),
+    };
+    Ok(private(response))
 }
 
 async fn editor_script() -> Response {
