@@ -291,7 +291,9 @@ pub struct WordPressImport {
     shared_posts: HashMap<String, SharedPost>,
     shared_comments: HashMap<String, (i64, i64)>,
     /// Keys met so far in this file, to tell apart items (and comments) that share one.
-    keys_in_file: HashMap<String, u32>,
+    /// How often each (kind, key) came up in this file: posts and comments are counted
+    /// apart, since WordPress numbers them separately and their ids overlap.
+    keys_in_file: HashMap<(&'static str, String), u32>,
     /// Users and terms, by `kind:external id`.
     known_other: HashMap<String, i64>,
     users_by_email: HashMap<String, i64>,
@@ -786,7 +788,7 @@ impl WordPressImport {
     /// Adds a post with its terms, redirects and comments; for a post imported before, adds
     /// only the comments that are new.
     pub async fn add_post(&mut self, post: ImportedPost) -> Result<()> {
-        let key = self.distinct_key(&post.source_key);
+        let key = self.distinct_key("post", &post.source_key);
         let post_id = match self.known_post(&key, &post).await? {
             Some(id) => {
                 self.counts.already_there += 1;
@@ -808,8 +810,8 @@ impl WordPressImport {
 
     /// The key itself the first time this file uses it, then `key#2`, `key#3`: items that
     /// share a key are still different items, told apart by their order in the file.
-    fn distinct_key(&mut self, key: &str) -> String {
-        let seen = self.keys_in_file.entry(key.to_owned()).or_insert(0);
+    fn distinct_key(&mut self, kind: &'static str, key: &str) -> String {
+        let seen = self.keys_in_file.entry((kind, key.to_owned())).or_insert(0);
         *seen += 1;
         if *seen == 1 {
             key.to_owned()
@@ -1002,7 +1004,7 @@ impl WordPressImport {
                 comment.created_at.map_or(0, |at| at.unix_timestamp())
             ),
         };
-        self.distinct_key(&key)
+        self.distinct_key("comment", &key)
     }
 
     /// Whether a comment came in before: remembered under this site, or under its shared

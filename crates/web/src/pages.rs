@@ -316,6 +316,11 @@ pub async fn content(
     // Slugs are kept decoded: `%CE%B5` from a browser and `%ce%b5` from an old link both
     // find `ε`.
     let decoded = folio_domain::slug::percent_decode(uri.path());
+    // No slug or stored address holds a control character, and PostgreSQL refuses NUL in
+    // a query: such a path names nothing here.
+    if decoded.chars().any(|c| c.is_control()) {
+        return Err(AppError::NotFound);
+    }
     let path = decoded.as_str();
     if path == "/"
         && let Some(q) = query.s
