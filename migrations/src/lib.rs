@@ -12,6 +12,7 @@ mod m20261127_000005_wordpress_import;
 mod m20261204_000006_address_events;
 mod m20261204_000007_post_visibility;
 mod m20261204_000008_imported_names_and_titles;
+mod m20261204_000012_email_sign_in;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000006_address_events::Migration),
             Box::new(m20261204_000007_post_visibility::Migration),
             Box::new(m20261204_000008_imported_names_and_titles::Migration),
+            Box::new(m20261204_000012_email_sign_in::Migration),
         ]
     }
 }

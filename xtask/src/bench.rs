@@ -96,6 +96,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             "20000",
             "--big-post-comments",
             "500",
+            "--json",
         ],
     )?;
     let summary = printed

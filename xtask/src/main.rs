@@ -23,6 +23,8 @@ const HELP: &str = "\
 Usage: cargo xtask <command> [options]
 
 Trying it out
+  try [--data DIR]                   a demo site (DIR/try.db, default ./data) with email sign-in on and
+                                     emails printed in this terminal; log in as the demo admin clara@example.org
   demo [--data DIR] [-- DEMO-ARGS]   fill DIR/folio.db (default: ./data) with sample posts and comments
   screenshots                        PNGs of the front page and a post (desktop, phone) and of the admin's editor and moderation queue, in docs/screenshots/
 
@@ -77,6 +79,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
             Ok(())
         }
         "demo" => demo(rest),
+        "try" => try_it(rest),
         "screenshots" => no_options("screenshots", rest).and_then(|()| screenshots::run()),
         "bench" => bench::run(rest),
         "ci" => no_options("ci", rest).and_then(|()| ci::run()),
@@ -176,6 +179,50 @@ fn demo(args: &[String]) -> anyhow::Result<()> {
     }
     println!("then open http://127.0.0.1:8080/ (or the [server] bind address in your config).");
     Ok(())
+}
+
+/// The demo's admin: email sign-in claims this account (it has an address and no sign-in yet).
+const DEMO_ADMIN_EMAIL: &str = "clara@example.org";
+
+/// `cargo xtask try [--data DIR]`: sample content on first run, then the site with email
+/// sign-in on and mail printed to the terminal, so that a newcomer can comment (and reach
+/// the admin) without registering anything anywhere.
+fn try_it(args: &[String]) -> anyhow::Result<()> {
+    let dir = match args {
+        [] => root().join("data"),
+        [flag, dir] if flag == "--data" => absolute(Path::new(dir))?,
+        _ => bail!("usage: cargo xtask try [--data DIR]"),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let db = dir.join("try.db");
+    let url = sqlite_url(&db);
+    let site = |command: &mut Command| {
+        command
+            .args(["run", "--release", "-p", "folio-server", "--"])
+            .current_dir(root())
+            .env("FOLIO__DATABASE__URL", &url)
+            .env("FOLIO__AUTH__EMAIL__ENABLED", "true")
+            .env("FOLIO__MAIL__TRANSPORT", "log");
+    };
+    if !db.exists() {
+        let mut command = cargo_command();
+        site(&mut command);
+        command.arg("demo");
+        run_command(&mut command)?;
+    }
+    println!();
+    println!("Trying Folio with sample content in {}.", db.display());
+    println!(
+        "Open http://127.0.0.1:8080/ (or your [server] bind address), choose \"Log in with email\""
+    );
+    println!("and type any address: the email with your log-in link is printed right here.");
+    println!("The demo admin is {DEMO_ADMIN_EMAIL}: log in with that address to reach /admin/.");
+    println!("Stop with Ctrl-C; delete {} to start over.", db.display());
+    println!();
+    let mut command = cargo_command();
+    site(&mut command);
+    command.arg("serve");
+    run_command(&mut command)
 }
 
 /// `folio <fixed> FILE [extra]`, FILE made absolute first: cargo runs folio from the

@@ -109,6 +109,86 @@ pub struct Identity {
     pub profile_url: Option<String>,
 }
 
+/// The provider name of the built-in email sign-in (`email:someone@example.org`).
+pub const EMAIL_PROVIDER: &str = "email";
+
+impl Identity {
+    /// The identity an email sign-in link proves: the address (normalized), verified by
+    /// the reader's following the link. It carries no name beyond the address's local
+    /// part, which a new account starts with.
+    pub fn for_email(address: &str) -> Identity {
+        let address = normalize_email(address);
+        let local = address.split('@').next().unwrap_or_default().to_owned();
+        Identity {
+            provider: EMAIL_PROVIDER.to_owned(),
+            subject: address.clone(),
+            login: Some(address.clone()),
+            display_name: if local.is_empty() {
+                "Reader".to_owned()
+            } else {
+                local
+            },
+            email: Some(address),
+            email_verified: true,
+            avatar_url: None,
+            profile_url: None,
+        }
+    }
+
+    /// Whether signing in with this identity leaves the user's name and picture as they
+    /// are: an email address has neither, so the ones a user chose or brought (from an
+    /// import, another provider) stay.
+    pub fn keeps_user_profile(&self) -> bool {
+        self.provider == EMAIL_PROVIDER
+    }
+}
+
+/// An address as email sign-in keys it: trimmed and lowercased, so that `Ann@Example.org `
+/// and `ann@example.org` are one person.
+pub fn normalize_email(address: &str) -> String {
+    address.trim().to_lowercase()
+}
+
+/// Whether `address` is worth sending a sign-in link to: one `@` with something on both
+/// sides, a dot in the domain, no spaces or controls, not absurdly long.
+pub fn is_plausible_email(address: &str) -> bool {
+    address.len() <= 254
+        && address.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.contains('@')
+        })
+        && !address.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod email_tests {
+    use super::{Identity, is_plausible_email, normalize_email};
+
+    #[test]
+    fn addresses_are_trimmed_and_lowercased() {
+        assert_eq!(normalize_email("  Ann@Example.ORG "), "ann@example.org");
+        let identity = Identity::for_email(" Ann@Example.org");
+        assert_eq!(identity.subject, "ann@example.org");
+        assert_eq!(identity.login.as_deref(), Some("ann@example.org"));
+        assert_eq!(identity.display_name, "ann");
+        assert!(identity.email_verified);
+    }
+
+    #[test]
+    fn only_plausible_addresses_get_a_link() {
+        assert!(is_plausible_email("ann@example.org"));
+        for bad in [
+            "",
+            "ann",
+            "@example.org",
+            "ann@localhost",
+            "a b@example.org",
+            "a@b@c.org",
+        ] {
+            assert!(!is_plausible_email(bad), "{bad:?}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod avatar_tests {
     use super::is_web_avatar_url;

@@ -18,8 +18,8 @@ pub use messages::{
     test_message,
 };
 pub use plan::{
-    CommentFacts, CommentMailPlan, confirmation_mail, notify_approved_comment, notify_new_post,
-    plan_comment_mail,
+    CommentFacts, CommentMailPlan, confirmation_mail, notify_new_post, plan_approval_mail,
+    plan_comment_mail, sign_in_mail,
 };
 pub use transport::{Mailer, SendError, TransportSettings};
 pub use worker::{MailSettings, Worker, retry_delay};

@@ -78,6 +78,12 @@ pub struct ConfirmPayload {
     pub confirm_path: String,
 }
 
+/// `sign_in` emails: the path of the single-use link (its secret is nowhere else in clear).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInPayload {
+    pub link_path: String,
+}
+
 /// Everything a template may show; each message uses its part.
 struct View {
     site_title: String,
@@ -163,6 +169,7 @@ message_templates! {
     "moderation" => ModerationSubject "moderation/subject.txt", ModerationText "moderation/text.txt", ModerationHtml "moderation/html.html";
     "new_post" => NewPostSubject "new_post/subject.txt", NewPostText "new_post/text.txt", NewPostHtml "new_post/html.html";
     "confirm_blog" => ConfirmSubject "confirm_blog/subject.txt", ConfirmText "confirm_blog/text.txt", ConfirmHtml "confirm_blog/html.html";
+    "sign_in" => SignInSubject "sign_in/subject.txt", SignInText "sign_in/text.txt", SignInHtml "sign_in/html.html";
     "test" => TestSubject "test/subject.txt", TestText "test/text.txt", TestHtml "test/html.html";
 }
 
@@ -276,9 +283,22 @@ fn view_for(mail: &ClaimedMail, site: &SiteInfo) -> Result<View, MailError> {
             let p: ConfirmPayload = serde_json::from_str(&mail.payload)?;
             view.confirm_url = site.url(&p.confirm_path);
         }
+        "sign_in" => {
+            let p: SignInPayload = serde_json::from_str(&mail.payload)?;
+            view.confirm_url = site.url(&p.link_path);
+        }
         _ => {}
     }
     Ok(view)
+}
+
+/// The plain-text part of a claimed outbox row's message, as its reader would see it:
+/// what `mail.transport = "log"` prints, so that a link in it can be followed from a
+/// terminal.
+pub fn plain_text(mail: &ClaimedMail, site: &SiteInfo) -> Result<String, MailError> {
+    let view = view_for(mail, site)?;
+    let (_, text, _) = render_parts(&mail.kind, &view)?;
+    Ok(text)
 }
 
 /// The message for a claimed outbox row.

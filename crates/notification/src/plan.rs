@@ -139,20 +139,21 @@ impl CommentMailPlan {
     }
 }
 
-/// Queues the emails for a held comment that a moderator just approved: its followers, the
-/// parent's author and the post's author now hear of it (moderators told when it was held
-/// get no second email: the outbox keeps one row per person and comment).
-pub async fn notify_approved_comment(
+/// Plans the emails for a stored comment about to be approved: its followers, the parent's
+/// author and the post's author hear of it (moderators told when it was held get no second
+/// email: the outbox keeps one row per person and comment). The rows are queued by the
+/// storage call that changes the status, only if it does. `None`: the comment is gone.
+pub async fn plan_approval_mail(
     store: &Store,
     comment_id: i64,
     post_title: &str,
     post_path: &str,
-) -> Result<u64, StorageError> {
+) -> Result<Option<CommentMailPlan>, StorageError> {
     let Some(comment) = store.comment(comment_id).await? else {
-        return Ok(0);
+        return Ok(None);
     };
-    if comment.deleted || comment.status != CommentStatus::Approved {
-        return Ok(0);
+    if comment.deleted {
+        return Ok(None);
     }
     let source = store.comment_source(comment_id).await?.unwrap_or_default();
     let plan = plan_comment_mail(
@@ -170,7 +171,7 @@ pub async fn notify_approved_comment(
         },
     )
     .await?;
-    store.enqueue_mail(&plan.rows(comment_id)).await
+    Ok(Some(plan))
 }
 
 /// Queues one email per confirmed blog subscriber about a published post.
@@ -198,5 +199,21 @@ pub fn confirmation_mail(subscription: &BlogSubscription) -> NewMail {
         comment_id: None,
         payload: serde_json::to_string(&payload).unwrap_or_default(),
         dedupe_key: format!("confirm:{}", subscription.id),
+    }
+}
+
+/// The email with a single-use sign-in link; the outbox's dedupe key is set by the store.
+pub fn sign_in_mail(email: &str, token: &str) -> NewMail {
+    let payload = crate::messages::SignInPayload {
+        link_path: format!("/auth/email/link/{token}"),
+    };
+    NewMail {
+        kind: "sign_in".to_owned(),
+        recipient: email.to_owned(),
+        user_id: None,
+        post_id: None,
+        comment_id: None,
+        payload: serde_json::to_string(&payload).unwrap_or_default(),
+        dedupe_key: String::new(),
     }
 }

@@ -122,6 +122,18 @@ impl Worker {
                     continue;
                 }
             };
+            if matches!(self.mailer, crate::Mailer::Log)
+                && let Ok(text) = crate::messages::plain_text(&mail, &self.site)
+            {
+                // The log transport is for trying Folio out: the email's words (a sign-in
+                // link, say) go to the terminal as they are, where a log line would
+                // escape or cut them.
+                eprintln!(
+                    "\n---- email to {} (mail.transport = \"log\": not sent) ----\n{}\n----\n",
+                    mail.recipient,
+                    text.trim_end()
+                );
+            }
             self.pace().await;
             while sending.len() >= concurrency {
                 if let Some(done) = sending.join_next().await {

@@ -90,6 +90,9 @@ pub enum Command {
         /// Add to a site that already has posts (normally refused, to keep real sites clean).
         #[arg(long)]
         append: bool,
+        /// Print the summary as one line of JSON (for scripts and the benchmark).
+        #[arg(long)]
+        json: bool,
     },
     /// Makes `users` readers with open sessions and prints one `cookie csrf` line each, for
     /// the comment benchmark.
@@ -163,6 +166,12 @@ pub enum PostCommand {
         #[arg(long, value_name = "POST.md")]
         file: PathBuf,
     },
+    /// Replace the post (or page) with the file's slug (its `slug`, or the one made from its
+    /// title) by the file's contents, keeping the old text as a revision.
+    Update {
+        #[arg(long, value_name = "POST.md")]
+        file: PathBuf,
+    },
     /// List every post and page, newest first.
     List,
 }
@@ -196,11 +205,23 @@ pub enum ConfigCommand {
     Check,
 }
 
+impl Cli {
+    /// A one-off command whose output is for a person, not a long-running process whose log
+    /// is read later (`serve`, `worker`) nor `migrate`, whose work the migrations are.
+    pub fn is_routine(&self) -> bool {
+        !matches!(
+            self.command,
+            None | Some(Command::Serve | Command::Worker | Command::Migrate { .. })
+        )
+    }
+}
+
 pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&settings).await,
         Command::Migrate { direction } => migrate(&settings, direction).await,
         Command::Post(PostCommand::New { file }) => post_new(&settings, &file).await,
+        Command::Post(PostCommand::Update { file }) => post_update(&settings, &file).await,
         Command::Post(PostCommand::List) => post_list(&settings).await,
         Command::Backup { file } => backup::backup(&settings, &file).await,
         Command::Restore { file } => backup::restore(&settings, &file).await,
@@ -222,6 +243,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             big_post_comments,
             seed,
             append,
+            json,
         } => {
             let store = migrated_store(&settings).await?;
             let existing = store.all_posts().await?.len();
@@ -241,7 +263,11 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 },
             )
             .await?;
-            println!("{}", summary.to_json());
+            if json {
+                println!("{}", summary.to_json());
+            } else {
+                println!("{}", summary.to_text(&settings.site.base_url));
+            }
             Ok(())
         }
         Command::BenchBaseline { bind, file } => bench_baseline(&bind, &file).await,
@@ -260,6 +286,9 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
     // Before the port opens: from then on a SIGTERM must find the handler in place.
     let stop = shutdown_signal();
+    if let Some(warning) = settings.base_url_warning() {
+        tracing::warn!("{warning}");
+    }
     let app = App::build(settings).await?;
     let address = app.local_addr()?;
     tracing::info!(%address, base_url = %settings.site.base_url, "Folio is serving");
@@ -410,6 +439,16 @@ async fn post_new(settings: &Settings, file: &std::path::Path) -> anyhow::Result
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let parsed = parse_post_file(&text).with_context(|| format!("{}", file.display()))?;
     let store = migrated_store(settings).await?;
+    let slug = file_slug(&parsed);
+    if let Some(id) = store.post_id_by_slug(parsed.kind, &slug).await? {
+        // Running the same command twice must not make a `-2` copy of the post.
+        bail!(
+            "{file}: a {kind} with the slug {slug:?} already exists (id {id}); to replace it, run `folio post update --file {file}`, or set another `slug` in the header",
+            file = file.display(),
+            kind = parsed.kind.as_str(),
+            slug = slug.as_str(),
+        );
+    }
     let author = match &parsed.author {
         Some(key) => store.find_user(key).await?.with_context(|| {
             format!(
@@ -452,6 +491,76 @@ async fn post_new(settings: &Settings, file: &std::path::Path) -> anyhow::Result
         post.summary.status.as_str(),
         settings.site.base_url,
         post.summary.path()
+    );
+    Ok(())
+}
+
+/// The slug a post file stands for: its header's, or the one made from its title.
+fn file_slug(parsed: &folio_domain::front_matter::PostFile) -> Slug {
+    parsed
+        .slug
+        .clone()
+        .unwrap_or_else(|| Slug::from_title(&parsed.title, parsed.kind.as_str()))
+}
+
+async fn post_update(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let parsed = parse_post_file(&text).with_context(|| format!("{}", file.display()))?;
+    let store = migrated_store(settings).await?;
+    let slug = file_slug(&parsed);
+    let Some(id) = store.post_id_by_slug(parsed.kind, &slug).await? else {
+        bail!(
+            "{}: no {} has the slug {:?}; to add it, run `folio post new --file {}`",
+            file.display(),
+            parsed.kind.as_str(),
+            slug.as_str(),
+            file.display()
+        );
+    };
+    let current = store
+        .editable_post(id)
+        .await?
+        .with_context(|| format!("post {id} vanished"))?;
+    let actor = match &parsed.author {
+        Some(key) => store.find_user(key).await?.with_context(|| {
+            format!(
+                "{}: `author` {key:?} matches no user (folio user list shows them)",
+                file.display()
+            )
+        })?,
+        None => default_author(&store).await?,
+    };
+    // What the file does not say (comments, image, password, parent, sticky, excerpt) stays.
+    let edit = folio_storage::PostEdit {
+        title: parsed.title,
+        slug: Some(slug),
+        source: parsed.body,
+        excerpt: current.excerpt,
+        categories: parsed.categories,
+        tags: parsed.tags,
+        featured_image: current.featured_image,
+        comments_open: current.comments_open,
+        status: parsed.status,
+        published_at: parsed.date,
+        password: current.password,
+        parent_id: current.parent_id,
+        sticky: current.sticky,
+    };
+    store
+        .save_post(&actor, Some(id), parsed.kind, edit)
+        .await?
+        .with_context(|| format!("post {id} vanished"))?;
+    let saved = store
+        .editable_post(id)
+        .await?
+        .with_context(|| format!("post {id} vanished"))?;
+    println!(
+        "{}\t{}\t{}{}",
+        id,
+        saved.status.as_str(),
+        settings.site.base_url,
+        saved.path
     );
     Ok(())
 }
@@ -532,6 +641,26 @@ async fn user_role(settings: &Settings, key: &str, role: &str) -> anyhow::Result
         return Ok(());
     }
     match key.split_once(':') {
+        Some((folio_domain::users::EMAIL_PROVIDER, address))
+            if folio_domain::users::is_plausible_email(&folio_domain::users::normalize_email(
+                address,
+            )) =>
+        {
+            let address = folio_domain::users::normalize_email(address);
+            store
+                .grant_role_at_sign_in(folio_domain::users::EMAIL_PROVIDER, &address, role)
+                .await?;
+            let hint = if settings.auth.email.enabled {
+                ""
+            } else {
+                " (email sign-in is off: set [auth.email] enabled = true)"
+            };
+            println!(
+                "email:{address} has not signed in yet: they become {} when they first log in with email{hint}",
+                role.as_str()
+            );
+            Ok(())
+        }
         Some((provider, login))
             if settings.auth.providers.contains_key(provider) && !login.is_empty() =>
         {

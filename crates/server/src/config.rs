@@ -36,6 +36,9 @@ pub struct SiteSection {
     pub title: String,
     pub tagline: String,
     pub base_url: String,
+    /// `base_url` was not set and comes from `server.bind`.
+    #[serde(skip)]
+    pub base_url_derived: bool,
     pub language: String,
     pub posts_per_page: u32,
     pub full_text_in_lists: bool,
@@ -87,6 +90,16 @@ pub struct AuthSection {
     /// One table per provider offered; the key is its name in URLs (`/auth/{name}/login`).
     #[serde(default)]
     pub providers: BTreeMap<String, folio_auth::ProviderConfig>,
+    /// `[auth.email]`: the built-in sign-in with a link sent by email.
+    #[serde(default)]
+    pub email: EmailSignInSection,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSignInSection {
+    #[serde(default)]
+    pub enabled: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -204,6 +217,17 @@ impl Settings {
 
     fn validated(mut self) -> Result<Self, ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError(format!("config key {key}: {why}")));
+        let bind_error = |bind: &str| {
+            format!("must be an address and port such as 127.0.0.1:8080, got {bind:?}")
+        };
+        if self.site.base_url.trim().is_empty() {
+            // Not set: the site is where it listens, so changing only the port moves links too.
+            let Ok(bind) = self.server.bind.parse::<SocketAddr>() else {
+                return bad("server.bind", &bind_error(&self.server.bind));
+            };
+            self.site.base_url = base_url_for(bind);
+            self.site.base_url_derived = true;
+        }
         let base = self.site.base_url.trim().trim_end_matches('/').to_owned();
         let host_part = base
             .strip_prefix("https://")
@@ -231,13 +255,7 @@ impl Settings {
             return bad("site.feed_items", "must be between 1 and 100");
         }
         if self.server.bind.parse::<SocketAddr>().is_err() {
-            return bad(
-                "server.bind",
-                &format!(
-                    "must be an address and port such as 127.0.0.1:8080, got {:?}",
-                    self.server.bind
-                ),
-            );
+            return bad("server.bind", &bind_error(&self.server.bind));
         }
         if self.server.request_timeout_seconds == 0 {
             return bad("server.request_timeout_seconds", "must be at least 1");
@@ -308,6 +326,16 @@ impl Settings {
         if self.session.absolute_lifetime_days == 0 {
             return bad("session.absolute_lifetime_days", "must be at least 1");
         }
+        if self
+            .auth
+            .providers
+            .contains_key(folio_domain::users::EMAIL_PROVIDER)
+        {
+            return bad(
+                "auth.providers.email",
+                "\"email\" is the built-in email sign-in's name: turn it on with [auth.email] enabled = true, or give this provider another name",
+            );
+        }
         for name in self.auth.providers.keys() {
             if name.is_empty()
                 || !name
@@ -373,6 +401,34 @@ impl Settings {
             );
         }
         Ok(self)
+    }
+
+    /// A `site.base_url` set on this machine's loopback address but on another port than
+    /// `server.bind`: links, feeds and the sign-in callback would point at nothing.
+    pub fn base_url_warning(&self) -> Option<String> {
+        if self.site.base_url_derived {
+            return None;
+        }
+        let (scheme, rest) = self.site.base_url.split_once("://")?;
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if !port.contains(']') => (host, port.parse::<u16>().ok()?),
+            _ => (authority, if scheme == "https" { 443 } else { 80 }),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        let bind = self.bind_address();
+        (loopback && port != bind.port()).then(|| {
+            format!(
+                "site.base_url is {} but the server listens on {bind}: links, feeds and sign-in \
+                 callbacks will point at port {port}; set site.base_url to match or remove it \
+                 to have it follow server.bind",
+                self.site.base_url
+            )
+        })
     }
 
     pub fn bind_address(&self) -> SocketAddr {
@@ -455,6 +511,7 @@ impl Settings {
                 hsts_max_age_seconds: self.server.hsts_max_age_seconds,
                 subscribe_per_address_per_hour: self.mail.confirmations_per_address_per_hour,
             },
+            email_sign_in: self.auth.email.enabled,
         }
     }
 
@@ -533,6 +590,20 @@ fn describe(error: &figment::Error) -> String {
     }
 }
 
+/// Where readers reach a server bound to `bind` when `site.base_url` is not set; one bound
+/// to every interface is reached on this machine through loopback.
+fn base_url_for(bind: SocketAddr) -> String {
+    match bind {
+        SocketAddr::V4(v4) if v4.ip().is_unspecified() => {
+            format!("http://127.0.0.1:{}", v4.port())
+        }
+        SocketAddr::V6(v6) if v6.ip().is_unspecified() => {
+            format!("http://localhost:{}", v6.port())
+        }
+        other => format!("http://{other}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,6 +614,50 @@ mod tests {
             Settings::load_with_env(None, Env::prefixed("FOLIO_TEST_NEVER_SET__")).unwrap();
         assert_eq!(settings.server.bind, "127.0.0.1:8080");
         assert_eq!(settings.database.url, "sqlite://data/folio.db");
+        assert_eq!(settings.site.base_url, "http://127.0.0.1:8080");
+        assert_eq!(settings.base_url_warning(), None);
+    }
+
+    #[test]
+    fn base_url_follows_the_bind_address_unless_set() {
+        for (bind, expected) in [
+            ("127.0.0.1:3000", "http://127.0.0.1:3000"),
+            ("0.0.0.0:3001", "http://127.0.0.1:3001"),
+            ("[::]:3002", "http://localhost:3002"),
+            ("[::1]:3003", "http://[::1]:3003"),
+            ("192.0.2.7:3004", "http://192.0.2.7:3004"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("c.toml");
+            std::fs::write(&path, format!("[server]\nbind = \"{bind}\"\n")).unwrap();
+            let settings =
+                Settings::load_with_env(Some(&path), Env::prefixed("FOLIO_TEST_NEVER_SET__"))
+                    .unwrap();
+            assert_eq!(settings.site.base_url, expected, "{bind}");
+            assert_eq!(settings.base_url_warning(), None, "{bind}");
+        }
+    }
+
+    #[test]
+    fn a_set_loopback_base_url_on_another_port_is_warned_about() {
+        let warning = |base: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("c.toml");
+            std::fs::write(
+                &path,
+                format!("[site]\nbase_url = \"{base}\"\n[server]\nbind = \"0.0.0.0:3000\"\n"),
+            )
+            .unwrap();
+            Settings::load_with_env(Some(&path), Env::prefixed("FOLIO_TEST_NEVER_SET__"))
+                .unwrap()
+                .base_url_warning()
+        };
+        assert!(warning("http://127.0.0.1:8080").unwrap().contains("8080"));
+        assert!(warning("http://localhost").is_some());
+        assert!(warning("http://[::1]:8080/blog").is_some());
+        assert_eq!(warning("http://localhost:3000"), None);
+        // A public address is behind a proxy, on whatever port it likes.
+        assert_eq!(warning("https://blog.example.org"), None);
     }
 
     #[test]

@@ -54,6 +54,28 @@ impl DemoSummary {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
+
+    /// What a person reads after `folio demo`: what was made and where to look.
+    pub fn to_text(&self, base_url: &str) -> String {
+        let mut text = format!(
+            "Sample content added: {} posts and pages, {} comments.\n",
+            self.posts, self.comments
+        );
+        if let Some(path) = &self.post_with_50_comments {
+            text.push_str(&format!("  A post with 50 comments:  {base_url}{path}\n"));
+        }
+        if let Some(path) = &self.post_with_big_thread {
+            text.push_str(&format!("  A post with a long thread: {base_url}{path}\n"));
+        }
+        text.push_str(&format!(
+            "  Try a search:             {base_url}/search?q={}\n",
+            self.search_term
+        ));
+        text.push_str(&format!(
+            "Start the site with `folio serve`, then open {base_url}/"
+        ));
+        text
+    }
 }
 
 /// Fills `store` with sample content. Meant for an empty database; on a used one it adds to

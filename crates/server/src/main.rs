@@ -13,7 +13,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&settings.log);
+    telemetry::init(&settings.log, cli.is_routine());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

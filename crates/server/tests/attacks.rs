@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::smtp::Smtp;
 use common::{Idp, Reader, TestApp, comment_id_of, csrf_of, days_ago, location};
 use folio_auth::ProviderKind;
-use folio_domain::{Identity, Role, User};
+use folio_domain::{Role, User};
 use folio_server::Settings;
 use folio_storage::NewUser;
 use folio_testkit::inspect::{Document, FeedReading, read_all};
@@ -515,7 +515,7 @@ async fn feeds_carry_quoted_markup_as_text_and_posts_as_sanitized_html() {
         )
         .await;
     let quoting_path = path_of(&app, quoting).await;
-    let (_reader, reader) = verified_reader(&app, "mallory").await;
+    let (_reader, reader) = common::signed_in_reader(&app, "mallory").await;
     let _ = excerpted;
     comment(
         &reader,
@@ -744,33 +744,6 @@ async fn characters_xml_forbids_never_reach_pages_feeds_or_the_sitemap() {
 // ---------------------------------------------------------------------------------------
 // Every payload, every surface
 
-async fn verified_reader(app: &TestApp, login: &str) -> (User, Reader) {
-    let user = app
-        .store
-        .sign_in(&Identity {
-            provider: "github".to_owned(),
-            subject: format!("gh-{login}"),
-            login: Some(login.to_owned()),
-            display_name: login.to_owned(),
-            email: Some(format!("{login}@example.org")),
-            email_verified: true,
-            avatar_url: None,
-            profile_url: None,
-        })
-        .await
-        .unwrap();
-    let (cookie, _csrf) = folio_web::open_session_for(&app.store, user.id)
-        .await
-        .unwrap();
-    let reader = Reader::new(app);
-    let url = reqwest::Url::parse(&app.address).unwrap();
-    reader.jar.add_cookie_str(
-        &format!("{}={cookie}; Path=/", folio_web::SESSION_COOKIE),
-        &url,
-    );
-    (user, reader)
-}
-
 #[tokio::test]
 async fn every_payload_stays_inert_on_every_surface() {
     let xss = corpus("xss.txt");
@@ -815,7 +788,7 @@ async fn every_payload_stays_inert_on_every_surface() {
 
     // Comments: a reader whose display name is a payload, answering another who gets the
     // reply by email; one comment per payload, and all of them in one.
-    let (_alice, alice) = verified_reader(&app, "alice").await;
+    let (_alice, alice) = common::signed_in_reader(&app, "alice").await;
     let parent = comment(&alice, &path, everything, None, "A plain first comment.")
         .await
         .unwrap();

@@ -127,6 +127,71 @@ async fn post_new_refuses_bad_files_with_a_clear_reason() {
     assert!(!missing.status.success() && stderr(&missing).contains("cannot read"));
 }
 
+#[tokio::test]
+async fn post_new_twice_refuses_and_post_update_edits_keeping_a_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _pg) = fresh_database(&dir).await;
+    let file = write(
+        dir.path(),
+        "hello.md",
+        "+++\ntitle = \"Hello, World\"\ntags = [\"first\"]\n+++\n\nFirst draft.\n",
+    );
+    let created = folio(&url, &["post", "new", "--file", &file]);
+    assert!(created.status.success(), "{}", stderr(&created));
+
+    // The same file again: no `hello-world-2` copy, and the way to do what was meant.
+    let again = folio(&url, &["post", "new", "--file", &file]);
+    assert!(!again.status.success());
+    let message = stderr(&again);
+    assert_eq!(message.trim().lines().count(), 1, "one line: {message}");
+    assert!(
+        message.contains("slug \"hello-world\" already exists")
+            && message.contains(&format!("folio post update --file {file}")),
+        "{message}"
+    );
+
+    std::fs::write(
+        &file,
+        "+++\ntitle = \"Hello, World\"\ntags = [\"second\"]\n+++\n\nSecond **draft**.\n",
+    )
+    .unwrap();
+    let updated = folio(&url, &["post", "update", "--file", &file]);
+    assert!(updated.status.success(), "{}", stderr(&updated));
+    assert!(
+        stdout(&updated).contains("/hello-world/"),
+        "{}",
+        stdout(&updated)
+    );
+
+    let store = folio_storage::Store::connect(&url).await.unwrap();
+    let rows = store.all_posts().await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let post = store.published_post("hello-world").await.unwrap().unwrap();
+    assert!(post.summary.html.contains("<strong>draft</strong>"));
+    assert_eq!(post.summary.tags[0].name, "second");
+    let revisions = store.revisions(post.summary.id).await.unwrap();
+    assert!(
+        revisions
+            .iter()
+            .any(|r| r.source.contains("Second **draft**")),
+        "the update is a revision"
+    );
+    assert!(
+        revisions.iter().any(|r| r.source.contains("First draft.")),
+        "the text it replaced is kept"
+    );
+
+    // Updating a post that is not there says how to add it.
+    let other = write(dir.path(), "other.md", "+++\ntitle = \"Other\"\n+++\nx\n");
+    let missing = folio(&url, &["post", "update", "--file", &other]);
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("folio post new --file"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
 #[test]
 fn config_errors_name_the_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -307,24 +372,122 @@ fn serve_stops_cleanly_on_sigterm() {
 }
 
 #[tokio::test]
+async fn changing_only_the_port_moves_the_links_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let database = format!("sqlite://{}/data/folio.db", dir.path().display());
+    let bind = format!("127.0.0.1:{port}");
+    let expected = format!("http://127.0.0.1:{port}");
+
+    let check = Command::new(env!("CARGO_BIN_EXE_folio"))
+        .args(["config", "check"])
+        .env("FOLIO__DATABASE__URL", &database)
+        .env("FOLIO__SERVER__BIND", &bind)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(
+        stdout(&check).contains(&format!("base_url = \"{expected}\"")),
+        "{}",
+        stdout(&check)
+    );
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_folio"))
+        .arg("serve")
+        .env("FOLIO__DATABASE__URL", &database)
+        .env("FOLIO__SERVER__BIND", &bind)
+        .env("FOLIO__LOG__LEVEL", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut home = None;
+    for _ in 0..600 {
+        if let Ok(response) = reqwest::get(format!("{expected}/")).await {
+            home = Some(response.text().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let home = home.expect("server did not start");
+    assert!(
+        home.contains(&format!("<link rel=\"canonical\" href=\"{expected}/")),
+        "{home}"
+    );
+    assert!(
+        home.contains(&format!("href=\"{expected}/feed/\"")),
+        "{home}"
+    );
+    assert!(!home.contains(":8080"), "{home}");
+}
+
+#[tokio::test]
+async fn routine_commands_do_not_print_migration_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _pg) = fresh_database(&dir).await;
+    let file = write(dir.path(), "a.md", "+++\ntitle = \"A\"\n+++\nx\n");
+    for args in [
+        vec!["post", "list"],
+        vec!["post", "new", "--file", file.as_str()],
+        vec!["user", "list"],
+        vec!["config", "check"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_folio"))
+            .args(&args)
+            .env("FOLIO__DATABASE__URL", &url)
+            .env("FOLIO__LOG__LEVEL", "info")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        let printed = format!("{}{}", stdout(&output), stderr(&output));
+        assert!(
+            !printed.contains("sea_orm_migration") && !printed.contains("Applying"),
+            "{args:?}: {printed}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn demo_fills_an_empty_site_and_leaves_a_used_one_alone() {
     let dir = tempfile::tempdir().unwrap();
     let (url, _pg) = fresh_database(&dir).await;
     let filled = folio(&url, &["demo", "--posts", "12", "--comments", "40"]);
     assert!(filled.status.success(), "{}", stderr(&filled));
+    let summary = stdout(&filled);
     assert!(
-        stdout(&filled).contains("\"posts\":12"),
-        "{}",
-        stdout(&filled)
+        summary.starts_with("Sample content added: 12 posts and pages, 40 comments.")
+            && summary.contains("/search?q=")
+            && summary.contains("folio serve")
+            && !summary.contains('{'),
+        "a summary for people: {summary}"
     );
+    let more = folio(
+        &url,
+        &[
+            "demo",
+            "--posts",
+            "1",
+            "--comments",
+            "0",
+            "--append",
+            "--json",
+        ],
+    );
+    assert!(more.status.success(), "{}", stderr(&more));
+    assert!(stdout(&more).contains("\"posts\":1"), "{}", stdout(&more));
     let store = folio_storage::Store::connect(&url).await.unwrap();
-    assert_eq!(store.count_published_posts().await.unwrap(), 12);
+    assert_eq!(store.count_published_posts().await.unwrap(), 13);
     let again = folio(&url, &["demo"]);
     assert!(!again.status.success());
     assert!(stderr(&again).contains("already has"), "{}", stderr(&again));
     assert_eq!(
         store.count_published_posts().await.unwrap(),
-        12,
+        13,
         "nothing added"
     );
 }

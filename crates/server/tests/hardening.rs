@@ -179,7 +179,9 @@ async fn a_moderation_link_works_only_while_its_comment_waits_and_its_moderator_
 
     // Moderated in the admin: both moderators' links now say so and change nothing.
     app.store
-        .set_comments_status(&second.user, &[held[0]], CommentStatus::Spam)
+        .set_comments_status(&second.user, &[held[0]], CommentStatus::Spam, |_| {
+            Vec::new()
+        })
         .await
         .unwrap();
     let token = moderation_token(&app, held[0], &first.user).await;

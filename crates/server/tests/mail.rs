@@ -663,12 +663,19 @@ async fn a_held_comment_tells_only_moderators_until_approved() {
         .unwrap()
         .to_owned();
     assert!(moderation.starts_with("Please moderate"), "{moderation}");
-    app.sql(&format!(
-        "UPDATE comments SET status = 'approved' WHERE id = {first}"
-    ))
-    .await;
     let path = post_path(&post);
-    folio_notification::notify_approved_comment(&app.store, first, &post.summary.title, &path)
+    let plan =
+        folio_notification::plan_approval_mail(&app.store, first, &post.summary.title, &path)
+            .await
+            .unwrap()
+            .unwrap();
+    app.store
+        .set_comments_status(
+            &moderator,
+            &[first],
+            folio_domain::CommentStatus::Approved,
+            |id| plan.rows(id),
+        )
         .await
         .unwrap();
     run_worker_until_drained(&app).await;
@@ -736,6 +743,124 @@ async fn a_held_comment_tells_only_moderators_until_approved() {
             .unwrap()
             .starts_with("Bob replied to your comment")
     );
+}
+
+/// A moderator in the admin: their client and the session's CSRF token.
+async fn moderator_in_admin(app: &TestApp) -> (User, reqwest::Client, String) {
+    let (moderator, _) = reader(app, "mod", "Moderator").await;
+    app.store
+        .set_role(moderator.id, folio_domain::Role::Editor)
+        .await
+        .unwrap();
+    let (cookie, csrf) = folio_web::open_session_for(&app.store, moderator.id)
+        .await
+        .unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::COOKIE,
+        format!("{}={cookie}", folio_web::SESSION_COOKIE)
+            .parse()
+            .unwrap(),
+    );
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    (moderator, client, csrf)
+}
+
+/// Presses a button of `/admin/comments` for `ids`.
+async fn admin_moderates(
+    app: &TestApp,
+    client: &reqwest::Client,
+    csrf: &str,
+    action: &str,
+    ids: &[i64],
+) {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let mut form = vec![("_csrf", csrf), ("action", action)];
+    form.extend(ids.iter().map(|id| ("id", id.as_str())));
+    let response = client
+        .post(app.url("/admin/comments/moderate"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+}
+
+fn replies_to(smtp: &Smtp, address: &str) -> Vec<String> {
+    smtp.to(address)
+        .iter()
+        .map(|m| m.parsed().subject().unwrap().to_owned())
+        .filter(|subject| subject.contains("replied to your comment"))
+        .collect()
+}
+
+#[tokio::test]
+async fn approving_in_the_admin_tells_the_parent_author_once() {
+    let smtp = Smtp::start();
+    let app = app_without_worker(smtp.port, "always").await;
+    let post = sales_post(&app).await;
+    let (_moderator, admin, csrf) = moderator_in_admin(&app).await;
+    let (_alice, alice) = reader(&app, "alice", "Alice").await;
+    let (_bob, bob) = reader(&app, "bob", "Bob").await;
+    let (_carol, carol) = reader(&app, "carol", "Carol").await;
+    let (_dave, dave) = reader(&app, "dave", "Dave").await;
+    let first = comment(&app, &alice, &post, None, "Held first.", &[]).await;
+    admin_moderates(&app, &admin, &csrf, "approve", &[first]).await;
+
+    // One approval of Bob's reply: Alice hears of it once, however often it is approved.
+    let reply = comment(&app, &bob, &post, Some(first), "Bob's answer.", &[]).await;
+    run_worker_until_drained(&app).await;
+    assert!(replies_to(&smtp, "alice@example.org").is_empty(), "held");
+    admin_moderates(&app, &admin, &csrf, "approve", &[reply]).await;
+    admin_moderates(&app, &admin, &csrf, "approve", &[reply]).await;
+    run_worker_until_drained(&app).await;
+    assert_eq!(
+        replies_to(&smtp, "alice@example.org"),
+        vec!["Bob replied to your comment on “Sales Isn't Adversarial”"]
+    );
+
+    // A bulk approval: one email per reply.
+    let c = comment(&app, &carol, &post, Some(first), "Carol's answer.", &[]).await;
+    let d = comment(&app, &dave, &post, Some(first), "Dave's answer.", &[]).await;
+    admin_moderates(&app, &admin, &csrf, "approve", &[c, d]).await;
+    admin_moderates(&app, &admin, &csrf, "approve", &[c, d]).await;
+    run_worker_until_drained(&app).await;
+    let mut told = replies_to(&smtp, "alice@example.org");
+    told.sort();
+    assert_eq!(told.len(), 3, "{told:?}");
+    assert!(told[1].starts_with("Carol replied") && told[2].starts_with("Dave replied"));
+}
+
+#[tokio::test]
+async fn a_moderators_reply_from_the_queue_tells_the_comment_author() {
+    let smtp = Smtp::start();
+    let app = app_without_worker(smtp.port, "always").await;
+    let post = sales_post(&app).await;
+    let (_moderator, admin, csrf) = moderator_in_admin(&app).await;
+    let (_alice, alice) = reader(&app, "alice", "Alice").await;
+    let (_bob, bob) = reader(&app, "bob", "Bob").await;
+    let first = comment(&app, &alice, &post, None, "A question?", &[]).await;
+    admin_moderates(&app, &admin, &csrf, "approve", &[first]).await;
+    // Bob's held reply is answered from the queue: that approves it (Alice hears of Bob's
+    // reply) and publishes the moderator's answer (Bob hears of it).
+    let held = comment(&app, &bob, &post, Some(first), "Another question?", &[]).await;
+    let response = admin
+        .post(app.url(&format!("/admin/comments/{held}/reply")))
+        .form(&[("_csrf", csrf.as_str()), ("comment", "Both answered.")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    run_worker_until_drained(&app).await;
+    assert_eq!(
+        replies_to(&smtp, "bob@example.org"),
+        vec!["Moderator replied to your comment on “Sales Isn't Adversarial”"]
+    );
+    assert_eq!(replies_to(&smtp, "alice@example.org").len(), 1);
 }
 
 #[tokio::test]

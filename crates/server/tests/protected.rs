@@ -8,7 +8,7 @@ mod common;
 
 use common::smtp::Smtp;
 use common::{Reader, TestApp, days_ago, location};
-use folio_domain::{CommentStatus, Identity, Post, PostKind, PostStatus, Role, User};
+use folio_domain::{CommentStatus, Post, PostKind, PostStatus, Role, User};
 use folio_storage::{NewPost, NewUser};
 
 const BODY: &str = "The treasure is buried under the old oak.";
@@ -35,33 +35,6 @@ async fn protected_post(app: &TestApp, author: &User) -> Post {
         })
         .await
         .unwrap()
-}
-
-/// A reader signed in with GitHub, as a cookie on a client of their own.
-async fn signed_in(app: &TestApp, login: &str) -> (User, Reader) {
-    let user = app
-        .store
-        .sign_in(&Identity {
-            provider: "github".to_owned(),
-            subject: format!("gh-{login}"),
-            login: Some(login.to_owned()),
-            display_name: login.to_owned(),
-            email: Some(format!("{login}@example.org")),
-            email_verified: true,
-            avatar_url: None,
-            profile_url: None,
-        })
-        .await
-        .unwrap();
-    let (cookie, _) = folio_web::open_session_for(&app.store, user.id)
-        .await
-        .unwrap();
-    let reader = Reader::new(app);
-    let url = reqwest::Url::parse(&app.address).unwrap();
-    reader
-        .jar
-        .add_cookie_str(&format!("{}={cookie}", folio_web::SESSION_COOKIE), &url);
-    (user, reader)
 }
 
 fn assert_sealed(page: &str, what: &str) {
@@ -207,7 +180,7 @@ async fn commenting_on_a_protected_post_needs_its_password() {
     let author = app.author("Ann").await;
     let post = protected_post(&app, &author).await;
     let path = post.summary.path();
-    let (_, reader) = signed_in(&app, "bo").await;
+    let (_, reader) = common::signed_in_reader(&app, "bo").await;
     let locked = reader.page(&path).await;
     assert!(!locked.contains("id=\"commentform\""), "{locked}");
     let csrf = reader.csrf("/account").await;
@@ -348,7 +321,7 @@ async fn emails_about_a_protected_post_leave_its_words_out() {
     })
     .await;
     let author = app.author("Ann").await;
-    let (fan, _) = signed_in(&app, "fan").await;
+    let (fan, _) = common::signed_in_reader(&app, "fan").await;
     app.store
         .subscribe_blog("fan@example.org", Some(fan.id), true, |_| None)
         .await
@@ -376,8 +349,8 @@ async fn emails_about_a_protected_post_leave_its_words_out() {
     // Bo and Cy both opened the post; Cy's reply reaches Bo without its words.
     let path = post.summary.path();
     let id = post.summary.id.to_string();
-    let (_, bo) = signed_in(&app, "bo").await;
-    let (_, cy) = signed_in(&app, "cy").await;
+    let (_, bo) = common::signed_in_reader(&app, "bo").await;
+    let (_, cy) = common::signed_in_reader(&app, "cy").await;
     for reader in [&bo, &cy] {
         let unlocked = reader
             .post_form(

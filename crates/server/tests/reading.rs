@@ -217,6 +217,76 @@ async fn future_posts_stay_hidden_until_their_time() {
 }
 
 #[tokio::test]
+async fn pages_outside_the_reading_side_keep_the_site_menu() {
+    let app = TestApp::spawn().await;
+    let alice = app.author("Alice").await;
+    app.store
+        .create_post(folio_storage::NewPost {
+            kind: folio_domain::PostKind::Page,
+            title: "About".into(),
+            slug: None,
+            source: "Who we are.".into(),
+            status: folio_domain::PostStatus::Published,
+            published_at: None,
+            author_id: alice.id,
+            categories: vec![],
+            tags: vec![],
+            comments_open: false,
+            featured_image: None,
+            password: None,
+            parent_id: None,
+            sticky: false,
+        })
+        .await
+        .unwrap();
+    let menu = "<li class=\"menu-item\"><a href=\"/about/\">About</a></li>";
+    for path in [
+        "/no-such-page/",
+        "/moderate/no-such-token",
+        "/unsubscribe/no-such-token",
+    ] {
+        let response = app.get(path).await;
+        assert!(response.status().is_client_error(), "{path}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains(menu), "{path}: {html}");
+    }
+    // The sign-in page belongs to the site too.
+    let sign_in = app.page("/auth/login?return_to=%2F").await;
+    assert!(sign_in.contains(menu), "/auth/login: {sign_in}");
+}
+
+#[tokio::test]
+async fn a_parent_category_counts_its_childrens_posts() {
+    let app = TestApp::spawn().await;
+    let alice = app.author("Alice").await;
+    app.post_in(
+        &alice,
+        "Kyoto",
+        "x",
+        at(2024, 3, 1),
+        &["Travel > Japan"],
+        &[],
+    )
+    .await;
+    app.post_in(
+        &alice,
+        "Osaka",
+        "x",
+        at(2024, 3, 2),
+        &["Travel > Japan"],
+        &[],
+    )
+    .await;
+    let home = app.page("/").await;
+    assert!(
+        home.contains("<a href=\"/category/travel/\">Travel</a> (2)"),
+        "{home}"
+    );
+    assert!(home.contains(">Japan</a> (2)"), "{home}");
+    assert!(!home.contains("(0)"), "{home}");
+}
+
+#[tokio::test]
 async fn pages_and_archives() {
     let app = TestApp::spawn().await;
     let alice = app.author("Alice").await;

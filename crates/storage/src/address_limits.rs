@@ -12,6 +12,7 @@ use crate::raw::statement;
 pub(crate) enum AddressLimit {
     Comments = 1,
     SubscribeConfirmations = 2,
+    SignInLinks = 3,
 }
 
 /// Holds, until `txn` ends, the lock for `address` and `limit`: a second request from the

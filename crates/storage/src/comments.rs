@@ -131,9 +131,7 @@ impl Store {
         if let (true, Some(user_id)) = (follow_thread, author) {
             crate::mail::set_follow(&txn, post_id, user_id, true).await?;
         }
-        for queued in mail(row.id) {
-            crate::mail::insert_mail(&txn, &queued).await?;
-        }
+        crate::mail::queue_comment_mail(&txn, mail(row.id)).await?;
         bump_content_version(&txn).await?;
         txn.commit().await?;
         Ok(Ok(row.id))

@@ -50,8 +50,9 @@ pub const EXPORT_FORMAT_VERSION: u64 = 1;
 
 /// Sign-in sessions stay behind: a session id is a bearer credential (an admin's is the whole
 /// site), and an export is a file that gets copied around. After a move readers sign in again.
-/// So do the last day's actions per network address (rate limits): short-lived, and personal.
-const NOT_EXPORTED: &[&str] = &["sessions", "address_events"];
+/// So do the last day's actions per network address (rate limits): short-lived, and personal;
+/// and email sign-in links, which last minutes.
+const NOT_EXPORTED: &[&str] = &["sessions", "address_events", "sign_in_tokens"];
 
 /// Rows read per query while exporting, and rows per INSERT while importing.
 const PAGE_ROWS: usize = 1000;

@@ -9,6 +9,26 @@ use crate::entities::{identities, users};
 use crate::users::{free_user_slug, user_from_row};
 use crate::{Result, StorageError, Store, now};
 
+/// What [`Store::link_identity`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkOutcome {
+    Linked,
+    /// The identity signs in as this user already.
+    AlreadyLinked,
+    /// Another account signs in with this identity: it was left there.
+    BelongsToAnother,
+}
+
+/// What [`Store::unlink_identity`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnlinkOutcome {
+    Removed,
+    /// The account's only way of signing in: kept.
+    LastOne,
+    /// No such identity on this account.
+    NotYours,
+}
+
 impl Store {
     /// Signs a person in through a provider's identity: finds the user by (provider, subject),
     /// or takes over a user no one can sign in as yet (an imported commenter or author) whose
@@ -47,8 +67,10 @@ impl Store {
                     .await?
                     .ok_or_else(|| StorageError::UnknownUser(user_id.to_string()))?;
                 let mut user: users::ActiveModel = user.into();
-                user.display_name = Set(identity.display_name.clone());
-                user.avatar_url = Set(identity.avatar_url.clone());
+                if !identity.keeps_user_profile() {
+                    user.display_name = Set(identity.display_name.clone());
+                    user.avatar_url = Set(identity.avatar_url.clone());
+                }
                 if let Some(email) = verified_email {
                     user.email = Set(Some(email));
                     user.email_verified = Set(true);
@@ -59,7 +81,9 @@ impl Store {
             }
             (None, Some(guest)) => {
                 let mut user: users::ActiveModel = guest.into();
-                user.display_name = Set(identity.display_name.clone());
+                if !identity.keeps_user_profile() {
+                    user.display_name = Set(identity.display_name.clone());
+                }
                 if identity.avatar_url.is_some() {
                     user.avatar_url = Set(identity.avatar_url.clone());
                 }
@@ -104,6 +128,70 @@ impl Store {
             .ok_or_else(|| StorageError::UnknownUser(user_id.to_string()))?;
         txn.commit().await?;
         user_from_row(user)
+    }
+
+    /// Adds a way of signing in to `user_id`'s account (linked accounts): from now on this
+    /// identity signs in as that user. Refused when the identity already belongs to another
+    /// user. Nothing is matched by email here, and an address the provider did not vouch
+    /// for stays on the identity only.
+    pub async fn link_identity(&self, user_id: i64, identity: &Identity) -> Result<LinkOutcome> {
+        let txn = self.db.begin().await?;
+        let existing = identities::Entity::find()
+            .filter(identities::Column::Provider.eq(&identity.provider))
+            .filter(identities::Column::Subject.eq(&identity.subject))
+            .one(&txn)
+            .await?;
+        let outcome = match existing {
+            Some(row) if row.user_id == user_id => LinkOutcome::AlreadyLinked,
+            Some(_) => LinkOutcome::BelongsToAnother,
+            None => {
+                insert_identity(&txn, user_id, identity, now()).await?;
+                let user = users::Entity::find_by_id(user_id)
+                    .one(&txn)
+                    .await?
+                    .ok_or_else(|| StorageError::UnknownUser(user_id.to_string()))?;
+                if user.email.is_none()
+                    && let Some(email) = identity.email.clone().filter(|_| identity.email_verified)
+                {
+                    let mut user: users::ActiveModel = user.into();
+                    user.email = Set(Some(email));
+                    user.email_verified = Set(true);
+                    user.update(&txn).await?;
+                }
+                LinkOutcome::Linked
+            }
+        };
+        txn.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Removes one of `user_id`'s ways of signing in, unless it is the last one (then the
+    /// account could no longer be reached).
+    pub async fn unlink_identity(
+        &self,
+        user_id: i64,
+        provider: &str,
+        subject: &str,
+    ) -> Result<UnlinkOutcome> {
+        let txn = self.db.begin().await?;
+        let mine = identities::Entity::find()
+            .filter(identities::Column::UserId.eq(user_id))
+            .all(&txn)
+            .await?;
+        let Some(target) = mine
+            .iter()
+            .find(|row| row.provider == provider && row.subject == subject)
+        else {
+            return Ok(UnlinkOutcome::NotYours);
+        };
+        if mine.len() < 2 {
+            return Ok(UnlinkOutcome::LastOne);
+        }
+        identities::Entity::delete_by_id(target.id)
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(UnlinkOutcome::Removed)
     }
 
     /// Gives the role to whoever signs in as `provider:login`, at their first sign-in.

@@ -20,6 +20,7 @@ mod raw;
 mod search;
 mod sessions;
 mod settings;
+mod sign_in_links;
 mod site;
 mod taxonomy;
 mod terms;
@@ -37,6 +38,7 @@ pub use error::StorageError;
 pub use export::{
     EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ImportError, TransferSummary, latest_migration,
 };
+pub use identities::{LinkOutcome, UnlinkOutcome};
 pub use likes::{Liker, Likes};
 pub use mail::{
     BlogSubscription, ClaimedMail, CommentAudience, FailedMail, ModerationLink, NewMail,
@@ -49,6 +51,7 @@ pub use posts::{
 };
 pub use search::SearchHit;
 pub use sessions::StoredSession;
+pub use sign_in_links::{SignInLinkLimits, SignInLinkRequest, SignInLinkState, sign_in_token_hash};
 pub use site::{ContentState, MonthCount, SitemapEntry};
 pub use taxonomy::{TermEdit, TermRefusal, TermUsage};
 pub use terms::CategoryCount;

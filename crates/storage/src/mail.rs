@@ -129,6 +129,24 @@ pub(crate) async fn insert_mail<C: ConnectionTrait>(db: &C, mail: &NewMail) -> R
     Ok(result.rows_affected() > 0)
 }
 
+/// Queues the emails a comment's arrival causes, inside the transaction that wrote it or
+/// changed its status. Every path that makes a comment visible (a comment that needs no
+/// moderation, approval in the admin or by an email link, a moderator's reply) and every
+/// held comment (its moderators are asked) comes through here, and only when the status
+/// really changed: approving an approved comment tells nobody twice.
+pub(crate) async fn queue_comment_mail<C: ConnectionTrait>(
+    db: &C,
+    mails: Vec<NewMail>,
+) -> Result<u64> {
+    let mut queued = 0;
+    for mail in &mails {
+        if insert_mail(db, mail).await? {
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
 pub(crate) async fn set_follow<C: ConnectionTrait>(
     db: &C,
     post_id: i64,
@@ -906,10 +924,13 @@ impl Store {
     /// Uses a moderation link once: sets the comment's status. The comment's id, or `None`
     /// when the link was already used (by a second click or another moderator's email being
     /// the same link) or the comment is gone.
+    /// `mail`: the emails the comment's new status causes (see [`queue_comment_mail`]),
+    /// queued in the same transaction, only when the status changed.
     pub async fn use_moderation_link(
         &self,
         token: &str,
         status: CommentStatus,
+        mail: impl FnOnce(i64) -> Vec<NewMail>,
     ) -> Result<Option<i64>> {
         let backend = self.db_backend();
         let txn = self.db.begin().await?;
@@ -951,6 +972,7 @@ impl Store {
         if changed.rows_affected() != 1 {
             return Ok(None);
         }
+        queue_comment_mail(&txn, mail(comment_id)).await?;
         crate::site::bump_content_version(&txn).await?;
         txn.commit().await?;
         Ok(Some(comment_id))

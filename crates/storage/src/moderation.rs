@@ -124,24 +124,31 @@ impl Store {
             .collect()
     }
 
-    /// Moves comments to `status` (approve, spam, trash, hold).
+    /// Moves comments to `status` (approve, spam, trash, hold). `mail` plans the emails of a
+    /// comment this approves (see [`crate::mail::queue_comment_mail`]); they are queued in
+    /// the same transaction, and only for a comment whose status this changed.
     pub async fn set_comments_status(
         &self,
         actor: &User,
         ids: &[i64],
         status: CommentStatus,
+        mail: impl Fn(i64) -> Vec<crate::NewMail>,
     ) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
         let txn = self.db.begin().await?;
-        comments::Entity::update_many()
-            .col_expr(comments::Column::Status, Expr::value(status.as_str()))
-            .col_expr(comments::Column::UpdatedAt, Expr::value(now()))
-            .filter(comments::Column::Id.is_in(ids.iter().copied()))
-            .exec(&txn)
-            .await?;
-        for id in ids {
+        for &id in ids {
+            let changed = comments::Entity::update_many()
+                .col_expr(comments::Column::Status, Expr::value(status.as_str()))
+                .col_expr(comments::Column::UpdatedAt, Expr::value(now()))
+                .filter(comments::Column::Id.eq(id))
+                .filter(comments::Column::Status.ne(status.as_str()))
+                .exec(&txn)
+                .await?;
+            if changed.rows_affected == 1 && status == CommentStatus::Approved {
+                crate::mail::queue_comment_mail(&txn, mail(id)).await?;
+            }
             record(
                 &txn,
                 actor,
@@ -189,6 +196,7 @@ impl Store {
         parent: &QueuedComment,
         source: &str,
         html: String,
+        mail: impl FnOnce(i64) -> Vec<crate::NewMail>,
     ) -> Result<i64> {
         let txn = self.db.begin().await?;
         let at = now();
@@ -216,6 +224,7 @@ impl Store {
             &format!("in reply to comment {}", parent.id),
         )
         .await?;
+        crate::mail::queue_comment_mail(&txn, mail(row.id)).await?;
         bump_content_version(&txn).await?;
         txn.commit().await?;
         Ok(row.id)

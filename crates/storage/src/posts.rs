@@ -312,6 +312,17 @@ impl Store {
     }
 
     /// A published post or page by id: what a comment form names.
+    /// The post or page of `kind` with this slug, whatever its status (drafts and the trash
+    /// too): the one `folio post update` edits.
+    pub async fn post_id_by_slug(&self, kind: PostKind, slug: &Slug) -> Result<Option<i64>> {
+        Ok(posts::Entity::find()
+            .filter(posts::Column::Kind.eq(kind.as_str()))
+            .filter(posts::Column::Slug.eq(slug.as_str()))
+            .one(&self.db)
+            .await?
+            .map(|row| row.id))
+    }
+
     pub async fn published_entry(&self, id: i64) -> Result<Option<Post>> {
         let row = posts::Entity::find_by_id(id)
             .filter(posts::Column::Status.eq(PostStatus::Published.as_str()))

@@ -398,6 +398,7 @@ impl Store {
         };
         let row = match &existing {
             Some(old) => {
+                keep_first_text(&txn, old).await?;
                 let mut active = old.clone().into_active_model();
                 active.slug = Set(slug.as_str().to_owned());
                 // A title edited here is plain text: imported markup goes with the old one.
@@ -834,4 +835,30 @@ fn path_of(zone: &SiteZone, row: &posts::Model) -> Result<String> {
 
 fn parse_kind(raw: &str) -> Result<PostKind> {
     PostKind::parse(raw).ok_or_else(|| StorageError::unexpected("posts", "kind", raw))
+}
+
+/// A post made outside the editor (`folio post new`, an import, sample content) has no
+/// revision yet: its text becomes the first one before the first save replaces it.
+async fn keep_first_text<C: ConnectionTrait>(db: &C, old: &posts::Model) -> Result<()> {
+    let has_revision = post_revisions::Entity::find()
+        .filter(post_revisions::Column::PostId.eq(old.id))
+        .one(db)
+        .await?
+        .is_some();
+    if has_revision {
+        return Ok(());
+    }
+    post_revisions::ActiveModel {
+        post_id: Set(old.id),
+        saved_by: Set(None),
+        title: Set(old.title.clone()),
+        slug: Set(old.slug.clone()),
+        source: Set(old.source.clone()),
+        excerpt: Set(String::new()),
+        created_at: Set(old.updated_at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
 }

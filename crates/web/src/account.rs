@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use folio_domain::{Identity, User};
-use folio_storage::{LeavingComments, StorageError};
+use folio_storage::{LeavingComments, StorageError, UnlinkOutcome};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/account", get(show).post(save))
         .route("/account/export", get(export))
         .route("/account/delete", post(delete))
+        .route("/account/sign-in-methods/remove", post(remove_method))
 }
 
 #[derive(Template)]
@@ -35,12 +36,17 @@ struct AccountPage {
     user: User,
     avatar_url: String,
     identities: Vec<IdentityView>,
+    /// Ways of signing in the reader may add ("Log in with ..." in link mode).
+    add_choices: Vec<crate::signin::SignInChoice>,
     comment_count: usize,
     csrf: String,
     error: Option<String>,
 }
 
 struct IdentityView {
+    /// The config name and the provider's subject: what the remove button sends.
+    provider_name: String,
+    subject: String,
     provider: String,
     login: String,
     email: String,
@@ -68,6 +74,8 @@ async fn page(
         .await?
         .into_iter()
         .map(|identity: Identity| IdentityView {
+            provider_name: identity.provider.clone(),
+            subject: identity.subject.clone(),
             provider: state
                 .providers()
                 .get(&identity.provider)
@@ -84,7 +92,7 @@ async fn page(
         })
         .collect();
     let comment_count = store.comments_by_user(user.id).await?.len();
-    let mut layout = Layout::bare(state, "Your account", "/account");
+    let mut layout = Layout::with_menu(state, "Your account", "/account").await;
     layout.noindex = true;
     layout.for_viewer(viewer, "/account").await?;
     Ok(AccountPage {
@@ -92,6 +100,7 @@ async fn page(
         layout,
         user,
         identities,
+        add_choices: crate::signin::link_choices(state),
         comment_count,
         csrf: viewer.csrf_token().await?,
         error,
@@ -202,6 +211,38 @@ async fn export(State(state): State<AppState>, viewer: Viewer) -> Result<Respons
         )
             .into_response(),
     ))
+}
+
+#[derive(Debug, Deserialize)]
+struct RemoveMethodForm {
+    #[serde(default)]
+    _csrf: String,
+    #[serde(default)]
+    provider: String,
+    #[serde(default)]
+    subject: String,
+}
+
+/// Removes one way of signing in from the reader's account; never the last one.
+async fn remove_method(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Form(form): Form<RemoveMethodForm>,
+) -> Result<Response, AppError> {
+    let user_id = viewer.acting_user(&form._csrf).await?;
+    let outcome = state
+        .store()
+        .unlink_identity(user_id, &form.provider, &form.subject)
+        .await?;
+    let notice = match outcome {
+        UnlinkOutcome::Removed => "That way of logging in was removed from your account.",
+        UnlinkOutcome::LastOne => {
+            "That is your only way to log in, so it was kept: add another one first."
+        }
+        UnlinkOutcome::NotYours => "That way of logging in is not on your account.",
+    };
+    viewer.set_notice(notice).await?;
+    Ok(see_other("/account"))
 }
 
 #[derive(Debug, Deserialize)]

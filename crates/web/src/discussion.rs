@@ -625,7 +625,7 @@ async fn edit_page(
     editable: bool,
 ) -> Result<EditPage, AppError> {
     let path = PostView::new(&post.summary).path;
-    let mut layout = Layout::bare(state, "Edit your comment", &path);
+    let mut layout = Layout::with_menu(state, "Edit your comment", &path).await;
     layout.noindex = true;
     layout.for_viewer(viewer, &path).await?;
     Ok(EditPage {

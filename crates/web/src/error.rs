@@ -147,7 +147,11 @@ pub(crate) async fn error_pages(
             "The site could not show this page just now. The problem has been logged; please try again in a moment.",
         ),
     };
-    let mut layout = Layout::bare(&state, heading, &path);
+    let mut layout = if status.is_server_error() {
+        Layout::bare(&state, heading, &path)
+    } else {
+        Layout::with_menu(&state, heading, &path).await
+    };
     layout.body_class = match status {
         StatusCode::NOT_FOUND => "error404",
         StatusCode::BAD_REQUEST => "error400",

@@ -125,6 +125,17 @@ impl Layout {
         Ok(())
     }
 
+    /// The frame with the site's menu but no sidebar: for pages outside the reading side
+    /// (errors, moderation and subscription links), which still belong to the site. Without
+    /// the database (the reason for a 500, perhaps) the menu is left out.
+    pub async fn with_menu(state: &AppState, title: &str, path: &str) -> Self {
+        let mut layout = Layout::bare(state, title, path);
+        if let Ok(chrome) = state.chrome().get_or_build(state).await {
+            layout.menu = chrome.menu.clone();
+        }
+        layout
+    }
+
     /// The full frame: menu of pages and the sidebar widgets.
     pub async fn full(state: &AppState, title: &str, path: &str) -> Result<Self, AppError> {
         let chrome = state.chrome().get_or_build(state).await?;
@@ -259,7 +270,9 @@ fn archive_links(months: Vec<folio_storage::MonthCount>) -> Vec<CountedLink> {
 }
 
 /// Categories in tree order (each parent followed by its children), with their depth, leaving
-/// out empty branches as WordPress's widget does.
+/// out empty branches as WordPress's widget does. A parent counts its children's posts too
+/// (WordPress's hierarchical counts), as its archive lists them: never "(0)" above a child
+/// that has posts.
 fn category_tree(all: Vec<folio_storage::CategoryCount>) -> Vec<CategoryItem> {
     fn subtree_total(id: i64, all: &[folio_storage::CategoryCount]) -> u64 {
         let own = all.iter().find(|c| c.term.id == id).map_or(0, |c| c.count);
@@ -279,7 +292,8 @@ fn category_tree(all: Vec<folio_storage::CategoryCount>) -> Vec<CategoryItem> {
             return;
         }
         for c in all.iter().filter(|c| c.term.parent_id == parent) {
-            if subtree_total(c.term.id, all) == 0 {
+            let total = subtree_total(c.term.id, all);
+            if total == 0 {
                 continue;
             }
             out.push(CategoryItem {
@@ -287,7 +301,7 @@ fn category_tree(all: Vec<folio_storage::CategoryCount>) -> Vec<CategoryItem> {
                     title: c.term.name.clone(),
                     path: crate::views::url_path(&c.term.path()),
                 },
-                count: c.count,
+                count: total,
                 depth,
             });
             visit(Some(c.term.id), depth + 1, all, out);

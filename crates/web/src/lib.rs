@@ -17,6 +17,7 @@ mod routes;
 mod session;
 mod settings;
 mod signin;
+mod signin_email;
 mod subscriptions;
 mod views;
 
@@ -177,6 +178,8 @@ pub struct WebSettings {
     /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<IpAddr>,
     pub security: SecuritySettings,
+    /// `[auth.email] enabled`: readers may sign in with a link sent to their address.
+    pub email_sign_in: bool,
 }
 
 /// Everything a handler can reach. Cheap to clone.
@@ -198,6 +201,7 @@ struct StateInner {
     max_upload_bytes: u64,
     max_image_pixels: u64,
     security: SecuritySettings,
+    email_sign_in: bool,
     cache: PageCache,
     chrome: layout::ChromeCache,
 }
@@ -221,6 +225,7 @@ impl AppState {
                 max_upload_bytes: settings.media.max_upload_bytes,
                 max_image_pixels: settings.media.max_image_pixels,
                 security: settings.security.clone(),
+                email_sign_in: settings.email_sign_in,
                 cache,
                 chrome,
             }),
@@ -287,6 +292,11 @@ impl AppState {
 
     pub(crate) fn security(&self) -> &SecuritySettings {
         &self.inner.security
+    }
+
+    /// Whether "Log in with email" is offered.
+    pub(crate) fn email_sign_in(&self) -> bool {
+        self.inner.email_sign_in
     }
 
     pub(crate) fn configured_site(&self) -> &SiteSettings {

@@ -13,7 +13,7 @@ use crate::error::error_pages;
 use crate::session::DatabaseSessions;
 use crate::{
     AppState, WebSettings, account, admin, cache, discussion, feeds, ops, pages, protected, signin,
-    subscriptions,
+    signin_email, subscriptions,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -66,6 +66,7 @@ pub fn build(state: AppState, settings: &WebSettings) -> Router {
     let secure_cookies = state.site().base_url.starts_with("https://");
     readable
         .merge(signin::router())
+        .merge(signin_email::router())
         .merge(discussion::router())
         .merge(protected::router())
         .merge(account::router())

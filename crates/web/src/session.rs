@@ -290,6 +290,10 @@ pub struct PendingSignIn {
     pub flow: folio_auth::PendingSignIn,
     /// A path on this site.
     pub return_to: String,
+    /// Started from `/account` to add this provider to the signed-in reader's account
+    /// rather than to sign in.
+    #[serde(default)]
+    pub link: bool,
 }
 
 fn new_token() -> String {

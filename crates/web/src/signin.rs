@@ -34,6 +34,24 @@ struct ReturnTo {
     return_to: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+struct LoginQuery {
+    return_to: Option<String>,
+    /// `1`: add this provider to the signed-in reader's account (from `/account`).
+    link: Option<String>,
+}
+
+/// The "add a way to log in" links of `/account`: every sign-in choice in link mode.
+pub fn link_choices(state: &AppState) -> Vec<SignInChoice> {
+    choices(state, "/account")
+        .into_iter()
+        .map(|choice| SignInChoice {
+            href: format!("{}&link=1", choice.href),
+            ..choice
+        })
+        .collect()
+}
+
 /// One "Log in with ..." choice.
 pub struct SignInChoice {
     pub label: String,
@@ -44,7 +62,7 @@ pub struct SignInChoice {
 /// The sign-in links for every configured provider, each bringing the reader back to
 /// `return_to`.
 pub fn choices(state: &AppState, return_to: &str) -> Vec<SignInChoice> {
-    state
+    let mut choices: Vec<SignInChoice> = state
         .providers()
         .iter()
         .map(|provider| SignInChoice {
@@ -56,7 +74,15 @@ pub fn choices(state: &AppState, return_to: &str) -> Vec<SignInChoice> {
             ),
             kind: provider.kind().as_str(),
         })
-        .collect()
+        .collect();
+    if state.email_sign_in() {
+        choices.push(SignInChoice {
+            label: "email".to_owned(),
+            href: format!("/auth/email/login?return_to={}", form_urlencode(return_to)),
+            kind: "email",
+        });
+    }
+    choices
 }
 
 #[derive(Template)]
@@ -76,12 +102,12 @@ async fn choose(
     Query(query): Query<ReturnTo>,
 ) -> Result<Response, AppError> {
     let return_to = safe_return_to(query.return_to.as_deref());
-    let mut layout = Layout::bare(&state, "Log in", "/auth/login");
+    let mut layout = Layout::with_menu(&state, "Log in", "/auth/login").await;
     layout.noindex = true;
-    let explanation = if state.providers().is_empty() {
+    let explanation = if state.providers().is_empty() && !state.email_sign_in() {
         "This site has no sign-in providers set up yet.".to_owned()
     } else {
-        "Log in with one of these accounts to comment, reply and like. This site never sees your password.".to_owned()
+        "Log in to comment, reply and like: with one of these accounts, or with a link sent to your email address. This site never sees your password.".to_owned()
     };
     let page = SignInPage {
         layout,
@@ -98,21 +124,26 @@ async fn choose(
 async fn login(
     State(state): State<AppState>,
     Path(provider_name): Path<String>,
-    Query(query): Query<ReturnTo>,
+    Query(query): Query<LoginQuery>,
     viewer: Viewer,
 ) -> Result<Response, AppError> {
     let return_to = safe_return_to(query.return_to.as_deref());
     let Some(provider) = state.providers().get(&provider_name) else {
         return Err(AppError::NotFound);
     };
+    let link = query.link.is_some() && viewer.user.is_some();
     match provider.start().await {
         Ok((authorize_url, flow)) => {
             viewer
-                .remember_pending(&PendingSignIn { flow, return_to })
+                .remember_pending(&PendingSignIn {
+                    flow,
+                    return_to,
+                    link,
+                })
                 .await?;
             Ok(to_provider(&authorize_url))
         }
-        Err(error) => failure(&state, &provider_name, &return_to, &error),
+        Err(error) => failure(&state, &provider_name, &return_to, &error).await,
     }
 }
 
@@ -135,13 +166,28 @@ async fn callback(
             // used already, or it came from somewhere else.
             AuthError::Expired
         };
-        return failure(&state, &provider_name, "/", &error);
+        return failure(&state, &provider_name, "/", &error).await;
     };
     let return_to = pending.return_to;
+    let link = pending.link;
     let profile = match provider.finish(pending.flow, params).await {
         Ok(profile) => profile,
-        Err(error) => return failure(&state, &provider_name, &return_to, &error),
+        Err(error) => return failure(&state, &provider_name, &return_to, &error).await,
     };
+    if link {
+        let Some(user) = viewer.user.as_ref() else {
+            // Signed out meanwhile: nothing to add it to.
+            return failure(&state, &provider_name, "/account", &AuthError::Expired).await;
+        };
+        let outcome = state
+            .store()
+            .link_identity(user.id, &identity_of(profile))
+            .await?;
+        viewer
+            .set_notice(&link_notice(outcome, provider.label()))
+            .await?;
+        return Ok(see_other("/account"));
+    }
     let user = state.store().sign_in(&identity_of(profile.clone())).await?;
     viewer.sign_in(user.id).await?;
     tracing::info!(user = user.id, provider = %provider_name, "signed in");
@@ -155,6 +201,21 @@ async fn callback(
             .await?;
     }
     Ok(see_other(&return_to))
+}
+
+/// What `/account` says after an attempt to add a way of signing in.
+pub(crate) fn link_notice(outcome: folio_storage::LinkOutcome, label: &str) -> String {
+    match outcome {
+        folio_storage::LinkOutcome::Linked => {
+            format!("You can now also log in with {label}.")
+        }
+        folio_storage::LinkOutcome::AlreadyLinked => {
+            format!("That {label} account was already one of your ways to log in.")
+        }
+        folio_storage::LinkOutcome::BelongsToAnother => format!(
+            "That {label} account already logs in to another account on this site, so it was not added. Log in with it and delete that account first if you want to move it here."
+        ),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,7 +244,7 @@ async fn confirm_logout(
     if viewer.user.is_none() {
         return Ok(see_other(&return_to));
     }
-    let mut layout = Layout::bare(&state, "Log out", "/auth/logout");
+    let mut layout = Layout::with_menu(&state, "Log out", "/auth/logout").await;
     layout.noindex = true;
     layout.for_viewer(&viewer, &return_to).await?;
     let page = LogoutPage {
@@ -216,7 +277,7 @@ fn identity_of(profile: Profile) -> Identity {
 }
 
 /// The page a failed sign-in ends on: what happened, and a way to try again.
-fn failure(
+async fn failure(
     state: &AppState,
     provider_name: &str,
     return_to: &str,
@@ -227,7 +288,7 @@ fn failure(
         AuthError::ProviderUnavailable(_) => StatusCode::BAD_GATEWAY,
         _ => StatusCode::BAD_REQUEST,
     };
-    let mut layout = Layout::bare(state, error.title(), "/auth/login");
+    let mut layout = Layout::with_menu(state, error.title(), "/auth/login").await;
     layout.noindex = true;
     let page = SignInPage {
         layout,

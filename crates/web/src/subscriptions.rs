@@ -159,8 +159,8 @@ async fn target(state: &AppState, token: &str) -> Result<UnsubscribeTarget, AppE
         .ok_or(AppError::NotFound)
 }
 
-fn page_layout(state: &AppState, title: &str, path: &str) -> Layout {
-    let mut layout = Layout::bare(state, title, path);
+async fn page_layout(state: &AppState, title: &str, path: &str) -> Layout {
+    let mut layout = Layout::with_menu(state, title, path).await;
     layout.noindex = true;
     layout
 }
@@ -171,7 +171,7 @@ async fn unsubscribe_page(
 ) -> Result<Response, AppError> {
     let target = target(&state, &token).await?;
     let page = UnsubscribePage {
-        layout: page_layout(&state, "Unsubscribe", &format!("/unsubscribe/{token}")),
+        layout: page_layout(&state, "Unsubscribe", &format!("/unsubscribe/{token}")).await,
         choices: choices_for(&target),
         recipient: target.recipient,
         token,
@@ -227,7 +227,7 @@ async fn unsubscribe(
     };
     tracing::info!(choice, "unsubscribed");
     let page = UnsubscribePage {
-        layout: page_layout(&state, "Unsubscribed", &format!("/unsubscribe/{token}")),
+        layout: page_layout(&state, "Unsubscribed", &format!("/unsubscribe/{token}")).await,
         choices: Vec::new(),
         recipient: target.recipient,
         token,
@@ -245,14 +245,14 @@ struct SubscribeForm {
     url: String,
 }
 
-fn message(
+async fn message(
     state: &AppState,
     status: StatusCode,
     heading: &str,
     text: &str,
 ) -> Result<Response, AppError> {
     let page = MessagePage {
-        layout: page_layout(state, heading, "/subscribe"),
+        layout: page_layout(state, heading, "/subscribe").await,
         heading: heading.to_owned(),
         message: text.to_owned(),
         confirm_token: None,
@@ -281,7 +281,8 @@ async fn subscribe(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Subscribe",
             "That does not look like an email address. Please go back and check it.",
-        );
+        )
+        .await;
     }
     if form.url.is_empty() {
         // Each confirmation is an email to a stranger's inbox: an address gets a few an hour.
@@ -302,7 +303,7 @@ async fn subscribe(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many subscriptions",
                 "Too many subscriptions were asked for from your network in the last hour, so no email was sent. Please try again later.",
-            );
+            ).await;
         }
     }
     // The same answer whether or not the address was known: it tells nobody who subscribed.
@@ -312,6 +313,7 @@ async fn subscribe(
         "Check your inbox",
         "We sent a confirmation link to that address. New posts arrive once it is confirmed.",
     )
+    .await
 }
 
 async fn confirm_page(
@@ -319,7 +321,7 @@ async fn confirm_page(
     Path(token): Path<String>,
 ) -> Result<Response, AppError> {
     let page = MessagePage {
-        layout: page_layout(&state, "Confirm your subscription", "/subscribe"),
+        layout: page_layout(&state, "Confirm your subscription", "/subscribe").await,
         heading: "Confirm your subscription".to_owned(),
         message: "Press the button to receive an email for each new post.".to_owned(),
         confirm_token: Some(token),
@@ -332,18 +334,24 @@ async fn confirm(
     Path(token): Path<String>,
 ) -> Result<Response, AppError> {
     match state.store().confirm_blog_subscription(&token).await? {
-        Some(_) => message(
-            &state,
-            StatusCode::OK,
-            "Subscribed",
-            "Thank you: you will receive an email for each new post.",
-        ),
-        None => message(
-            &state,
-            StatusCode::NOT_FOUND,
-            "Link not valid",
-            "This confirmation link is not valid (anymore). Please subscribe again.",
-        ),
+        Some(_) => {
+            message(
+                &state,
+                StatusCode::OK,
+                "Subscribed",
+                "Thank you: you will receive an email for each new post.",
+            )
+            .await
+        }
+        None => {
+            message(
+                &state,
+                StatusCode::NOT_FOUND,
+                "Link not valid",
+                "This confirmation link is not valid (anymore). Please subscribe again.",
+            )
+            .await
+        }
     }
 }
 
@@ -429,7 +437,7 @@ async fn moderation_target(
             "This moderation link has expired. The comment can still be moderated in the admin.".to_owned(),
         ),
     };
-    Ok(Err(message(state, StatusCode::GONE, heading, &why)?))
+    Ok(Err(message(state, StatusCode::GONE, heading, &why).await?))
 }
 
 fn status_words(status: CommentStatus) -> &'static str {
@@ -469,7 +477,7 @@ async fn moderate_page(
         Err(page) => return Ok(page),
     };
     let page = ModeratePage {
-        layout: page_layout(&state, "Moderate a comment", "/moderate"),
+        layout: page_layout(&state, "Moderate a comment", "/moderate").await,
         token,
         author_name: comment.author_name,
         comment_html: comment.html,
@@ -501,11 +509,21 @@ async fn moderate(
         "trash" => (CommentStatus::Trash, "The comment is in the trash."),
         _ => return Err(AppError::NotFound),
     };
-    let (_, post) = match moderation_target(&state, &token).await? {
+    let (comment, post) = match moderation_target(&state, &token).await? {
         Ok(found) => found,
         Err(page) => return Ok(page),
     };
-    let Some(comment_id) = state.store().use_moderation_link(&token, status).await? else {
+    let plan = match status {
+        CommentStatus::Approved => approval_plan(&state, comment.id, &post).await?,
+        _ => None,
+    };
+    let Some(comment_id) = state
+        .store()
+        .use_moderation_link(&token, status, |id| {
+            plan.map(|p| p.rows(id)).unwrap_or_default()
+        })
+        .await?
+    else {
         // Someone acted between the check and the change: say what happened.
         if let Err(page) = moderation_target(&state, &token).await? {
             return Ok(page);
@@ -515,23 +533,31 @@ async fn moderate(
             StatusCode::GONE,
             "Link already used",
             "This moderation link was already used.",
-        );
-    };
-    if status == CommentStatus::Approved {
-        folio_notification::notify_approved_comment(
-            state.store(),
-            comment_id,
-            &post.summary.title,
-            &crate::views::url_path(&post.summary.path()),
         )
-        .await?;
-    }
+        .await;
+    };
     tracing::info!(
         comment = comment_id,
         status = status.as_str(),
         "comment moderated from an email link"
     );
-    message(&state, StatusCode::OK, "Done", done)
+    message(&state, StatusCode::OK, "Done", done).await
+}
+
+/// The emails approving comment `comment_id` on `post` will queue (see
+/// `Store::set_comments_status`), planned before the transaction that approves it.
+pub(crate) async fn approval_plan(
+    state: &AppState,
+    comment_id: i64,
+    post: &Post,
+) -> Result<Option<folio_notification::CommentMailPlan>, AppError> {
+    Ok(folio_notification::plan_approval_mail(
+        state.store(),
+        comment_id,
+        &post.summary.title,
+        &crate::views::url_path(&post.summary.path()),
+    )
+    .await?)
 }
 
 #[derive(Template)]
@@ -558,7 +584,7 @@ async fn manage_page(State(state): State<AppState>, viewer: Viewer) -> Result<Re
         Some(address) => store.blog_subscription(address).await? == Some(true),
         None => false,
     };
-    let mut layout = page_layout(&state, "Email subscriptions", "/account/subscriptions");
+    let mut layout = page_layout(&state, "Email subscriptions", "/account/subscriptions").await;
     layout.for_viewer(&viewer, "/account/subscriptions").await?;
     let page = ManagePage {
         layout,

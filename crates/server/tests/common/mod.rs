@@ -435,6 +435,20 @@ impl Reader {
         location(&response)
     }
 
+    /// GET `/auth/{provider}/login` in link mode, as `/account`'s "Add" links do: returns
+    /// the provider's authorize URL.
+    pub async fn start_sign_in_linking(&self, provider: &str) -> String {
+        let response = self
+            .client
+            .get(self.url(&format!("/auth/{provider}/login")))
+            .query(&[("return_to", "/account"), ("link", "1")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303);
+        location(&response)
+    }
+
     /// Follows the provider's redirect back to our callback (the full URL it gave).
     pub async fn callback(&self, provider_location: &str) -> reqwest::Response {
         assert!(
@@ -566,4 +580,33 @@ pub fn comment_list(page: &str) -> String {
         }
         None => String::new(),
     }
+}
+
+/// A reader signed in with GitHub (verified address `login@example.org`), as a session
+/// cookie on a client of their own.
+pub async fn signed_in_reader(app: &TestApp, login: &str) -> (User, Reader) {
+    let user = app
+        .store
+        .sign_in(&folio_domain::Identity {
+            provider: "github".to_owned(),
+            subject: format!("gh-{login}"),
+            login: Some(login.to_owned()),
+            display_name: login.to_owned(),
+            email: Some(format!("{login}@example.org")),
+            email_verified: true,
+            avatar_url: None,
+            profile_url: None,
+        })
+        .await
+        .unwrap();
+    let (cookie, _csrf) = folio_web::open_session_for(&app.store, user.id)
+        .await
+        .unwrap();
+    let reader = Reader::new(app);
+    let url = reqwest::Url::parse(&app.address).unwrap();
+    reader.jar.add_cookie_str(
+        &format!("{}={cookie}; Path=/", folio_web::SESSION_COOKIE),
+        &url,
+    );
+    (user, reader)
 }

@@ -1,6 +1,8 @@
 //! The moderation queue: held, approved, spam and trash, with one-click and bulk actions,
 //! editing, replying as the signed-in moderator, and banning a comment's author.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -175,9 +177,12 @@ async fn moderate(
         moderatable(&state, &user, id).await?;
         ids.push(id);
     }
+    let plans = approval_plans(&state, &ids, status).await?;
     state
         .store()
-        .set_comments_status(&user, &ids, status)
+        .set_comments_status(&user, &ids, status, |id| {
+            plans.get(&id).map(|p| p.rows(id)).unwrap_or_default()
+        })
         .await?;
     let done = match ids.len() {
         0 => "No comments were selected.".to_owned(),
@@ -191,6 +196,31 @@ async fn moderate(
     } else {
         "/admin/comments"
     }))
+}
+
+/// The emails each comment's approval would queue, by comment id; none for another status.
+/// A comment on a post that is not published tells nobody: its link would lead nowhere.
+async fn approval_plans(
+    state: &AppState,
+    ids: &[i64],
+    status: CommentStatus,
+) -> Result<HashMap<i64, folio_notification::CommentMailPlan>, AppError> {
+    let mut plans = HashMap::new();
+    if status != CommentStatus::Approved {
+        return Ok(plans);
+    }
+    for &id in ids {
+        let Some(comment) = state.store().comment(id).await? else {
+            continue;
+        };
+        let Some(post) = state.store().published_entry(comment.post_id).await? else {
+            continue;
+        };
+        if let Some(plan) = crate::subscriptions::approval_plan(state, id, &post).await? {
+            plans.insert(id, plan);
+        }
+    }
+    Ok(plans)
 }
 
 fn label(status: CommentStatus) -> &'static str {
@@ -297,14 +327,39 @@ async fn reply(
     // Answering a held comment approves it, as in WordPress: the reply would otherwise
     // answer something readers cannot see.
     if parent.status == CommentStatus::Pending {
+        let plans = approval_plans(&state, &[parent.id], CommentStatus::Approved).await?;
         state
             .store()
-            .set_comments_status(&user, &[parent.id], CommentStatus::Approved)
+            .set_comments_status(&user, &[parent.id], CommentStatus::Approved, |id| {
+                plans.get(&id).map(|p| p.rows(id)).unwrap_or_default()
+            })
             .await?;
     }
+    let plan = match state.store().published_entry(parent.post_id).await? {
+        Some(post) => Some(
+            folio_notification::plan_comment_mail(
+                state.store(),
+                folio_notification::CommentFacts {
+                    post_id: parent.post_id,
+                    post_title: &post.summary.title,
+                    post_path: &crate::views::url_path(&post.summary.path()),
+                    parent_id: Some(parent.id),
+                    author_id: Some(user.id),
+                    author_name: &user.display_name,
+                    source: &text,
+                    html: &html,
+                    status: CommentStatus::Approved,
+                },
+            )
+            .await?,
+        ),
+        None => None,
+    };
     state
         .store()
-        .moderator_reply(&user, &parent, &text, html)
+        .moderator_reply(&user, &parent, &text, html, |id| {
+            plan.map(|p| p.rows(id)).unwrap_or_default()
+        })
         .await?;
     viewer.set_notice("Your reply is published.").await?;
     Ok(see_other("/admin/comments?status=approved"))
