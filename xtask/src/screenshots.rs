@@ -1,5 +1,6 @@
 //! `cargo xtask screenshots`: the front page and a post with a threaded conversation, at desktop
-//! and phone widths, and the admin's post editor and moderation queue, as PNGs in
+//! and phone widths, and the admin's dashboard, posts, post editor and moderation queue (also on
+//! a phone), as PNGs in
 //! `docs/screenshots/`.
 //!
 //! Chromium takes no cookie on its command line, so the admin pages are taken through a small
@@ -21,8 +22,9 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 /// Width and height per device; a post is taller so that its conversation is in the picture.
 const FRONT_SIZES: [(&str, u32, u32); 2] = [("desktop", 1280, 2000), ("phone", 390, 2400)];
 const POST_SIZES: [(&str, u32, u32); 2] = [("desktop", 1280, 3600), ("phone", 390, 6400)];
-/// The admin pages, at desktop width.
+/// The admin pages, at desktop width, and the moderation queue on a phone.
 const ADMIN_SIZE: (u32, u32) = (1280, 1600);
+const ADMIN_PHONE_SIZE: (u32, u32) = (390, 1400);
 /// The demo's admin.
 const ADMIN: &str = "clara@example.org";
 
@@ -79,9 +81,18 @@ pub fn run() -> anyhow::Result<()> {
     }
     let editor = first_editor_link(&posts.text()).context("/admin/posts links to no post")?;
     let (width, height) = ADMIN_SIZE;
-    for (name, path) in [
-        ("admin-editor", editor.as_str()),
-        ("admin-moderation", "/admin/comments"),
+    let (phone_width, phone_height) = ADMIN_PHONE_SIZE;
+    for (name, path, width, height) in [
+        ("admin-dashboard", "/admin/", width, height / 2),
+        ("admin-posts", "/admin/posts", width, height),
+        ("admin-editor", editor.as_str(), width, height),
+        ("admin-moderation", "/admin/comments", width, height),
+        (
+            "admin-moderation-phone",
+            "/admin/comments",
+            phone_width,
+            phone_height,
+        ),
     ] {
         profile += 1;
         let file = out_dir.join(format!("{name}.png"));

@@ -701,6 +701,24 @@ mod tests {
     }
 
     #[test]
+    fn a_heading_and_the_next_sentence_stay_apart_in_the_plain_text() {
+        // Search snippets and excerpts are cut from the plain text.
+        for source in [
+            "Intro.\n\n## What I'd do differently\nWhat surprised me",
+            "Intro.\n\nWhat I'd do differently\n---\nWhat surprised me",
+            "<p>Intro.</p><h2>What I'd do differently</h2><p>What surprised me</p>",
+            "<!-- wp:heading --><h2 class=\"wp-block-heading\">What I'd do differently</h2><!-- /wp:heading --><!-- wp:paragraph --><p>What surprised me</p><!-- /wp:paragraph -->",
+        ] {
+            let rendered = render_post(source);
+            assert!(
+                rendered.plain_text.contains("differently What surprised"),
+                "{source:?} gave {:?}",
+                rendered.plain_text
+            );
+        }
+    }
+
+    #[test]
     fn items_of_a_dropped_list_stay_apart() {
         let deep = "  ".repeat(MAX_NESTING);
         let mut source = String::new();

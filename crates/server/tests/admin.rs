@@ -946,6 +946,12 @@ async fn moderators_approve_spam_reply_and_ban() {
         assert!(queue.contains(&format!("id=\"queued-{id}\"")));
     }
     assert_eq!(csrf_of(&queue), admin.csrf);
+    // The admin's menu marks where it is.
+    assert!(
+        queue.contains("<a href=\"/admin/comments\" aria-current=\"page\">Comments</a>"),
+        "{queue}"
+    );
+    assert!(!queue.contains("<a href=\"/admin/posts\" aria-current"));
 
     // Two approved at once.
     let (a_s, b_s, c_s) = (a.to_string(), b.to_string(), c.to_string());

@@ -1,7 +1,8 @@
 //! The whole conversation in a real browser: Debian's Chromium, driven through chromedriver,
 //! against the real app and a real OpenID Connect server. A reader opens a post, signs in on
 //! the provider's login page, comments, likes the post and signs out; a second reader replies
-//! through the "Reply" link (moved under the comment by the page's script).
+//! through the "Reply" link (moved under the comment by the page's script). A third logs in
+//! with an emailed link, received by a real SMTP server, and comments.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::TestApp;
+use common::smtp::Smtp;
 use fantoccini::{Client, ClientBuilder, Locator};
 use folio_testkit::OidcServer;
 
@@ -38,7 +40,7 @@ impl Drop for Driver {
 
 /// chromedriver on a free loopback port, or None (with the reason printed) when the browser
 /// is not installed. On CI the test must not pass without it.
-async fn start_driver() -> Option<Driver> {
+async fn start_driver(test: &str) -> Option<Driver> {
     let missing = [CHROMIUM, CHROMEDRIVER]
         .into_iter()
         .find(|path| !std::path::Path::new(path).exists());
@@ -51,7 +53,7 @@ async fn start_driver() -> Option<Driver> {
         // eprintln! of a passing test): a skipped browser test must not read as a silent ok.
         let _ = writeln!(
             std::io::stderr(),
-            "\nSKIPPED: browser test (two_readers_converse_in_a_real_browser_or_skipped): {path} not found; {how}\n"
+            "\nSKIPPED: browser test ({test}): {path} not found; {how}\n"
         );
         return None;
     }
@@ -167,7 +169,8 @@ async fn post_comment(browser: &Client, text: &str) {
 
 #[tokio::test]
 async fn two_readers_converse_in_a_real_browser_or_skipped() {
-    let Some(driver) = start_driver().await else {
+    let Some(driver) = start_driver("two_readers_converse_in_a_real_browser_or_skipped").await
+    else {
         return;
     };
     let oidc = OidcServer::start().await;
@@ -287,6 +290,108 @@ async fn two_readers_converse_in_a_real_browser_or_skipped() {
                 .is_ok(),
             "Alice's avatar is among the likers"
         );
+        sign_out(&browser).await;
+    }
+    .await;
+    browser.close().await.unwrap();
+    outcome
+}
+
+#[tokio::test]
+async fn a_reader_logs_in_with_an_emailed_link_and_comments_or_skipped() {
+    let Some(driver) =
+        start_driver("a_reader_logs_in_with_an_emailed_link_and_comments_or_skipped").await
+    else {
+        return;
+    };
+    let smtp = Smtp::start();
+    let smtp_port = smtp.port;
+    let app = TestApp::spawn_with(move |settings| {
+        settings.auth.email.enabled = true;
+        settings.comments.moderation = "off".to_owned();
+        settings.mail.transport = folio_server::config::MailTransport::Smtp;
+        settings.mail.smtp_url = format!("smtp://127.0.0.1:{smtp_port}");
+        settings.mail.poll_milliseconds = 50;
+        settings.mail.timeout_seconds = 5;
+    })
+    .await;
+    let author = app.author("Writer").await;
+    let post = app
+        .post(
+            &author,
+            "Letters Welcome",
+            "Body of the post.",
+            time::OffsetDateTime::now_utc() - time::Duration::hours(1),
+        )
+        .await;
+    let path = post.summary.path();
+
+    let profile = tempfile::tempdir().unwrap();
+    let browser = browser(&driver, &profile).await;
+    let outcome = async {
+        browser.goto(&app.url(&path)).await.unwrap();
+        browser
+            .find(Locator::Css("#respond a.signin-email"))
+            .await
+            .expect("a Log in with email link under the post")
+            .click()
+            .await
+            .unwrap();
+        browser
+            .wait()
+            .for_element(Locator::Css("input#signin-email"))
+            .await
+            .expect("the email form")
+            .send_keys("dana@example.org")
+            .await
+            .unwrap();
+        browser
+            .find(Locator::Css("form.signin-email-form button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let answer = browser
+            .wait()
+            .for_element(Locator::Css("section.signin-email .page-content"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(answer.contains("dana@example.org"), "{answer}");
+
+        // The link from the email, opened in the same browser, as a mail client would.
+        let mails = smtp.wait_for("dana@example.org", 1).await;
+        let text = mails[0].parsed().body_text(0).unwrap().into_owned();
+        let start = text.find("http").expect("a link in the email");
+        let link = text[start..].split_whitespace().next().unwrap().to_owned();
+        browser.goto(&link).await.unwrap();
+        browser
+            .wait()
+            .for_element(Locator::Css("form.signin-email-confirm button"))
+            .await
+            .expect("the link's page asks to press Log in")
+            .click()
+            .await
+            .unwrap();
+        browser
+            .wait()
+            .for_element(Locator::Css("form#commentform"))
+            .await
+            .expect("back on the post, signed in, at the comment form");
+        assert_eq!(browser.current_url().await.unwrap().path(), path);
+
+        post_comment(&browser, "Written after logging in by *email*.").await;
+        let comment = browser
+            .wait()
+            .for_element(Locator::Css("ol.comment-list > li.comment"))
+            .await
+            .expect("the comment in the thread");
+        let html = comment.html(false).await.unwrap();
+        assert!(html.contains("<em>email</em>"), "{html}");
+        assert!(html.contains("dana"), "the commenter's name: {html}");
         sign_out(&browser).await;
     }
     .await;

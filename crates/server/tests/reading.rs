@@ -256,6 +256,20 @@ async fn pages_outside_the_reading_side_keep_the_site_menu() {
 }
 
 #[tokio::test]
+async fn an_empty_site_says_how_to_write_and_how_to_try_it() {
+    let app = TestApp::spawn().await;
+    let front = app.main_of("/").await;
+    assert!(front.contains("Welcome to your new blog"), "{front}");
+    // What a release archive's user types, and what a source checkout's user types.
+    assert!(
+        front.contains("<code>folio post new --file hello.md</code>"),
+        "{front}"
+    );
+    assert!(front.contains("<code>folio demo</code>"), "{front}");
+    assert!(front.contains("<code>cargo xtask try</code>"), "{front}");
+}
+
+#[tokio::test]
 async fn a_parent_category_counts_its_childrens_posts() {
     let app = TestApp::spawn().await;
     let alice = app.author("Alice").await;

@@ -115,6 +115,30 @@ pub(crate) struct AdminNav {
     pub csrf: String,
     pub is_editor: bool,
     pub is_admin: bool,
+    /// Which item of the menu this page belongs to, marked as the current one.
+    pub section: &'static str,
+}
+
+/// The menu item an admin path belongs to: the first path segment after `/admin/`, with the
+/// new-post form apart from the list of posts.
+fn admin_section(path: &str) -> &'static str {
+    let rest = path.trim_start_matches("/admin").trim_start_matches('/');
+    if rest.starts_with("posts/new") {
+        return "new";
+    }
+    match rest.split(['/', '?']).next().unwrap_or("") {
+        "posts" => "posts",
+        "pages" => "pages",
+        "categories" => "categories",
+        "tags" => "tags",
+        "media" => "media",
+        "comments" => "comments",
+        "users" => "users",
+        "subscribers" => "subscribers",
+        "settings" => "settings",
+        "audit" => "audit",
+        _ => "dashboard",
+    }
 }
 
 /// The site's frame and the admin menu for one admin page.
@@ -135,6 +159,7 @@ pub(crate) async fn frame(
             csrf: viewer.csrf_token().await?,
             is_editor: sees_all_posts(user),
             is_admin: may_manage_users(user),
+            section: admin_section(path),
         },
     ))
 }
