@@ -167,6 +167,20 @@ async fn post_comment(browser: &Client, text: &str) {
         .unwrap();
 }
 
+/// A post by a new author, published an hour ago; its path.
+async fn post_an_hour_ago(app: &TestApp, title: &str) -> String {
+    let author = app.author("Writer").await;
+    let post = app
+        .post(
+            &author,
+            title,
+            "Body of the post.",
+            time::OffsetDateTime::now_utc() - time::Duration::hours(1),
+        )
+        .await;
+    post.summary.path()
+}
+
 #[tokio::test]
 async fn two_readers_converse_in_a_real_browser_or_skipped() {
     let Some(driver) = start_driver("two_readers_converse_in_a_real_browser_or_skipped").await
@@ -184,16 +198,7 @@ async fn two_readers_converse_in_a_real_browser_or_skipped() {
         settings.comments.moderation = "off".to_owned();
     })
     .await;
-    let author = app.author("Writer").await;
-    let post = app
-        .post(
-            &author,
-            "Browsers Read Too",
-            "Body of the post.",
-            time::OffsetDateTime::now_utc() - time::Duration::hours(1),
-        )
-        .await;
-    let path = post.summary.path();
+    let path = post_an_hour_ago(&app, "Browsers Read Too").await;
     let post_url = app.url(&path);
 
     let profile = tempfile::tempdir().unwrap();
@@ -315,16 +320,7 @@ async fn a_reader_logs_in_with_an_emailed_link_and_comments_or_skipped() {
         settings.mail.timeout_seconds = 5;
     })
     .await;
-    let author = app.author("Writer").await;
-    let post = app
-        .post(
-            &author,
-            "Letters Welcome",
-            "Body of the post.",
-            time::OffsetDateTime::now_utc() - time::Duration::hours(1),
-        )
-        .await;
-    let path = post.summary.path();
+    let path = post_an_hour_ago(&app, "Letters Welcome").await;
 
     let profile = tempfile::tempdir().unwrap();
     let browser = browser(&driver, &profile).await;
@@ -363,10 +359,7 @@ async fn a_reader_logs_in_with_an_emailed_link_and_comments_or_skipped() {
         assert!(answer.contains("dana@example.org"), "{answer}");
 
         // The link from the email, opened in the same browser, as a mail client would.
-        let mails = smtp.wait_for("dana@example.org", 1).await;
-        let text = mails[0].parsed().body_text(0).unwrap().into_owned();
-        let start = text.find("http").expect("a link in the email");
-        let link = text[start..].split_whitespace().next().unwrap().to_owned();
+        let link = smtp.wait_for("dana@example.org", 1).await[0].first_link();
         browser.goto(&link).await.unwrap();
         browser
             .wait()

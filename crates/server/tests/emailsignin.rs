@@ -53,9 +53,7 @@ async fn link_in_mail(smtp: &Smtp, address: &str, n: usize) -> String {
     let mails = smtp.wait_for(address, n).await;
     let mail = &mails[n - 1];
     assert!(mail.subject().contains("log in"), "{}", mail.subject());
-    let text = mail.parsed().body_text(0).unwrap().into_owned();
-    let start = text.find("http").expect("a link in the email");
-    text[start..].split_whitespace().next().unwrap().to_owned()
+    mail.first_link()
 }
 
 /// Opens the link and presses "Log in"; the response to that press.

@@ -220,25 +220,7 @@ async fn future_posts_stay_hidden_until_their_time() {
 async fn pages_outside_the_reading_side_keep_the_site_menu() {
     let app = TestApp::spawn().await;
     let alice = app.author("Alice").await;
-    app.store
-        .create_post(folio_storage::NewPost {
-            kind: folio_domain::PostKind::Page,
-            title: "About".into(),
-            slug: None,
-            source: "Who we are.".into(),
-            status: folio_domain::PostStatus::Published,
-            published_at: None,
-            author_id: alice.id,
-            categories: vec![],
-            tags: vec![],
-            comments_open: false,
-            featured_image: None,
-            password: None,
-            parent_id: None,
-            sticky: false,
-        })
-        .await
-        .unwrap();
+    app.page_post(&alice, "About", "Who we are.").await;
     let menu = "<li class=\"menu-item\"><a href=\"/about/\">About</a></li>";
     for path in [
         "/no-such-page/",
@@ -305,25 +287,7 @@ async fn pages_and_archives() {
     let app = TestApp::spawn().await;
     let alice = app.author("Alice").await;
     let bob = app.author("Bob").await;
-    app.store
-        .create_post(folio_storage::NewPost {
-            kind: folio_domain::PostKind::Page,
-            title: "About".into(),
-            slug: None,
-            source: "Who we are.".into(),
-            status: folio_domain::PostStatus::Published,
-            published_at: None,
-            author_id: alice.id,
-            categories: vec![],
-            tags: vec![],
-            comments_open: false,
-            featured_image: None,
-            password: None,
-            parent_id: None,
-            sticky: false,
-        })
-        .await
-        .unwrap();
+    app.page_post(&alice, "About", "Who we are.").await;
     app.post_in(
         &alice,
         "Rust Tips",

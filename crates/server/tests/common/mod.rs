@@ -187,6 +187,29 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A published page (in the site's menu) without a parent.
+    pub async fn page_post(&self, author: &User, title: &str, body: &str) -> folio_domain::Post {
+        self.store
+            .create_post(NewPost {
+                kind: PostKind::Page,
+                title: title.to_owned(),
+                slug: None,
+                source: body.to_owned(),
+                status: PostStatus::Published,
+                published_at: None,
+                author_id: author.id,
+                categories: Vec::new(),
+                tags: Vec::new(),
+                comments_open: false,
+                featured_image: None,
+                password: None,
+                parent_id: None,
+                sticky: false,
+            })
+            .await
+            .unwrap()
+    }
+
     pub async fn post(
         &self,
         author: &User,

@@ -26,6 +26,17 @@ impl Received {
             .expect("a parsable message")
     }
 
+    /// The first web address in the plain-text body (a log-in or confirmation link).
+    pub fn first_link(&self) -> String {
+        let text = self
+            .parsed()
+            .body_text(0)
+            .expect("a text body")
+            .into_owned();
+        let start = text.find("http").expect("a link in the email");
+        text[start..].split_whitespace().next().unwrap().to_owned()
+    }
+
     pub fn header(&self, name: &str) -> String {
         self.parsed()
             .header_raw(name)
