@@ -5,7 +5,7 @@ use folio_domain::{Comment, CommentRefusal, CommentStatus, PostKind};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use time::OffsetDateTime;
 
@@ -65,7 +65,7 @@ impl Store {
         follow_thread: bool,
         mail: impl FnOnce(i64) -> Vec<crate::NewMail>,
     ) -> Result<std::result::Result<i64, CommentRefusal>> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         if let Some(address) = new.author_ip.as_deref()
             && checks.per_address > 0
         {
@@ -148,7 +148,7 @@ impl Store {
                 (new, html)
             })
             .collect();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let mut rows = Vec::with_capacity(rendered.len());
         for (new, html) in rendered {
             rows.push(insert_comment(&txn, new, html).await?);
@@ -207,7 +207,7 @@ impl Store {
 
     /// Replaces a comment's text (its author's edit) and its HTML, rendered from it.
     pub async fn edit_comment(&self, id: i64, source: &str, html: String) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let at = now();
         comments::Entity::update_many()
             .col_expr(comments::Column::Source, Expr::value(source))
@@ -225,7 +225,7 @@ impl Store {
     /// Deletes a comment for its author. One with replies stays as a "deleted" marker so
     /// the replies keep their place in the thread.
     pub async fn delete_comment(&self, id: i64) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         erase_comments(&txn, comments::Column::Id.eq(id)).await?;
         bump_content_version(&txn).await?;
         txn.commit().await?;

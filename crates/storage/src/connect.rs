@@ -4,7 +4,8 @@ use std::time::Duration;
 use folio_domain::schedule::SiteZone;
 use folio_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseTransaction, DbBackend, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use crate::{Result, StorageError, Store};
@@ -70,6 +71,23 @@ impl Store {
             backend,
             zone: SiteZone::UTC,
         })
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock at `BEGIN`
+    /// (`IMMEDIATE`), waiting out other writers there: a deferred one that reads first and
+    /// writes later fails with "database is locked" (SQLITE_BUSY_SNAPSHOT, 517) whenever
+    /// another writer committed in between, and that failure skips the busy timeout.
+    pub(crate) async fn begin_write(&self) -> std::result::Result<DatabaseTransaction, DbErr> {
+        let mode = match self.backend {
+            Backend::Sqlite => Some(SqliteTransactionMode::Immediate),
+            Backend::Postgres => None,
+        };
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: mode,
+                ..TransactionOptions::default()
+            })
+            .await
     }
 
     /// The same database, with permalink dates in `zone` (`site.timezone`).

@@ -8,7 +8,7 @@
 
 use folio_domain::CommentStatus;
 use folio_domain::notifications::Person;
-use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 use time::OffsetDateTime;
 
 use crate::raw::statement;
@@ -183,7 +183,7 @@ impl Store {
     /// Queues emails outside a comment (approval, publication, confirmation, tests). Returns
     /// how many were new.
     pub async fn enqueue_mail(&self, mails: &[NewMail]) -> Result<u64> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let mut queued = 0;
         for mail in mails {
             if insert_mail(&txn, mail).await? {
@@ -594,7 +594,7 @@ impl Store {
         confirmed: bool,
         confirm: impl FnOnce(&BlogSubscription) -> Option<NewMail>,
     ) -> Result<BlogSubscription> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let (subscription, _) = subscribe_blog_in(&txn, email, user_id, confirmed, confirm).await?;
         txn.commit().await?;
         Ok(subscription)
@@ -613,7 +613,7 @@ impl Store {
     ) -> Result<Option<BlogSubscription>> {
         const KIND: &str = "subscribe_confirmation";
         let backend = self.db_backend();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let at = now();
         if per_hour > 0 {
             crate::address_limits::lock_address(
@@ -933,7 +933,7 @@ impl Store {
         mail: impl FnOnce(i64) -> Vec<NewMail>,
     ) -> Result<Option<i64>> {
         let backend = self.db_backend();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let used = txn
             .execute_raw(statement(
                 backend,
@@ -1167,7 +1167,7 @@ impl Store {
         id: i64,
     ) -> Result<Option<String>> {
         let backend = self.db_backend();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let Some(row) = txn
             .query_one_raw(statement(
                 backend,
