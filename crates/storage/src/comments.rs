@@ -4,12 +4,12 @@ use folio_domain::markdown::render_comment;
 use folio_domain::{Comment, CommentRefusal, CommentStatus, PostKind};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use time::OffsetDateTime;
 
-use crate::address_limits::{AddressLimit, lock_address};
+use crate::comment_writer::{CommentWriter, PendingComment};
 use crate::entities::{comments, posts, users};
 use crate::posts::{PostLink, visible};
 use crate::site::bump_content_version;
@@ -40,9 +40,10 @@ impl Store {
 
     /// Writes a reader's comment unless, checked inside the same transaction, it is one too
     /// many for the last minute (`checks`) or the same text they already left under the post.
-    /// The author's user row is written first, which holds their other comments back until
-    /// this one is in (a row lock on PostgreSQL, the write lock on SQLite): a burst of
-    /// requests, or a double-clicked button, cannot all pass the checks before any is stored.
+    /// The author's other comments are held back until this one is in (one writer per
+    /// process, the write lock on SQLite, a row lock on the author across PostgreSQL
+    /// processes): a burst of requests, or a double-clicked button, cannot all pass the
+    /// checks before any is stored.
     pub async fn create_comment_checked(
         &self,
         new: NewComment,
@@ -56,85 +57,29 @@ impl Store {
     /// [`Store::create_comment_checked`] for a comment already rendered (`html`, from its
     /// source, outside any transaction), and in the same transaction the emails about the
     /// comment (`mail` gets its id; see `folio_notification::plan_comment_mail`) and, when
-    /// asked, the author's follow of the thread. A refused comment queues nothing.
+    /// asked, the author's follow of the thread. A refused comment queues nothing. The
+    /// comment joins others waiting to be written (see `comment_writer`); this returns once
+    /// it is committed.
     pub async fn create_comment_checked_notifying(
         &self,
         new: NewComment,
         html: String,
         checks: CommentChecks,
         follow_thread: bool,
-        mail: impl FnOnce(i64) -> Vec<crate::NewMail>,
+        mail: impl Fn(i64) -> Vec<crate::NewMail> + Send + Sync + 'static,
     ) -> Result<std::result::Result<i64, CommentRefusal>> {
-        let txn = self.begin_write().await?;
-        if let Some(address) = new.author_ip.as_deref()
-            && checks.per_address > 0
-        {
-            // Readers behind one address are different users: their row locks below do not
-            // keep them apart, this does.
-            lock_address(&txn, AddressLimit::Comments, address).await?;
-        }
-        if let Some(user_id) = new.author_id {
-            users::Entity::update_many()
-                .col_expr(
-                    users::Column::LastSignInAt,
-                    Expr::col(users::Column::LastSignInAt),
-                )
-                .filter(users::Column::Id.eq(user_id))
-                .exec(&txn)
-                .await?;
-        }
-        // Counting stops at the limit: a busy address costs no more than a quiet one.
-        let recent = |key: CommentAuthorKey<'_>, limit: u32| {
-            let query = comments::Entity::find()
-                .filter(comments::Column::CreatedAt.gt(normalize_time(checks.since)))
-                .limit(u64::from(limit));
-            match key {
-                CommentAuthorKey::User(id) => query.filter(comments::Column::AuthorId.eq(id)),
-                CommentAuthorKey::Address(ip) => {
-                    query.filter(comments::Column::AuthorIp.eq(ip.to_owned()))
-                }
-            }
-        };
-        if let Some(user_id) = new.author_id
-            && checks.per_user > 0
-            && recent(CommentAuthorKey::User(user_id), checks.per_user)
-                .count(&txn)
-                .await?
-                >= u64::from(checks.per_user)
-        {
-            return Ok(Err(CommentRefusal::TooFast));
-        }
-        if let Some(address) = new.author_ip.as_deref()
-            && checks.per_address > 0
-            && recent(CommentAuthorKey::Address(address), checks.per_address)
-                .count(&txn)
-                .await?
-                >= u64::from(checks.per_address)
-        {
-            return Ok(Err(CommentRefusal::TooFast));
-        }
-        if let Some(user_id) = new.author_id {
-            let duplicate = comments::Entity::find()
-                .filter(comments::Column::AuthorId.eq(user_id))
-                .filter(comments::Column::PostId.eq(new.post_id))
-                .filter(comments::Column::Source.eq(new.source.as_str()))
-                .filter(comments::Column::DeletedAt.is_null())
-                .one(&txn)
-                .await?
-                .is_some();
-            if duplicate {
-                return Ok(Err(CommentRefusal::Duplicate));
-            }
-        }
-        let (post_id, author) = (new.post_id, new.author_id);
-        let row = insert_comment(&txn, new, html).await?;
-        if let (true, Some(user_id)) = (follow_thread, author) {
-            crate::mail::set_follow(&txn, post_id, user_id, true).await?;
-        }
-        crate::mail::queue_comment_mail(&txn, mail(row.id)).await?;
-        bump_content_version(&txn).await?;
-        txn.commit().await?;
-        Ok(Ok(row.id))
+        let writer = self
+            .comment_writer
+            .get_or_init(|| CommentWriter::start(self.db.clone(), self.backend));
+        writer
+            .write(PendingComment {
+                new,
+                html,
+                checks,
+                follow_thread,
+                mail: Box::new(mail),
+            })
+            .await
     }
 
     /// Writes many comments in one transaction (imports, sample content). A comment's parent
@@ -367,6 +312,62 @@ pub struct CommentChecks {
 enum CommentAuthorKey<'a> {
     User(i64),
     Address(&'a str),
+}
+
+/// Why `new` may not be written now, if it may not: one too many for the last minute from
+/// its author or its address (`checks`), or the same text its author already left under the
+/// post. Run inside the transaction that would write it, after the locks that keep the
+/// author's other comments out (see `comment_writer`), so it also sees the comments written
+/// before it in that transaction.
+pub(crate) async fn refusal(
+    txn: &DatabaseTransaction,
+    new: &NewComment,
+    checks: CommentChecks,
+) -> Result<Option<CommentRefusal>> {
+    // Counting stops at the limit: a busy address costs no more than a quiet one.
+    let recent = |key: CommentAuthorKey<'_>, limit: u32| {
+        let query = comments::Entity::find()
+            .filter(comments::Column::CreatedAt.gt(normalize_time(checks.since)))
+            .limit(u64::from(limit));
+        match key {
+            CommentAuthorKey::User(id) => query.filter(comments::Column::AuthorId.eq(id)),
+            CommentAuthorKey::Address(ip) => {
+                query.filter(comments::Column::AuthorIp.eq(ip.to_owned()))
+            }
+        }
+    };
+    if let Some(user_id) = new.author_id
+        && checks.per_user > 0
+        && recent(CommentAuthorKey::User(user_id), checks.per_user)
+            .count(txn)
+            .await?
+            >= u64::from(checks.per_user)
+    {
+        return Ok(Some(CommentRefusal::TooFast));
+    }
+    if let Some(address) = new.author_ip.as_deref()
+        && checks.per_address > 0
+        && recent(CommentAuthorKey::Address(address), checks.per_address)
+            .count(txn)
+            .await?
+            >= u64::from(checks.per_address)
+    {
+        return Ok(Some(CommentRefusal::TooFast));
+    }
+    if let Some(user_id) = new.author_id {
+        let duplicate = comments::Entity::find()
+            .filter(comments::Column::AuthorId.eq(user_id))
+            .filter(comments::Column::PostId.eq(new.post_id))
+            .filter(comments::Column::Source.eq(new.source.as_str()))
+            .filter(comments::Column::DeletedAt.is_null())
+            .one(txn)
+            .await?
+            .is_some();
+        if duplicate {
+            return Ok(Some(CommentRefusal::Duplicate));
+        }
+    }
+    Ok(None)
 }
 
 /// Removes the comments matching `which`: those with replies become markers, the rest go.
