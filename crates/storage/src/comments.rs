@@ -125,6 +125,69 @@ impl Store {
             .await
     }
 
+    /// Where comment `id` sits in the thread `viewer` sees ([`Store::thread_for`] arranged
+    /// by `build_thread`): the index, oldest first, of the top-level comment it is under.
+    /// Counted in the database, so that answering a new comment on a long thread does not
+    /// load the thread. `None` when the viewer does not see the comment.
+    pub async fn thread_position(
+        &self,
+        post_id: i64,
+        id: i64,
+        viewer: Option<i64>,
+    ) -> Result<Option<u64>> {
+        let seen = |alias: &str| match viewer {
+            Some(user_id) => format!(
+                "{alias}.post_id = {post_id} AND ({alias}.status = 'approved' OR ({alias}.status = 'pending' AND {alias}.author_id = {user_id}))"
+            ),
+            None => format!("{alias}.post_id = {post_id} AND {alias}.status = 'approved'"),
+        };
+        let backend = self.db_backend();
+        // Up through the parents the viewer sees: a reply under a parent they do not see is
+        // shown at the top level, as `build_thread` does.
+        let mut root = id;
+        let mut steps = 0;
+        loop {
+            let sql = format!(
+                "SELECT c.parent_id, EXISTS (SELECT 1 FROM comments p WHERE p.id = c.parent_id AND p.id <> c.id AND {}) AS parent_seen \
+                 FROM comments c WHERE c.id = {root} AND {}",
+                seen("p"),
+                seen("c")
+            );
+            let Some(row) = self
+                .db
+                .query_one_raw(Statement::from_string(backend, sql))
+                .await?
+            else {
+                return Ok(None);
+            };
+            let parent: Option<i64> = row.try_get("", "parent_id")?;
+            let parent_seen: bool = row.try_get("", "parent_seen")?;
+            steps += 1;
+            match parent {
+                // A loop of parents (only corrupt data has one) ends at the depth limit.
+                Some(parent) if parent_seen && steps < 1000 => root = parent,
+                _ => break,
+            }
+        }
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM comments c, comments r WHERE r.id = {root} AND {} \
+             AND (c.created_at < r.created_at OR (c.created_at = r.created_at AND c.id < r.id)) \
+             AND (c.parent_id IS NULL OR c.parent_id = c.id \
+                  OR NOT EXISTS (SELECT 1 FROM comments p WHERE p.id = c.parent_id AND {}))",
+            seen("c"),
+            seen("p")
+        );
+        let before: i64 = match self
+            .db
+            .query_one_raw(Statement::from_string(backend, sql))
+            .await?
+        {
+            Some(row) => row.try_get("", "n")?,
+            None => 0,
+        };
+        Ok(Some(u64::try_from(before).unwrap_or(0)))
+    }
+
     pub async fn comment(&self, id: i64) -> Result<Option<Comment>> {
         Ok(self
             .comments_with_authors_where(&format!("c.id = {id}"), "")
