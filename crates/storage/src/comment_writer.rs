@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::address_limits::{AddressLimit, lock_addresses};
 use crate::comments::{CommentChecks, NewComment, insert_comment, refusal};
 use crate::entities::users;
-use crate::mail::{NewMail, queue_comment_mail, set_follow};
+use crate::mail::{NewMail, insert_mails, set_follow};
 use crate::site::bump_content_version;
 use crate::{Backend, Result, StorageError};
 
@@ -184,7 +184,7 @@ async fn write_group(
         mails.extend((comment.mail)(row.id));
         outcomes.push(Ok(row.id));
     }
-    queue_comment_mail(&txn, mails).await?;
+    insert_mails(&txn, &mails).await?;
     if outcomes.iter().any(std::result::Result::is_ok) {
         bump_content_version(&txn).await?;
     }

@@ -129,6 +129,55 @@ pub(crate) async fn insert_mail<C: ConnectionTrait>(db: &C, mail: &NewMail) -> R
     Ok(result.rows_affected() > 0)
 }
 
+/// [`insert_mail`] for many rows, a few dozen per statement: a group of comments queues
+/// its emails in a handful of statements rather than one each.
+pub(crate) async fn insert_mails<C: ConnectionTrait>(db: &C, mails: &[NewMail]) -> Result<()> {
+    const COLUMNS: [&str; 13] = [
+        "kind",
+        "recipient",
+        "user_id",
+        "post_id",
+        "comment_id",
+        "payload",
+        "dedupe_key",
+        "unsubscribe_token",
+        "action_token",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ];
+    // Well under SQLite's 32766 and PostgreSQL's 65535 parameters.
+    const ROWS: usize = 64;
+    let backend = db.get_database_backend();
+    let at = now();
+    for chunk in mails.chunks(ROWS) {
+        let mut sql = crate::raw::insert_rows_sql(backend, "mail_outbox", &COLUMNS, chunk.len());
+        sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING");
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * COLUMNS.len());
+        for mail in chunk {
+            values.extend([
+                mail.kind.clone().into(),
+                mail.recipient.clone().into(),
+                mail.user_id.into(),
+                mail.post_id.into(),
+                mail.comment_id.into(),
+                mail.payload.clone().into(),
+                mail.dedupe_key.clone().into(),
+                random_token().into(),
+                (mail.kind == "moderation").then(random_token).into(),
+                "pending".into(),
+                0i32.into(),
+                millis(at).into(),
+                at.into(),
+            ]);
+        }
+        db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    Ok(())
+}
+
 /// Queues the emails a comment's arrival causes, inside the transaction that wrote it or
 /// changed its status. Every path that makes a comment visible (a comment that needs no
 /// moderation, approval in the admin or by an email link, a moderator's reply) and every
