@@ -22,6 +22,10 @@ struct Options {
     import: ImportStep,
     /// Only the Markdown rendering step (it always runs with the others).
     only_markdown: bool,
+    /// Only the comment writes (`comment_bench`).
+    only_comments: bool,
+    /// The `folio` to measure the comment writes with instead of this checkout's build.
+    binary: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -37,6 +41,8 @@ fn parse_options(args: &[String]) -> anyhow::Result<Options> {
         connections: 32,
         import: ImportStep::Also,
         only_markdown: false,
+        only_comments: false,
+        binary: None,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -55,25 +61,32 @@ fn parse_options(args: &[String]) -> anyhow::Result<Options> {
             "--skip-import" => options.import = ImportStep::Skip,
             "--only-import" => options.import = ImportStep::Only,
             "--only-markdown" => options.only_markdown = true,
+            "--only-comments" => options.only_comments = true,
+            "--binary" => {
+                options.binary = Some(args.next().context("--binary needs a path")?.into());
+            }
             other => bail!(
-                "unknown option `{other}` for bench; usage: cargo xtask bench [--duration SECS] [--connections N] [--skip-import | --only-import | --only-markdown]"
+                "unknown option `{other}` for bench; usage: cargo xtask bench [--duration SECS] [--connections N] [--skip-import | --only-import | --only-markdown | --only-comments [--binary PATH]]"
             ),
         }
     }
     Ok(options)
 }
 
-struct Measurement {
+pub(crate) struct Measurement {
     page: String,
-    requests_per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+    pub(crate) requests_per_second: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
 }
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let options = parse_options(args)?;
-    build_release()?;
     let bench_dir = root().join("target").join("bench");
+    if options.only_comments {
+        return comment_writes_only(&bench_dir, &options);
+    }
+    build_release()?;
     if options.only_markdown {
         print!("{}", markdown_report()?);
         return Ok(());
@@ -233,6 +246,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         &[("FOLIO__MAIL__WORKER", "false")],
     )?);
     let emails_during_comments = sink.accepted().len();
+    let writes = crate::comment_bench::run(&bench_dir, &release_binary(), options.duration)?;
     let mail = mail_delivery(&bench_dir.join("mail"), MAIL_SUBSCRIBERS)?;
 
     let mut report = report(
@@ -249,6 +263,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
          {:.0} emails/s from first to last.",
         mail.publish_ms, mail.last_accepted_s, mail.emails_per_second
     );
+    report.push_str(&crate::comment_bench::report(
+        &writes,
+        &release_binary(),
+        options.duration,
+    ));
     report.push_str(&markdown_report()?);
     if options.import == ImportStep::Also {
         let figures = crate::wordpress_bench::run(&bench_dir)?;
@@ -261,6 +280,26 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     print!("{report}");
     println!();
     println!("Written to {}", report_path.display());
+    Ok(())
+}
+
+/// `--only-comments`: the comment writes alone, with this checkout's build or `--binary`.
+fn comment_writes_only(bench_dir: &std::path::Path, options: &Options) -> anyhow::Result<()> {
+    let binary = match &options.binary {
+        Some(binary) => binary.clone(),
+        None => {
+            build_release()?;
+            release_binary()
+        }
+    };
+    if on_path("wrk").is_none() {
+        apt_install("wrk")?;
+    }
+    let figures = crate::comment_bench::run(bench_dir, &binary, options.duration)?;
+    print!(
+        "{}",
+        crate::comment_bench::report(&figures, &binary, options.duration)
+    );
     Ok(())
 }
 
@@ -454,7 +493,7 @@ fn wrk(
     command_output(&mut command)
 }
 
-fn parse_wrk(page: &str, output: &str) -> anyhow::Result<Measurement> {
+pub(crate) fn parse_wrk(page: &str, output: &str) -> anyhow::Result<Measurement> {
     for line in output.lines().map(str::trim) {
         if line.starts_with("Non-2xx or 3xx responses") || line.starts_with("Socket errors") {
             bail!("{line}");
@@ -559,7 +598,7 @@ fn report(
 }
 
 /// The value of a top-level string field in a flat JSON object; `None` for null or absent.
-fn json_string_field(json: &str, key: &str) -> Option<String> {
+pub(crate) fn json_string_field(json: &str, key: &str) -> Option<String> {
     let start = json.find(&format!("\"{key}\""))? + key.len() + 2;
     let rest = json[start..].trim_start().strip_prefix(':')?.trim_start();
     let mut chars = rest.strip_prefix('"')?.chars();

@@ -4,6 +4,7 @@
 
 mod bench;
 mod ci;
+mod comment_bench;
 mod config_ref;
 mod deploy;
 mod dist;
@@ -33,6 +34,9 @@ Checks and releases
   bench [--duration SECS] [--connections N] [--skip-import | --only-import | --only-markdown]
                                      load-test a demo site with wrk, time the costliest Markdown, then a
                                      10,000-post WordPress import; report in target/bench/report.md
+  bench --only-comments [--binary FILE]
+                                     comments stored/s by 40 signed-in readers (SQLite; also PostgreSQL
+                                     when FOLIO_BENCH_POSTGRES_URL is set); --binary: measure FILE, no build
   dist [--debug | --binary FILE] [--out DIR]
                                      release build packed as target/dist/folio-<version>-<arch>-linux.tar.gz (+ .sha256)
                                      (--debug: a debug build; --binary: pack FILE, no build; --out: another folder)

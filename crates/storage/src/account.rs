@@ -2,9 +2,7 @@
 
 use folio_domain::Comment;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
 
 use crate::comments::erase_comments;
 use crate::entities::{comments, posts, sessions, users};
@@ -61,7 +59,7 @@ impl Store {
         user_id: i64,
         comments_choice: LeavingComments,
     ) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         crate::users::refuse_last_admin(&txn, user_id).await?;
         let wrote_posts = posts::Entity::find()
             .filter(posts::Column::AuthorId.eq(user_id))

@@ -43,6 +43,32 @@ pub(crate) async fn lock_address(
     Ok(())
 }
 
+/// [`lock_address`] for each of `addresses` in one transaction, in the order of their keys:
+/// two processes locking overlapping sets then wait for each other instead of deadlocking.
+/// PostgreSQL only: SQLite's transactions that write already hold its one write lock.
+pub(crate) async fn lock_addresses(
+    txn: &DatabaseTransaction,
+    limit: AddressLimit,
+    addresses: &[&str],
+) -> Result<()> {
+    let backend = txn.get_database_backend();
+    if backend != DbBackend::Postgres {
+        return Ok(());
+    }
+    let mut keys: Vec<i32> = addresses.iter().map(|a| address_key(a)).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        txn.execute_raw(statement(
+            backend,
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            vec![(limit as i32).into(), key.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// FNV-1a, folded to 32 bits: the same in every process and every build, unlike std's hasher.
 fn address_key(address: &str) -> i32 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;

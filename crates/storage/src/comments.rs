@@ -4,12 +4,12 @@ use folio_domain::markdown::render_comment;
 use folio_domain::{Comment, CommentRefusal, CommentStatus, PostKind};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use time::OffsetDateTime;
 
-use crate::address_limits::{AddressLimit, lock_address};
+use crate::comment_writer::{CommentWriter, PendingComment};
 use crate::entities::{comments, posts, users};
 use crate::posts::{PostLink, visible};
 use crate::site::bump_content_version;
@@ -40,9 +40,10 @@ impl Store {
 
     /// Writes a reader's comment unless, checked inside the same transaction, it is one too
     /// many for the last minute (`checks`) or the same text they already left under the post.
-    /// The author's user row is written first, which holds their other comments back until
-    /// this one is in (a row lock on PostgreSQL, the write lock on SQLite): a burst of
-    /// requests, or a double-clicked button, cannot all pass the checks before any is stored.
+    /// The author's other comments are held back until this one is in (one writer per
+    /// process, the write lock on SQLite, a row lock on the author across PostgreSQL
+    /// processes): a burst of requests, or a double-clicked button, cannot all pass the
+    /// checks before any is stored.
     pub async fn create_comment_checked(
         &self,
         new: NewComment,
@@ -56,85 +57,29 @@ impl Store {
     /// [`Store::create_comment_checked`] for a comment already rendered (`html`, from its
     /// source, outside any transaction), and in the same transaction the emails about the
     /// comment (`mail` gets its id; see `folio_notification::plan_comment_mail`) and, when
-    /// asked, the author's follow of the thread. A refused comment queues nothing.
+    /// asked, the author's follow of the thread. A refused comment queues nothing. The
+    /// comment joins others waiting to be written (see `comment_writer`); this returns once
+    /// it is committed.
     pub async fn create_comment_checked_notifying(
         &self,
         new: NewComment,
         html: String,
         checks: CommentChecks,
         follow_thread: bool,
-        mail: impl FnOnce(i64) -> Vec<crate::NewMail>,
+        mail: impl Fn(i64) -> Vec<crate::NewMail> + Send + Sync + 'static,
     ) -> Result<std::result::Result<i64, CommentRefusal>> {
-        let txn = self.db.begin().await?;
-        if let Some(address) = new.author_ip.as_deref()
-            && checks.per_address > 0
-        {
-            // Readers behind one address are different users: their row locks below do not
-            // keep them apart, this does.
-            lock_address(&txn, AddressLimit::Comments, address).await?;
-        }
-        if let Some(user_id) = new.author_id {
-            users::Entity::update_many()
-                .col_expr(
-                    users::Column::LastSignInAt,
-                    Expr::col(users::Column::LastSignInAt),
-                )
-                .filter(users::Column::Id.eq(user_id))
-                .exec(&txn)
-                .await?;
-        }
-        // Counting stops at the limit: a busy address costs no more than a quiet one.
-        let recent = |key: CommentAuthorKey<'_>, limit: u32| {
-            let query = comments::Entity::find()
-                .filter(comments::Column::CreatedAt.gt(normalize_time(checks.since)))
-                .limit(u64::from(limit));
-            match key {
-                CommentAuthorKey::User(id) => query.filter(comments::Column::AuthorId.eq(id)),
-                CommentAuthorKey::Address(ip) => {
-                    query.filter(comments::Column::AuthorIp.eq(ip.to_owned()))
-                }
-            }
-        };
-        if let Some(user_id) = new.author_id
-            && checks.per_user > 0
-            && recent(CommentAuthorKey::User(user_id), checks.per_user)
-                .count(&txn)
-                .await?
-                >= u64::from(checks.per_user)
-        {
-            return Ok(Err(CommentRefusal::TooFast));
-        }
-        if let Some(address) = new.author_ip.as_deref()
-            && checks.per_address > 0
-            && recent(CommentAuthorKey::Address(address), checks.per_address)
-                .count(&txn)
-                .await?
-                >= u64::from(checks.per_address)
-        {
-            return Ok(Err(CommentRefusal::TooFast));
-        }
-        if let Some(user_id) = new.author_id {
-            let duplicate = comments::Entity::find()
-                .filter(comments::Column::AuthorId.eq(user_id))
-                .filter(comments::Column::PostId.eq(new.post_id))
-                .filter(comments::Column::Source.eq(new.source.as_str()))
-                .filter(comments::Column::DeletedAt.is_null())
-                .one(&txn)
-                .await?
-                .is_some();
-            if duplicate {
-                return Ok(Err(CommentRefusal::Duplicate));
-            }
-        }
-        let (post_id, author) = (new.post_id, new.author_id);
-        let row = insert_comment(&txn, new, html).await?;
-        if let (true, Some(user_id)) = (follow_thread, author) {
-            crate::mail::set_follow(&txn, post_id, user_id, true).await?;
-        }
-        crate::mail::queue_comment_mail(&txn, mail(row.id)).await?;
-        bump_content_version(&txn).await?;
-        txn.commit().await?;
-        Ok(Ok(row.id))
+        let writer = self
+            .comment_writer
+            .get_or_init(|| CommentWriter::start(self.db.clone(), self.backend));
+        writer
+            .write(PendingComment {
+                new,
+                html,
+                checks,
+                follow_thread,
+                mail: Box::new(mail),
+            })
+            .await
     }
 
     /// Writes many comments in one transaction (imports, sample content). A comment's parent
@@ -148,7 +93,7 @@ impl Store {
                 (new, html)
             })
             .collect();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let mut rows = Vec::with_capacity(rendered.len());
         for (new, html) in rendered {
             rows.push(insert_comment(&txn, new, html).await?);
@@ -180,6 +125,69 @@ impl Store {
             .await
     }
 
+    /// Where comment `id` sits in the thread `viewer` sees ([`Store::thread_for`] arranged
+    /// by `build_thread`): the index, oldest first, of the top-level comment it is under.
+    /// Counted in the database, so that answering a new comment on a long thread does not
+    /// load the thread. `None` when the viewer does not see the comment.
+    pub async fn thread_position(
+        &self,
+        post_id: i64,
+        id: i64,
+        viewer: Option<i64>,
+    ) -> Result<Option<u64>> {
+        let seen = |alias: &str| match viewer {
+            Some(user_id) => format!(
+                "{alias}.post_id = {post_id} AND ({alias}.status = 'approved' OR ({alias}.status = 'pending' AND {alias}.author_id = {user_id}))"
+            ),
+            None => format!("{alias}.post_id = {post_id} AND {alias}.status = 'approved'"),
+        };
+        let backend = self.db_backend();
+        // Up through the parents the viewer sees: a reply under a parent they do not see is
+        // shown at the top level, as `build_thread` does.
+        let mut root = id;
+        let mut steps = 0;
+        loop {
+            let sql = format!(
+                "SELECT c.parent_id, EXISTS (SELECT 1 FROM comments p WHERE p.id = c.parent_id AND p.id <> c.id AND {}) AS parent_seen \
+                 FROM comments c WHERE c.id = {root} AND {}",
+                seen("p"),
+                seen("c")
+            );
+            let Some(row) = self
+                .db
+                .query_one_raw(Statement::from_string(backend, sql))
+                .await?
+            else {
+                return Ok(None);
+            };
+            let parent: Option<i64> = row.try_get("", "parent_id")?;
+            let parent_seen: bool = row.try_get("", "parent_seen")?;
+            steps += 1;
+            match parent {
+                // A loop of parents (only corrupt data has one) ends at the depth limit.
+                Some(parent) if parent_seen && steps < 1000 => root = parent,
+                _ => break,
+            }
+        }
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM comments c, comments r WHERE r.id = {root} AND {} \
+             AND (c.created_at < r.created_at OR (c.created_at = r.created_at AND c.id < r.id)) \
+             AND (c.parent_id IS NULL OR c.parent_id = c.id \
+                  OR NOT EXISTS (SELECT 1 FROM comments p WHERE p.id = c.parent_id AND {}))",
+            seen("c"),
+            seen("p")
+        );
+        let before: i64 = match self
+            .db
+            .query_one_raw(Statement::from_string(backend, sql))
+            .await?
+        {
+            Some(row) => row.try_get("", "n")?,
+            None => 0,
+        };
+        Ok(Some(u64::try_from(before).unwrap_or(0)))
+    }
+
     pub async fn comment(&self, id: i64) -> Result<Option<Comment>> {
         Ok(self
             .comments_with_authors_where(&format!("c.id = {id}"), "")
@@ -207,7 +215,7 @@ impl Store {
 
     /// Replaces a comment's text (its author's edit) and its HTML, rendered from it.
     pub async fn edit_comment(&self, id: i64, source: &str, html: String) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let at = now();
         comments::Entity::update_many()
             .col_expr(comments::Column::Source, Expr::value(source))
@@ -225,7 +233,7 @@ impl Store {
     /// Deletes a comment for its author. One with replies stays as a "deleted" marker so
     /// the replies keep their place in the thread.
     pub async fn delete_comment(&self, id: i64) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         erase_comments(&txn, comments::Column::Id.eq(id)).await?;
         bump_content_version(&txn).await?;
         txn.commit().await?;
@@ -367,6 +375,62 @@ pub struct CommentChecks {
 enum CommentAuthorKey<'a> {
     User(i64),
     Address(&'a str),
+}
+
+/// Why `new` may not be written now, if it may not: one too many for the last minute from
+/// its author or its address (`checks`), or the same text its author already left under the
+/// post. Run inside the transaction that would write it, after the locks that keep the
+/// author's other comments out (see `comment_writer`), so it also sees the comments written
+/// before it in that transaction.
+pub(crate) async fn refusal(
+    txn: &DatabaseTransaction,
+    new: &NewComment,
+    checks: CommentChecks,
+) -> Result<Option<CommentRefusal>> {
+    // Counting stops at the limit: a busy address costs no more than a quiet one.
+    let recent = |key: CommentAuthorKey<'_>, limit: u32| {
+        let query = comments::Entity::find()
+            .filter(comments::Column::CreatedAt.gt(normalize_time(checks.since)))
+            .limit(u64::from(limit));
+        match key {
+            CommentAuthorKey::User(id) => query.filter(comments::Column::AuthorId.eq(id)),
+            CommentAuthorKey::Address(ip) => {
+                query.filter(comments::Column::AuthorIp.eq(ip.to_owned()))
+            }
+        }
+    };
+    if let Some(user_id) = new.author_id
+        && checks.per_user > 0
+        && recent(CommentAuthorKey::User(user_id), checks.per_user)
+            .count(txn)
+            .await?
+            >= u64::from(checks.per_user)
+    {
+        return Ok(Some(CommentRefusal::TooFast));
+    }
+    if let Some(address) = new.author_ip.as_deref()
+        && checks.per_address > 0
+        && recent(CommentAuthorKey::Address(address), checks.per_address)
+            .count(txn)
+            .await?
+            >= u64::from(checks.per_address)
+    {
+        return Ok(Some(CommentRefusal::TooFast));
+    }
+    if let Some(user_id) = new.author_id {
+        let duplicate = comments::Entity::find()
+            .filter(comments::Column::AuthorId.eq(user_id))
+            .filter(comments::Column::PostId.eq(new.post_id))
+            .filter(comments::Column::Source.eq(new.source.as_str()))
+            .filter(comments::Column::DeletedAt.is_null())
+            .one(txn)
+            .await?
+            .is_some();
+        if duplicate {
+            return Ok(Some(CommentRefusal::Duplicate));
+        }
+    }
+    Ok(None)
 }
 
 /// Removes the comments matching `which`: those with replies become markers, the rest go.

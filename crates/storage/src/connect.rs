@@ -4,7 +4,8 @@ use std::time::Duration;
 use folio_domain::schedule::SiteZone;
 use folio_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseTransaction, DbBackend, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use crate::{Result, StorageError, Store};
@@ -69,7 +70,16 @@ impl Store {
             db,
             backend,
             zone: SiteZone::UTC,
+            comment_writer: Default::default(),
         })
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock at `BEGIN`
+    /// (`IMMEDIATE`), waiting out other writers there: a deferred one that reads first and
+    /// writes later fails with "database is locked" (SQLITE_BUSY_SNAPSHOT, 517) whenever
+    /// another writer committed in between, and that failure skips the busy timeout.
+    pub(crate) async fn begin_write(&self) -> std::result::Result<DatabaseTransaction, DbErr> {
+        begin_write(&self.db, self.backend).await
     }
 
     /// The same database, with permalink dates in `zone` (`site.timezone`).
@@ -155,10 +165,30 @@ impl Store {
             .collect())
     }
 
+    /// Writes the comments still queued, then closes the connections.
     pub async fn close(self) -> Result<()> {
+        if let Some(writer) = self.comment_writer.get() {
+            writer.finish().await;
+        }
         self.db.close().await?;
         Ok(())
     }
+}
+
+/// See [`Store::begin_write`].
+pub(crate) async fn begin_write(
+    db: &DatabaseConnection,
+    backend: Backend,
+) -> std::result::Result<DatabaseTransaction, DbErr> {
+    let mode = match backend {
+        Backend::Sqlite => Some(SqliteTransactionMode::Immediate),
+        Backend::Postgres => None,
+    };
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: mode,
+        ..TransactionOptions::default()
+    })
+    .await
 }
 
 pub(crate) fn sqlite_path(url: &str) -> Option<&str> {

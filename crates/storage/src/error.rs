@@ -24,6 +24,8 @@ pub enum StorageError {
         "this is the site's last admin: make someone else an admin first, or the site has nobody left to manage it"
     )]
     LastAdmin,
+    #[error("the server is shutting down and takes no more comments")]
+    ShuttingDown,
     #[error("no user matches {0:?}")]
     UnknownUser(String),
     #[error(

@@ -494,7 +494,7 @@ impl Store {
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<Parsed>(4);
         let parser = tokio::task::spawn_blocking(move || parse_export(reader, sender));
 
-        let txn = self.db.begin().await.map_err(db_error)?;
+        let txn = self.begin_write().await.map_err(db_error)?;
         let loaded = self.load(&txn, &shapes, &mut receiver).await;
         // Whatever the loader made of it, the parser's own verdict on the file comes first:
         // a syntax error explains a load that stopped half way.

@@ -2,7 +2,6 @@ use folio_domain::{Identity, Role, Slug, User};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 
 use crate::entities::{identities, users};
@@ -43,7 +42,7 @@ impl Store {
                 .filter(|url| folio_domain::users::is_web_avatar_url(url)),
             ..identity.clone()
         };
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let at = now();
         let verified_email = identity.email.clone().filter(|_| identity.email_verified);
         let existing = identities::Entity::find()
@@ -135,7 +134,7 @@ impl Store {
     /// user. Nothing is matched by email here, and an address the provider did not vouch
     /// for stays on the identity only.
     pub async fn link_identity(&self, user_id: i64, identity: &Identity) -> Result<LinkOutcome> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let existing = identities::Entity::find()
             .filter(identities::Column::Provider.eq(&identity.provider))
             .filter(identities::Column::Subject.eq(&identity.subject))
@@ -173,7 +172,7 @@ impl Store {
         provider: &str,
         subject: &str,
     ) -> Result<UnlinkOutcome> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let mine = identities::Entity::find()
             .filter(identities::Column::UserId.eq(user_id))
             .all(&txn)

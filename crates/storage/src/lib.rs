@@ -6,6 +6,7 @@ mod address_limits;
 pub mod admin;
 mod audit;
 mod backup;
+mod comment_writer;
 mod comments;
 mod connect;
 mod entities;
@@ -76,6 +77,8 @@ pub struct Store {
     backend: Backend,
     /// The site's time zone: permalink dates (`/YYYY/MM/DD/`) are days in it.
     zone: folio_domain::schedule::SiteZone,
+    /// Started by the first reader's comment; shared by every clone of this store.
+    comment_writer: std::sync::Arc<std::sync::OnceLock<comment_writer::CommentWriter>>,
 }
 
 /// Storage keeps every timestamp in UTC, whole seconds, so that text (SQLite) and native

@@ -1,6 +1,6 @@
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, Statement};
 
 use crate::site::bump_content_version;
 use crate::{Result, Store, now};
@@ -41,7 +41,7 @@ impl Store {
         user_id: i64,
     ) -> Result<bool> {
         let backend = self.db_backend();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let removed = txn
             .execute_unprepared(&format!(
                 "DELETE FROM {table} WHERE {column} = {target} AND user_id = {user_id}"

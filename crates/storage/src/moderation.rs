@@ -8,7 +8,7 @@ use folio_domain::{CommentStatus, PageNumber, Paginated, Role, User};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use time::OffsetDateTime;
 
@@ -137,7 +137,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(());
         }
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         for &id in ids {
             let changed = comments::Entity::update_many()
                 .col_expr(comments::Column::Status, Expr::value(status.as_str()))
@@ -172,7 +172,7 @@ impl Store {
         source: &str,
         html: String,
     ) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let at = now();
         comments::Entity::update_many()
             .col_expr(comments::Column::Source, Expr::value(source))
@@ -198,7 +198,7 @@ impl Store {
         html: String,
         mail: impl FnOnce(i64) -> Vec<crate::NewMail>,
     ) -> Result<i64> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let at = now();
         let row = comments::ActiveModel {
             post_id: Set(parent.post_id),
@@ -238,7 +238,7 @@ impl Store {
         reason: &str,
         until: Option<OffsetDateTime>,
     ) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         refuse_last_admin(&txn, user_id).await?;
         let at = now();
         users::Entity::update_many()
@@ -272,7 +272,7 @@ impl Store {
     }
 
     pub async fn unban_user(&self, actor: &User, user_id: i64) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         users::Entity::update_many()
             .col_expr(
                 users::Column::BannedAt,
@@ -296,7 +296,7 @@ impl Store {
 
     /// An admin's change of someone's role.
     pub async fn change_role(&self, actor: &User, user_id: i64, role: Role) -> Result<User> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         if role != Role::Admin {
             refuse_last_admin(&txn, user_id).await?;
         }

@@ -8,7 +8,7 @@ use folio_domain::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use time::OffsetDateTime;
 
@@ -107,7 +107,7 @@ impl Store {
     pub async fn create_post(&self, new: NewPost) -> Result<Post> {
         // Rendered before the transaction opens: on SQLite it holds the one write lock.
         let rendered = render_post(&new.source);
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let slug = match &new.slug {
             Some(given) => {
                 if slug_taken(&txn, new.kind, given).await? {

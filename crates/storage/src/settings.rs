@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use folio_domain::User;
-use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use crate::audit::record;
 use crate::entities::site_settings;
@@ -28,7 +28,7 @@ impl Store {
         actor: &User,
         values: &BTreeMap<String, String>,
     ) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         site_settings::Entity::delete_many().exec(&txn).await?;
         for (key, value) in values {
             site_settings::ActiveModel {

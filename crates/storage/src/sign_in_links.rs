@@ -3,7 +3,7 @@
 //! once and for a short time; how many are asked for is limited per address and per network,
 //! counted here so that the limits hold across server processes.
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -97,7 +97,7 @@ impl Store {
         mail: impl FnOnce(&str) -> NewMail,
     ) -> Result<SignInLinkRequest> {
         let backend = self.db_backend();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let at = now();
         lock_address(&txn, AddressLimit::SignInLinks, client).await?;
         let by_email = count_since(&txn, "email", email, at - limits.per_email_window).await?;
@@ -145,7 +145,7 @@ impl Store {
     /// What the link with this secret would do, without using it (the page that asks the
     /// reader to confirm, so that a mail scanner fetching the link signs nobody in).
     pub async fn sign_in_link(&self, token: &str) -> Result<SignInLinkState> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let state = link_state(&txn, &sign_in_token_hash(token)).await?;
         txn.commit().await?;
         Ok(state)
@@ -156,7 +156,7 @@ impl Store {
     pub async fn use_sign_in_link(&self, token: &str) -> Result<SignInLinkState> {
         let backend = self.db_backend();
         let hash = sign_in_token_hash(token);
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let state = link_state(&txn, &hash).await?;
         if !matches!(state, SignInLinkState::Valid { .. }) {
             return Ok(state);

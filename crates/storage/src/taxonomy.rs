@@ -7,7 +7,7 @@ use folio_domain::{Slug, Taxonomy, Term, User};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::audit::record;
@@ -88,7 +88,7 @@ impl Store {
         taxonomy: Taxonomy,
         edit: TermEdit,
     ) -> Result<std::result::Result<Term, TermRefusal>> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         ensure_slug_free(&txn, taxonomy, &edit.slug, None).await?;
         if let Some(parent) = edit.parent_id
             && !is_category(&txn, parent).await?
@@ -126,7 +126,7 @@ impl Store {
         id: i64,
         edit: TermEdit,
     ) -> Result<std::result::Result<Term, TermRefusal>> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let Some(row) = terms::Entity::find_by_id(id).one(&txn).await? else {
             return Ok(Err(TermRefusal::NoSuchTerm));
         };
@@ -176,7 +176,7 @@ impl Store {
         from: i64,
         into: i64,
     ) -> Result<std::result::Result<Term, TermRefusal>> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let (Some(source), Some(target)) = (
             terms::Entity::find_by_id(from).one(&txn).await?,
             terms::Entity::find_by_id(into).one(&txn).await?,
@@ -242,7 +242,7 @@ impl Store {
 
     /// Removes a term; posts keep their other terms, child categories move up a level.
     pub async fn delete_term(&self, actor: &User, id: i64) -> Result<bool> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let Some(row) = terms::Entity::find_by_id(id).one(&txn).await? else {
             return Ok(false);
         };

@@ -1,7 +1,6 @@
 use folio_domain::{Role, Slug, User};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 
 use crate::entities::users;
@@ -85,7 +84,7 @@ impl Store {
 
     /// Refused with [`StorageError::LastAdmin`] when it would leave the site without an admin.
     pub async fn set_role(&self, user_id: i64, role: Role) -> Result<User> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         if role != Role::Admin {
             refuse_last_admin(&txn, user_id).await?;
         }

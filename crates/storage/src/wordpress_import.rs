@@ -11,9 +11,7 @@ use folio_domain::posts::permalink;
 use folio_domain::slug::percent_decode;
 use folio_domain::wordpress::markup::comment_paragraphs;
 use folio_domain::{CommentStatus, PostKind, PostStatus, Role, Slug, Taxonomy};
-use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait, Value,
-};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
 use time::OffsetDateTime;
 
 use crate::raw::insert_rows_sql;
@@ -327,7 +325,7 @@ impl Store {
         source: &str,
         shared_source: &str,
     ) -> Result<WordPressImport> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let backend = txn.get_database_backend();
         let mut known_posts = HashMap::new();
         let mut known_comments = HashMap::new();

@@ -10,7 +10,7 @@ use folio_domain::{PageNumber, Paginated, PostKind, PostStatus, Slug, Taxonomy, 
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use time::OffsetDateTime;
 
@@ -337,7 +337,7 @@ impl Store {
         edit: PostEdit,
         rendered: RenderedPost,
     ) -> Result<Option<i64>> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let existing = match id {
             Some(id) => match posts::Entity::find_by_id(id).one(&txn).await? {
                 Some(row) => Some(row),
@@ -488,7 +488,7 @@ impl Store {
 
     /// Moves a post to the trash (hidden like a draft) or back. `false`: no such post.
     pub async fn set_post_trashed(&self, actor: &User, id: i64, trashed: bool) -> Result<bool> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let Some(row) = posts::Entity::find_by_id(id).one(&txn).await? else {
             return Ok(false);
         };

@@ -487,12 +487,11 @@ async fn comment_location(
     if per_page == 0 || (target.comment_count as usize) < per_page {
         return Ok(format!("{path}#comment-{id}"));
     }
-    let comments = state.store().thread_for(target.post_id, viewer).await?;
-    let thread = build_thread(comments, state.site().comment_max_depth);
-    let index = thread
-        .iter()
-        .position(|root| root.contains(id))
-        .unwrap_or(0);
+    let index = state
+        .store()
+        .thread_position(target.post_id, id, viewer)
+        .await?
+        .map_or(0, |i| usize::try_from(i).unwrap_or(usize::MAX));
     Ok(match index / per_page + 1 {
         1 => format!("{path}#comment-{id}"),
         n => format!("{path}comment-page-{n}/#comment-{id}"),

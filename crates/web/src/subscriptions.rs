@@ -48,7 +48,7 @@ pub(crate) async fn create_comment(
     )
     .await?;
     let created = store
-        .create_comment_checked_notifying(new, html, checks, form.subscribe_comments(), |id| {
+        .create_comment_checked_notifying(new, html, checks, form.subscribe_comments(), move |id| {
             plan.rows(id)
         })
         .await?;
