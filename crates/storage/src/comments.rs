@@ -250,7 +250,7 @@ impl Store {
     ) -> Result<Vec<Comment>> {
         let sql = format!(
             "SELECT c.id, c.post_id, c.parent_id, c.author_id, c.author_name, c.author_url, c.source, c.html, \
-             c.status, c.created_at, c.updated_at, c.author_ip, c.edited_at, c.deleted_at, c.keeps_author_name, u.display_name AS user_name, u.avatar_url AS user_avatar \
+             c.status, c.created_at, c.updated_at, c.author_ip, c.edited_at, c.deleted_at, c.keeps_author_name, c.thread_root_id, c.thread_top, u.display_name AS user_name, u.avatar_url AS user_avatar \
              FROM comments c LEFT JOIN users u ON u.id = c.author_id WHERE {condition} {order}"
         );
         let rows = self
@@ -336,7 +336,7 @@ pub(crate) async fn insert_comment<C: ConnectionTrait>(
     html: String,
 ) -> Result<comments::Model> {
     let created = new.created_at.map_or_else(now, normalize_time);
-    Ok(comments::ActiveModel {
+    let row = comments::ActiveModel {
         post_id: Set(new.post_id),
         parent_id: Set(new.parent_id),
         author_id: Set(new.author_id),
@@ -351,7 +351,9 @@ pub(crate) async fn insert_comment<C: ConnectionTrait>(
         ..Default::default()
     }
     .insert(db)
-    .await?)
+    .await?;
+    crate::threads::place_comment(db, row.id).await?;
+    Ok(row)
 }
 
 /// The limits [`Store::create_comment_checked`] applies: comments since `since` per user and

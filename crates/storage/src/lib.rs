@@ -24,6 +24,7 @@ mod sign_in_links;
 mod site;
 mod taxonomy;
 mod terms;
+mod threads;
 mod users;
 mod wordpress_import;
 mod writing;
@@ -55,6 +56,7 @@ pub use sign_in_links::{SignInLinkLimits, SignInLinkRequest, SignInLinkState, si
 pub use site::{ContentState, MonthCount, SitemapEntry};
 pub use taxonomy::{TermEdit, TermRefusal, TermUsage};
 pub use terms::CategoryCount;
+pub use threads::{ThreadPage, ThreadPaging};
 pub use users::NewUser;
 pub use wordpress_import::{
     ImportCounts, ImportedAuthor, ImportedComment, ImportedPost, ImportedTerm, WordPressImport,

@@ -1151,6 +1151,8 @@ impl WordPressImport {
             }
         }
         self.set_page_parents().await?;
+        // Comments went in as raw rows, in batches: their places in the threads follow.
+        crate::threads::place_unplaced(&self.txn).await?;
         self.txn.commit().await?;
         Ok(self.counts)
     }
