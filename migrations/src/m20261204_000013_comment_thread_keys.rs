@@ -7,6 +7,8 @@
 //! parent is none, itself, on another post, or not approved (a reply whose parent is hidden is
 //! shown at the top level). A page is "the `thread_top` comments of page N, by
 //! (created_at, id)" plus every comment whose `thread_root_id` is one of them.
+//!
+//! `posts.comment_count`: the post's approved, not deleted comments ("N thoughts on …").
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::ConnectionTrait;
@@ -23,6 +25,10 @@ const UP: &[&str] = &[
     "CREATE INDEX comments_thread_tops ON comments (post_id, thread_top, created_at, id)",
     // One conversation's comments in display order.
     "CREATE INDEX comments_by_thread ON comments (thread_root_id, created_at, id)",
+    // "N thoughts on …": the post's approved, not deleted comments, counted at write time.
+    "ALTER TABLE posts ADD COLUMN comment_count BIGINT NOT NULL DEFAULT 0",
+    "UPDATE posts SET comment_count = (SELECT COUNT(*) FROM comments c \
+     WHERE c.post_id = posts.id AND c.status = 'approved' AND c.deleted_at IS NULL)",
 ];
 
 /// Top-level comments first; then, one reply level per round, every approved comment whose
@@ -60,6 +66,7 @@ impl MigrationTrait for Migration {
                 "DROP INDEX IF EXISTS comments_thread_tops",
                 "ALTER TABLE comments DROP COLUMN thread_top",
                 "ALTER TABLE comments DROP COLUMN thread_root_id",
+                "ALTER TABLE posts DROP COLUMN comment_count",
             ],
         )
         .await

@@ -148,6 +148,10 @@ impl Thread {
             .thread_for(self.post_id, viewer)
             .await
             .unwrap();
+        let thoughts = all
+            .iter()
+            .filter(|c| c.status == CommentStatus::Approved && !c.deleted)
+            .count();
         let thread = build_thread(all, max_depth);
         let pages = thread.len().div_ceil(PER_PAGE as usize).max(1);
         assert!(pages > 10, "the thread spans many pages ({pages})");
@@ -160,6 +164,10 @@ impl Thread {
             let mut expected = Vec::new();
             walk(&thread[from..to], &mut expected);
             assert_eq!(shown(&html), expected, "page {page} for viewer {viewer:?}");
+            assert!(
+                html.contains(&format!("{thoughts} thoughts on")),
+                "the heading counts the approved comments ({thoughts}) on page {page}"
+            );
         }
         let past = self.fetch(reader, &self.page_path(pages + 1)).await;
         assert_eq!(past.status(), 404, "no page after the last");
@@ -230,6 +238,9 @@ impl Thread {
         self.app
             .sql("CREATE TABLE kept AS SELECT id, thread_root_id, thread_top FROM comments")
             .await;
+        self.app
+            .sql("CREATE TABLE kept_counts AS SELECT id, comment_count FROM posts")
+            .await;
         self.app.store.migrate_down(1).await.unwrap();
         self.app.store.migrate_up().await.unwrap();
         let differing = self
@@ -241,6 +252,17 @@ impl Thread {
             )
             .await;
         assert_eq!(differing, 0, "backfill and write-time keys agree");
+        let miscounted = self
+            .app
+            .count(
+                "SELECT COUNT(*) AS n FROM posts p JOIN kept_counts k ON k.id = p.id \
+                 WHERE p.comment_count <> k.comment_count",
+            )
+            .await;
+        assert_eq!(
+            miscounted, 0,
+            "counted again, every post's count is the same"
+        );
         assert!(
             placed > 300 && tops > 100,
             "{placed} placed, {tops} top-level"

@@ -352,7 +352,7 @@ pub(crate) async fn insert_comment<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    crate::threads::place_comment(db, row.id).await?;
+    crate::threads::comment_written(db, &row).await?;
     Ok(row)
 }
 
@@ -377,6 +377,14 @@ pub(crate) async fn erase_comments<C: ConnectionTrait>(
     which: sea_orm::sea_query::SimpleExpr,
 ) -> Result<()> {
     let at = now();
+    let posts: Vec<i64> = comments::Entity::find()
+        .select_only()
+        .column(comments::Column::PostId)
+        .distinct()
+        .filter(which.clone())
+        .into_tuple::<i64>()
+        .all(db)
+        .await?;
     let has_replies = Expr::exists(
         sea_orm::sea_query::Query::select()
             .expr(Expr::val(1))
@@ -412,7 +420,7 @@ pub(crate) async fn erase_comments<C: ConnectionTrait>(
         .filter(has_replies.not())
         .exec(db)
         .await?;
-    Ok(())
+    crate::comment_counts::recount_comments(db, &posts).await
 }
 
 /// A comment as readers see it: under its author's current name, or the name it was left

@@ -571,6 +571,9 @@ impl Store {
                     crate::threads::place_unplaced(txn)
                         .await
                         .map_err(ImportError::Storage)?;
+                    crate::comment_counts::recount_all_comments(txn)
+                        .await
+                        .map_err(ImportError::Storage)?;
                     crate::site::bump_content_version(txn)
                         .await
                         .map_err(ImportError::Storage)?;

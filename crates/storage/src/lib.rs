@@ -6,6 +6,7 @@ mod address_limits;
 pub mod admin;
 mod audit;
 mod backup;
+mod comment_counts;
 mod comments;
 mod connect;
 mod entities;

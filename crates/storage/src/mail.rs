@@ -972,7 +972,7 @@ impl Store {
         if changed.rows_affected() != 1 {
             return Ok(None);
         }
-        crate::threads::place_comment(&txn, comment_id).await?;
+        crate::threads::status_changed(&txn, comment_id).await?;
         queue_comment_mail(&txn, mail(comment_id)).await?;
         crate::site::bump_content_version(&txn).await?;
         txn.commit().await?;

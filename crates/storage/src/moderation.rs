@@ -147,7 +147,7 @@ impl Store {
                 .exec(&txn)
                 .await?;
             if changed.rows_affected == 1 {
-                crate::threads::place_comment(&txn, id).await?;
+                crate::threads::status_changed(&txn, id).await?;
             }
             if changed.rows_affected == 1 && status == CommentStatus::Approved {
                 crate::mail::queue_comment_mail(&txn, mail(id)).await?;
@@ -219,7 +219,7 @@ impl Store {
         }
         .insert(&txn)
         .await?;
-        crate::threads::place_comment(&txn, row.id).await?;
+        crate::threads::comment_written(&txn, &row).await?;
         record(
             &txn,
             actor,

@@ -324,6 +324,22 @@ pub(crate) async fn place_comment<C: ConnectionTrait>(db: &C, id: i64) -> Result
     Ok(())
 }
 
+/// What a new comment changes besides its own row: its place in the thread, its post's count.
+pub(crate) async fn comment_written<C: ConnectionTrait>(
+    db: &C,
+    row: &crate::entities::comments::Model,
+) -> Result<()> {
+    place_comment(db, row.id).await?;
+    crate::comment_counts::count_new_comment(db, row.post_id, row.status == "approved").await
+}
+
+/// A comment's status changed: its place and its post's count follow.
+pub(crate) async fn status_changed<C: ConnectionTrait>(db: &C, id: i64) -> Result<()> {
+    place_comment(db, id).await?;
+    let posts = crate::comment_counts::posts_of_comments(db, &format!("id = {id}")).await?;
+    crate::comment_counts::recount_comments(db, &posts).await
+}
+
 /// Places every approved comment that has no place yet (written in bulk by an import):
 /// top-level ones first, then one level of replies per round.
 pub(crate) async fn place_unplaced<C: ConnectionTrait>(db: &C) -> Result<()> {
