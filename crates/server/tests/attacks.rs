@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::smtp::Smtp;
 use common::{Idp, Reader, TestApp, comment_id_of, csrf_of, days_ago, location};
 use folio_auth::ProviderKind;
-use folio_domain::{Role, User};
+use folio_domain::Role;
 use folio_server::Settings;
 use folio_storage::NewUser;
 use folio_testkit::inspect::{Document, FeedReading, read_all};
