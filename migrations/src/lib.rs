@@ -13,6 +13,7 @@ mod m20261204_000006_address_events;
 mod m20261204_000007_post_visibility;
 mod m20261204_000008_imported_names_and_titles;
 mod m20261204_000012_email_sign_in;
+mod m20261204_000013_comment_thread_keys;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000007_post_visibility::Migration),
             Box::new(m20261204_000008_imported_names_and_titles::Migration),
             Box::new(m20261204_000012_email_sign_in::Migration),
+            Box::new(m20261204_000013_comment_thread_keys::Migration),
         ]
     }
 }

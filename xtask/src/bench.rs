@@ -26,6 +26,9 @@ struct Options {
     only_comments: bool,
     /// The `folio` to measure the comment writes with instead of this checkout's build.
     binary: Option<std::path::PathBuf>,
+    /// Only the big-thread step; with `huge_thread`, also a post with 100,000 comments.
+    only_threads: bool,
+    huge_thread: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -43,6 +46,8 @@ fn parse_options(args: &[String]) -> anyhow::Result<Options> {
         only_markdown: false,
         only_comments: false,
         binary: None,
+        only_threads: false,
+        huge_thread: false,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -65,8 +70,10 @@ fn parse_options(args: &[String]) -> anyhow::Result<Options> {
             "--binary" => {
                 options.binary = Some(args.next().context("--binary needs a path")?.into());
             }
+            "--only-threads" => options.only_threads = true,
+            "--huge-thread" => options.huge_thread = true,
             other => bail!(
-                "unknown option `{other}` for bench; usage: cargo xtask bench [--duration SECS] [--connections N] [--skip-import | --only-import | --only-markdown | --only-comments [--binary PATH]]"
+                "unknown option `{other}` for bench; usage: cargo xtask bench [--duration SECS] [--connections N] [--skip-import | --only-import | --only-markdown | --only-comments [--binary PATH] | --only-threads] [--huge-thread]"
             ),
         }
     }
@@ -89,6 +96,10 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     build_release()?;
     if options.only_markdown {
         print!("{}", markdown_report()?);
+        return Ok(());
+    }
+    if options.only_threads {
+        print!("{}", big_threads(&bench_dir, &options)?);
         return Ok(());
     }
     if options.import == ImportStep::Only {
@@ -269,6 +280,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         options.duration,
     ));
     report.push_str(&markdown_report()?);
+    report.push_str(&big_threads(&bench_dir, &options)?);
     if options.import == ImportStep::Also {
         let figures = crate::wordpress_bench::run(&bench_dir)?;
         report.push_str(&figures.report());
@@ -384,6 +396,194 @@ end
             .arg(&url),
     )?;
     parse_wrk(label, &output)
+}
+
+/// Readers at once on a big thread: a few busy readers, not a crowd (a crowd is the cache's
+/// job, measured above).
+const THREAD_READERS: u32 = 4;
+/// The default comment page size: the conversations one page shows.
+const THREAD_PAGE: usize = 50;
+
+/// What one page of a long conversation costs: a post with 10,000 comments in 2,000
+/// conversations (with `--huge-thread` also 100,000 in 20,000), read by a signed-in reader
+/// (never cached) on its first and last comment page, and by anonymous readers with the
+/// page cache off; beside each figure its target, and the same page served from memory by
+/// the baseline server in the same run (the machine is shared: the ratio is the steadier
+/// figure).
+fn big_threads(bench_dir: &std::path::Path, options: &Options) -> anyhow::Result<String> {
+    let mut sizes = vec![(10_000usize, 2_000usize, 1.0f64)];
+    if options.huge_thread {
+        // Ten times the thread may cost twice the time and memory.
+        sizes.push((100_000, 20_000, 2.0));
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n## Big threads\n\n`wrk -t{THREADS} -c{THREAD_READERS} -d{}s --latency`, one post whose \
+         comments are conversations of five; {THREAD_PAGE} conversations a page. Targets: p99 under \
+         20 ms signed in and for an anonymous cache miss, peak RSS under 60 MB; ten times the \
+         comments within twice that.\n",
+        options.duration
+    );
+    let _ = writeln!(
+        out,
+        "| thread | reader | req/s | p50 | p99 | p99 target | p50 vs baseline |"
+    );
+    let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+    let mut memory = Vec::new();
+    for (comments, conversations, scale) in sizes {
+        let (site, printed) = Site::create(
+            &bench_dir.join(format!("thread-{comments}")),
+            &[
+                "--posts",
+                "30",
+                "--comments",
+                &(comments + 50).to_string(),
+                "--big-post-comments",
+                &comments.to_string(),
+                "--big-post-threads",
+                &conversations.to_string(),
+                "--json",
+            ],
+        )?;
+        let summary = printed
+            .lines()
+            .rev()
+            .find(|line| line.trim_start().starts_with('{'))
+            .context("`folio demo` printed no JSON summary")?;
+        let path = json_string_field(summary, "post_with_big_thread")
+            .context("the demo summary names no post with a big thread")?;
+        let last_page = format!(
+            "{path}comment-page-{}/",
+            conversations.div_ceil(THREAD_PAGE)
+        );
+        let sessions = command_output(
+            Command::new(release_binary())
+                .args(["bench-sessions", "--users", "1"])
+                .env("FOLIO__DATABASE__URL", &site.database_url)
+                .env("FOLIO__LOG__LEVEL", "warn"),
+        )?;
+        let cookie = sessions
+            .lines()
+            .find_map(|line| line.split_once(' ').map(|(cookie, _)| cookie.to_owned()))
+            .context("`folio bench-sessions` printed no session")?;
+        let cookie = format!("Cookie: folio_session={cookie}");
+
+        let folio = site.serve()?;
+        let uncached = site.serve_with(
+            "folio-serve-uncached",
+            &[("FOLIO__CACHE__ENABLED", "false")],
+        )?;
+        let page = http::get(folio.addr, &path)?;
+        if page.status != 200 {
+            bail!("GET {path} answered {}, expected 200", page.status);
+        }
+        let page_file = site.dir.join("thread.html");
+        std::fs::write(&page_file, &page.body)
+            .with_context(|| format!("cannot write {}", page_file.display()))?;
+        let baseline_addr = free_address()?;
+        let mut command = Command::new(release_binary());
+        command
+            .arg("bench-baseline")
+            .arg("--bind")
+            .arg(baseline_addr.to_string())
+            .arg("--file")
+            .arg(&page_file);
+        let mut baseline = Server::start("bench-baseline", command, baseline_addr, &site.dir)?;
+        baseline.wait_until_ok("/", Duration::from_secs(30))?;
+
+        let target = 20.0 * scale;
+        let rows: [(&str, SocketAddr, &str, Option<&str>, f64); 4] = [
+            (
+                "baseline: the page from memory",
+                baseline.addr,
+                "/",
+                None,
+                0.0,
+            ),
+            (
+                "signed in, first page",
+                folio.addr,
+                &path,
+                Some(&cookie),
+                target,
+            ),
+            (
+                "signed in, last page",
+                folio.addr,
+                &last_page,
+                Some(&cookie),
+                target,
+            ),
+            (
+                "anonymous, page cache off",
+                uncached.addr,
+                &path,
+                None,
+                target,
+            ),
+        ];
+        let mut baseline_p50 = 0.0;
+        for (label, addr, row_path, header, target) in rows {
+            let url = format!("http://{addr}{row_path}");
+            println!("wrk: {comments} comments, {label} ({url})");
+            wrk_as(&url, header, THREAD_READERS, WARM_UP_SECONDS)?;
+            let output = wrk_as(&url, header, THREAD_READERS, options.duration)?;
+            let m = parse_wrk(label, &output)
+                .with_context(|| format!("reading wrk's report for {url}"))?;
+            if target == 0.0 {
+                baseline_p50 = m.p50_ms;
+            }
+            let target = if target > 0.0 {
+                format!("< {target:.0} ms")
+            } else {
+                String::new()
+            };
+            let ratio = if baseline_p50 > 0.0 {
+                format!("{:.1}×", m.p50_ms / baseline_p50)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "| {comments} comments in {conversations} | {label} | {:.0} | {:.2} ms | {:.2} ms | {target} | {ratio} |",
+                m.requests_per_second, m.p50_ms, m.p99_ms
+            );
+        }
+        memory.push((
+            comments,
+            folio.peak_rss_kib()? as f64 / 1024.0,
+            uncached.peak_rss_kib()? as f64 / 1024.0,
+            60.0 * scale,
+        ));
+    }
+    for (comments, served, uncached, target) in memory {
+        let _ = writeln!(
+            out,
+            "\nPeak RSS with {comments} comments (VmHWM): {served:.1} MB; page cache off: {uncached:.1} MB (target < {target:.0} MB)."
+        );
+    }
+    Ok(out)
+}
+
+/// wrk with one extra request header (a session cookie), latency percentiles on.
+fn wrk_as(
+    url: &str,
+    header: Option<&str>,
+    connections: u32,
+    seconds: u32,
+) -> anyhow::Result<String> {
+    let mut command = Command::new("wrk");
+    command
+        .arg(format!("-t{THREADS}"))
+        .arg(format!("-c{connections}"))
+        .arg(format!("-d{seconds}s"))
+        .arg("--latency");
+    if let Some(header) = header {
+        command.arg("-H").arg(header);
+    }
+    command.arg(url);
+    command_output(&mut command)
 }
 
 const MAIL_SUBSCRIBERS: u32 = 10_000;

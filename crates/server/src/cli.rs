@@ -85,6 +85,10 @@ pub enum Command {
         /// Also make one post with this many comments (and one with 50).
         #[arg(long, default_value_t = 0)]
         big_post_comments: usize,
+        /// Lay the big post's comments out as this many conversations (0: as readers happen
+        /// to reply); the benchmark's long thread.
+        #[arg(long, default_value_t = 0)]
+        big_post_threads: usize,
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Add to a site that already has posts (normally refused, to keep real sites clean).
@@ -241,6 +245,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             posts,
             comments,
             big_post_comments,
+            big_post_threads,
             seed,
             append,
             json,
@@ -259,6 +264,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                     posts,
                     comments,
                     big_post_comments,
+                    big_post_threads,
                     seed,
                 },
             )

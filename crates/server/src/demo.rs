@@ -26,6 +26,8 @@ pub struct DemoOptions {
     pub comments: usize,
     /// When non-zero, one post gets exactly this many approved comments and another exactly 50.
     pub big_post_comments: usize,
+    /// When non-zero, the big post's comments are this many conversations of about equal size.
+    pub big_post_threads: usize,
     pub seed: u64,
 }
 
@@ -35,6 +37,7 @@ impl Default for DemoOptions {
             posts: 48,
             comments: 400,
             big_post_comments: 0,
+            big_post_threads: 0,
             seed: 42,
         }
     }
@@ -190,7 +193,17 @@ pub async fn fill(store: &Store, options: &DemoOptions) -> anyhow::Result<DemoSu
             if budget < count {
                 continue;
             }
-            thread.add_generated(&mut rng, &created[index], count, true, now);
+            if index == big && options.big_post_threads > 0 {
+                thread.add_conversations(
+                    &mut rng,
+                    &created[index],
+                    count,
+                    options.big_post_threads,
+                    now,
+                );
+            } else {
+                thread.add_generated(&mut rng, &created[index], count, true, now);
+            }
             budget -= count;
             special.push(index);
             *slot = Some(created[index].path.clone());
@@ -1687,6 +1700,59 @@ impl Thread {
             if !parents.contains(&i) && rng.chance(p) {
                 self.comments[i].status = CommentStatus::Pending;
             }
+        }
+    }
+
+    /// `count` approved comments in `conversations` threads: the top-level comments first,
+    /// then each reply joins a random conversation, answering its opening comment or its
+    /// latest reply (a long-running discussion, as a benchmark of big threads wants it).
+    fn add_conversations(
+        &mut self,
+        rng: &mut Rng,
+        post: &CreatedPost,
+        count: usize,
+        conversations: usize,
+        now: OffsetDateTime,
+    ) {
+        let conversations = conversations.clamp(1, count.max(1));
+        let available = (now - post.published_at).whole_seconds() - 6 * HOUR;
+        let window = available.clamp(600, 21 * DAY);
+        let mut members: Vec<Vec<usize>> = Vec::with_capacity(conversations);
+        for _ in 0..conversations {
+            let created_at = post.published_at + Duration::seconds(300 + rng.early_seconds(window));
+            members.push(vec![self.comments.len()]);
+            self.comments.push(PlannedComment {
+                post_id: post.id,
+                parent: None,
+                depth: 1,
+                who: reader_or_guest(rng, None),
+                source: fill_subject(rng.pick_str(TOP_LEVEL), post.subject),
+                status: CommentStatus::Approved,
+                created_at,
+            });
+        }
+        for _ in conversations..count {
+            let thread = &mut members[rng.index(conversations)];
+            let latest = thread.last().copied().unwrap_or(thread[0]);
+            let parent = if self.comments[latest].depth < MAX_DEPTH && rng.chance(0.5) {
+                latest
+            } else {
+                thread[0]
+            };
+            let up = &self.comments[parent];
+            let left = (now - up.created_at).whole_seconds();
+            let delay = (120 + rng.early_seconds(2 * DAY)).min(left / 2).max(1);
+            let comment = PlannedComment {
+                post_id: post.id,
+                parent: Some(parent),
+                depth: up.depth + 1,
+                who: reader_or_guest(rng, Some(up.who)),
+                source: fill_subject(rng.pick_str(RESPONSES), post.subject),
+                status: CommentStatus::Approved,
+                created_at: up.created_at + Duration::seconds(delay),
+            };
+            thread.push(self.comments.len());
+            self.comments.push(comment);
         }
     }
 

@@ -798,11 +798,7 @@ async fn first_time_moderation_holds_the_first_comment_for_its_author_only() {
     assert_eq!(response.status(), 422);
 
     // Once a moderator lets it through, the next one appears at once.
-    site.app
-        .sql(&format!(
-            "UPDATE comments SET status = 'approved' WHERE id = {held}"
-        ))
-        .await;
+    approve(&site.app, held).await;
     site.app.settle().await;
     let next = octocat
         .comment_ok(&site.path, site.post_id, None, "And a second one.")
@@ -812,6 +808,16 @@ async fn first_time_moderation_holds_the_first_comment_for_its_author_only() {
     assert!(page.contains("2 thoughts on"), "{page}");
 }
 
+/// A moderator lets a held comment through (as the admin's Approve does): its place in the
+/// thread moves with its status.
+async fn approve(app: &TestApp, id: i64) {
+    let moderator = app.author("Moderator").await;
+    app.store
+        .set_comments_status(&moderator, &[id], CommentStatus::Approved, |_| Vec::new())
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn always_holds_every_comment_and_off_holds_none() {
     let always = site(|s| s.comments.moderation = "always".into()).await;
@@ -819,12 +825,7 @@ async fn always_holds_every_comment_and_off_holds_none() {
     let first = reader
         .comment_ok(&always.path, always.post_id, None, "One.")
         .await;
-    always
-        .app
-        .sql(&format!(
-            "UPDATE comments SET status = 'approved' WHERE id = {first}"
-        ))
-        .await;
+    approve(&always.app, first).await;
     let second = reader
         .comment_ok(&always.path, always.post_id, None, "Two.")
         .await;

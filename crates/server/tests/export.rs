@@ -204,6 +204,7 @@ async fn fill(store: &Store) -> Filled {
             posts: 8,
             comments: 40,
             big_post_comments: 0,
+            big_post_threads: 0,
             seed: 7,
         },
     )

@@ -125,69 +125,6 @@ impl Store {
             .await
     }
 
-    /// Where comment `id` sits in the thread `viewer` sees ([`Store::thread_for`] arranged
-    /// by `build_thread`): the index, oldest first, of the top-level comment it is under.
-    /// Counted in the database, so that answering a new comment on a long thread does not
-    /// load the thread. `None` when the viewer does not see the comment.
-    pub async fn thread_position(
-        &self,
-        post_id: i64,
-        id: i64,
-        viewer: Option<i64>,
-    ) -> Result<Option<u64>> {
-        let seen = |alias: &str| match viewer {
-            Some(user_id) => format!(
-                "{alias}.post_id = {post_id} AND ({alias}.status = 'approved' OR ({alias}.status = 'pending' AND {alias}.author_id = {user_id}))"
-            ),
-            None => format!("{alias}.post_id = {post_id} AND {alias}.status = 'approved'"),
-        };
-        let backend = self.db_backend();
-        // Up through the parents the viewer sees: a reply under a parent they do not see is
-        // shown at the top level, as `build_thread` does.
-        let mut root = id;
-        let mut steps = 0;
-        loop {
-            let sql = format!(
-                "SELECT c.parent_id, EXISTS (SELECT 1 FROM comments p WHERE p.id = c.parent_id AND p.id <> c.id AND {}) AS parent_seen \
-                 FROM comments c WHERE c.id = {root} AND {}",
-                seen("p"),
-                seen("c")
-            );
-            let Some(row) = self
-                .db
-                .query_one_raw(Statement::from_string(backend, sql))
-                .await?
-            else {
-                return Ok(None);
-            };
-            let parent: Option<i64> = row.try_get("", "parent_id")?;
-            let parent_seen: bool = row.try_get("", "parent_seen")?;
-            steps += 1;
-            match parent {
-                // A loop of parents (only corrupt data has one) ends at the depth limit.
-                Some(parent) if parent_seen && steps < 1000 => root = parent,
-                _ => break,
-            }
-        }
-        let sql = format!(
-            "SELECT COUNT(*) AS n FROM comments c, comments r WHERE r.id = {root} AND {} \
-             AND (c.created_at < r.created_at OR (c.created_at = r.created_at AND c.id < r.id)) \
-             AND (c.parent_id IS NULL OR c.parent_id = c.id \
-                  OR NOT EXISTS (SELECT 1 FROM comments p WHERE p.id = c.parent_id AND {}))",
-            seen("c"),
-            seen("p")
-        );
-        let before: i64 = match self
-            .db
-            .query_one_raw(Statement::from_string(backend, sql))
-            .await?
-        {
-            Some(row) => row.try_get("", "n")?,
-            None => 0,
-        };
-        Ok(Some(u64::try_from(before).unwrap_or(0)))
-    }
-
     pub async fn comment(&self, id: i64) -> Result<Option<Comment>> {
         Ok(self
             .comments_with_authors_where(&format!("c.id = {id}"), "")
@@ -258,7 +195,7 @@ impl Store {
     ) -> Result<Vec<Comment>> {
         let sql = format!(
             "SELECT c.id, c.post_id, c.parent_id, c.author_id, c.author_name, c.author_url, c.source, c.html, \
-             c.status, c.created_at, c.updated_at, c.author_ip, c.edited_at, c.deleted_at, c.keeps_author_name, u.display_name AS user_name, u.avatar_url AS user_avatar \
+             c.status, c.created_at, c.updated_at, c.author_ip, c.edited_at, c.deleted_at, c.keeps_author_name, c.thread_root_id, c.thread_top, u.display_name AS user_name, u.avatar_url AS user_avatar \
              FROM comments c LEFT JOIN users u ON u.id = c.author_id WHERE {condition} {order}"
         );
         let rows = self
@@ -344,7 +281,7 @@ pub(crate) async fn insert_comment<C: ConnectionTrait>(
     html: String,
 ) -> Result<comments::Model> {
     let created = new.created_at.map_or_else(now, normalize_time);
-    Ok(comments::ActiveModel {
+    let row = comments::ActiveModel {
         post_id: Set(new.post_id),
         parent_id: Set(new.parent_id),
         author_id: Set(new.author_id),
@@ -359,7 +296,9 @@ pub(crate) async fn insert_comment<C: ConnectionTrait>(
         ..Default::default()
     }
     .insert(db)
-    .await?)
+    .await?;
+    crate::threads::comment_written(db, &row).await?;
+    Ok(row)
 }
 
 /// The limits [`Store::create_comment_checked`] applies: comments since `since` per user and
@@ -439,6 +378,14 @@ pub(crate) async fn erase_comments<C: ConnectionTrait>(
     which: sea_orm::sea_query::SimpleExpr,
 ) -> Result<()> {
     let at = now();
+    let posts: Vec<i64> = comments::Entity::find()
+        .select_only()
+        .column(comments::Column::PostId)
+        .distinct()
+        .filter(which.clone())
+        .into_tuple::<i64>()
+        .all(db)
+        .await?;
     let has_replies = Expr::exists(
         sea_orm::sea_query::Query::select()
             .expr(Expr::val(1))
@@ -474,7 +421,7 @@ pub(crate) async fn erase_comments<C: ConnectionTrait>(
         .filter(has_replies.not())
         .exec(db)
         .await?;
-    Ok(())
+    crate::comment_counts::recount_comments(db, &posts).await
 }
 
 /// A comment as readers see it: under its author's current name, or the name it was left

@@ -567,6 +567,13 @@ impl Store {
                     self.reset_sequences(txn, shapes)
                         .await
                         .map_err(ImportError::Storage)?;
+                    // An export from before the thread keys has none.
+                    crate::threads::place_unplaced(txn)
+                        .await
+                        .map_err(ImportError::Storage)?;
+                    crate::comment_counts::recount_all_comments(txn)
+                        .await
+                        .map_err(ImportError::Storage)?;
                     crate::site::bump_content_version(txn)
                         .await
                         .map_err(ImportError::Storage)?;

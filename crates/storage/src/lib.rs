@@ -6,6 +6,7 @@ mod address_limits;
 pub mod admin;
 mod audit;
 mod backup;
+mod comment_counts;
 mod comment_writer;
 mod comments;
 mod connect;
@@ -25,6 +26,7 @@ mod sign_in_links;
 mod site;
 mod taxonomy;
 mod terms;
+mod threads;
 mod users;
 mod wordpress_import;
 mod writing;
@@ -56,6 +58,7 @@ pub use sign_in_links::{SignInLinkLimits, SignInLinkRequest, SignInLinkState, si
 pub use site::{ContentState, MonthCount, SitemapEntry};
 pub use taxonomy::{TermEdit, TermRefusal, TermUsage};
 pub use terms::CategoryCount;
+pub use threads::{ThreadPage, ThreadPaging};
 pub use users::NewUser;
 pub use wordpress_import::{
     ImportCounts, ImportedAuthor, ImportedComment, ImportedPost, ImportedTerm, WordPressImport,

@@ -127,10 +127,37 @@ impl Store {
         post_id: i64,
         viewer: Option<i64>,
     ) -> Result<(HashMap<i64, u64>, HashSet<i64>)> {
+        self.comment_likes_where(
+            &format!("l.comment_id IN (SELECT c.id FROM comments c WHERE c.post_id = {post_id})"),
+            viewer,
+        )
+        .await
+    }
+
+    /// As [`Store::comment_likes_on_post`], for the comments `ids` only (one page of a
+    /// thread): a long thread's likes are not all read to show fifty conversations.
+    pub async fn comment_likes(
+        &self,
+        ids: &[i64],
+        viewer: Option<i64>,
+    ) -> Result<(HashMap<i64, u64>, HashSet<i64>)> {
+        if ids.is_empty() {
+            return Ok((HashMap::new(), HashSet::new()));
+        }
+        let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+        self.comment_likes_where(&format!("l.comment_id IN ({})", ids.join(", ")), viewer)
+            .await
+    }
+
+    /// `condition` is SQL built only from integers and fixed words.
+    async fn comment_likes_where(
+        &self,
+        condition: &str,
+        viewer: Option<i64>,
+    ) -> Result<(HashMap<i64, u64>, HashSet<i64>)> {
         let sql = format!(
             "SELECT l.comment_id, COUNT(*) AS n, MAX(CASE WHEN l.user_id = {viewer} THEN 1 ELSE 0 END) AS mine \
-             FROM comment_likes l JOIN comments c ON c.id = l.comment_id \
-             WHERE c.post_id = {post_id} GROUP BY l.comment_id",
+             FROM comment_likes l WHERE {condition} GROUP BY l.comment_id",
             viewer = viewer.unwrap_or(0),
         );
         let rows = self

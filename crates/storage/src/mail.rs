@@ -1021,6 +1021,7 @@ impl Store {
         if changed.rows_affected() != 1 {
             return Ok(None);
         }
+        crate::threads::status_changed(&txn, comment_id).await?;
         queue_comment_mail(&txn, mail(comment_id)).await?;
         crate::site::bump_content_version(&txn).await?;
         txn.commit().await?;

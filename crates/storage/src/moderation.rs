@@ -146,6 +146,9 @@ impl Store {
                 .filter(comments::Column::Status.ne(status.as_str()))
                 .exec(&txn)
                 .await?;
+            if changed.rows_affected == 1 {
+                crate::threads::status_changed(&txn, id).await?;
+            }
             if changed.rows_affected == 1 && status == CommentStatus::Approved {
                 crate::mail::queue_comment_mail(&txn, mail(id)).await?;
             }
@@ -216,6 +219,7 @@ impl Store {
         }
         .insert(&txn)
         .await?;
+        crate::threads::comment_written(&txn, &row).await?;
         record(
             &txn,
             actor,

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use time::OffsetDateTime;
 
-use crate::entities::{comments, post_terms, posts, terms, users};
+use crate::entities::{post_terms, posts, terms, users};
 use crate::site::bump_content_version;
 use crate::terms::{ensure_term_on, term_from_row};
 use crate::users::{numbered, user_from_row};
@@ -257,9 +257,7 @@ impl Store {
         };
         let sql = format!(
             "SELECT p.kind, p.slug, p.title, p.published_at, p.created_at, p.comments_open, p.author_id, p.password, p.parent_id, \
-             (SELECT COUNT(*) FROM comments c WHERE c.post_id = p.id AND c.status = 'approved' \
-              AND c.deleted_at IS NULL) AS comment_count \
-             FROM posts p WHERE p.id = {id} AND p.status = 'published' AND p.published_at <= {placeholder}"
+             p.comment_count FROM posts p WHERE p.id = {id} AND p.status = 'published' AND p.published_at <= {placeholder}"
         );
         let Some(row) = self
             .db
@@ -578,20 +576,6 @@ impl Store {
         } else {
             PageTree::default()
         };
-        let counts: HashMap<i64, i64> = comments::Entity::find()
-            .select_only()
-            .column(comments::Column::PostId)
-            .column_as(comments::Column::Id.count(), "n")
-            .filter(comments::Column::PostId.is_in(post_ids.iter().copied()))
-            .filter(comments::Column::Status.eq("approved"))
-            // A deleted comment's marker keeps its replies in place but is not a thought.
-            .filter(comments::Column::DeletedAt.is_null())
-            .group_by(comments::Column::PostId)
-            .into_tuple::<(i64, i64)>()
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .collect();
         rows.into_iter()
             .map(|row| {
                 let author = authors.get(&row.author_id).cloned().ok_or_else(|| {
@@ -615,8 +599,7 @@ impl Store {
                     parent_id: row.parent_id,
                     ancestors: tree.ancestors(row.parent_id),
                     status: parse_status(&row.status)?,
-                    comment_count: u64::try_from(counts.get(&row.id).copied().unwrap_or(0))
-                        .unwrap_or(0),
+                    comment_count: u64::try_from(row.comment_count).unwrap_or(0),
                     title: row.title,
                     title_html: row.title_html,
                     excerpt: row.excerpt,

@@ -1149,6 +1149,9 @@ impl WordPressImport {
             }
         }
         self.set_page_parents().await?;
+        // Comments went in as raw rows, in batches: their places in the threads follow.
+        crate::threads::place_unplaced(&self.txn).await?;
+        crate::comment_counts::recount_all_comments(&self.txn).await?;
         self.txn.commit().await?;
         Ok(self.counts)
     }

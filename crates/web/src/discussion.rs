@@ -151,21 +151,53 @@ impl Conversation {
         let summary = &post.summary;
         let viewer_id = viewer.user_id();
         let now = OffsetDateTime::now_utc();
-        let comments = store.thread_for(summary.id, viewer_id).await?;
-        let newest_activity = comments.iter().map(|c| c.created_at).fold(
+        let per_page = settings.per_page as usize;
+        let page = shown.comment_page as usize;
+        // Only the page's conversations are read: a post with ten thousand comments costs
+        // what one with fifty does.
+        let paging = folio_storage::ThreadPaging {
+            max_depth,
+            per_page: u64::from(settings.per_page),
+            page: u64::from(shown.comment_page),
+        };
+        let thread_page = store.thread_page(summary.id, viewer_id, paging).await?;
+        let newest_activity = thread_page.newest.into_iter().fold(
             summary
                 .updated_at
                 .max(summary.published_at.unwrap_or(summary.updated_at)),
             OffsetDateTime::max,
         );
-        let reply_to_name = reply_to
-            .and_then(|id| comments.iter().find(|c| c.id == id && !c.deleted))
-            .map(|c| c.author_name.clone());
-        let (like_counts, liked) = store.comment_likes_on_post(summary.id, viewer_id).await?;
+        let pages = if per_page == 0 {
+            1
+        } else {
+            (thread_page.conversations as usize)
+                .div_ceil(per_page)
+                .max(1)
+        };
+        let reply_to_name = match reply_to {
+            Some(id) => store
+                .comment(id)
+                .await?
+                .filter(|c| {
+                    c.post_id == summary.id
+                        && !c.deleted
+                        && (c.status == CommentStatus::Approved
+                            || (c.status == CommentStatus::Pending
+                                && viewer_id.is_some()
+                                && c.author_id == viewer_id))
+                })
+                .map(|c| c.author_name),
+            None => None,
+        };
+        let ids: Vec<i64> = thread_page.comments.iter().map(|c| c.id).collect();
+        let (like_counts, liked) = store.comment_likes(&ids, viewer_id).await?;
         let csrf = match viewer.user {
             Some(_) => Some(viewer.csrf_token().await?),
             None => None,
         };
+        if page > pages {
+            return Err(AppError::NotFound);
+        }
         let open = folio_domain::comments::comments_open(
             post.comments_open,
             summary.published_at,
@@ -183,21 +215,7 @@ impl Conversation {
             open,
             zone: state.site().timezone.clone(),
         };
-        let thread = build_thread(comments, max_depth);
-        let per_page = settings.per_page as usize;
-        let pages = if per_page == 0 {
-            1
-        } else {
-            thread.len().div_ceil(per_page).max(1)
-        };
-        let page = shown.comment_page as usize;
-        if page > pages {
-            return Err(AppError::NotFound);
-        }
-        let on_page = match per_page {
-            0 => &thread[..],
-            n => &thread[(page - 1) * n..(page * n).min(thread.len())],
-        };
+        let on_page = build_thread(thread_page.comments, max_depth);
         let mut thread_html = String::new();
         for (index, node) in on_page.iter().enumerate() {
             marks.render(node, index, &mut thread_html)?;
@@ -489,9 +507,9 @@ async fn comment_location(
     }
     let index = state
         .store()
-        .thread_position(target.post_id, id, viewer)
+        .thread_position(target.post_id, id, viewer, state.site().comment_max_depth)
         .await?
-        .map_or(0, |i| usize::try_from(i).unwrap_or(usize::MAX));
+        .unwrap_or(0);
     Ok(match index / per_page + 1 {
         1 => format!("{path}#comment-{id}"),
         n => format!("{path}comment-page-{n}/#comment-{id}"),

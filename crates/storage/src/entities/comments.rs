@@ -20,6 +20,8 @@ pub struct Model {
     pub edited_at: Option<TimeDateTimeWithTimeZone>,
     pub deleted_at: Option<TimeDateTimeWithTimeZone>,
     pub keeps_author_name: bool,
+    pub thread_root_id: Option<i64>,
+    pub thread_top: bool,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -26,6 +26,7 @@ pub struct Model {
     pub password: Option<String>,
     pub parent_id: Option<i64>,
     pub sticky: bool,
+    pub comment_count: i64,
 }
 
 impl ActiveModelBehavior for ActiveModel {}
