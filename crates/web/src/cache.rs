@@ -36,6 +36,8 @@ pub struct PageCache {
     /// One render per page at a time: when many readers ask for a page that is not cached
     /// (a new post on a busy site), the first renders it and the others wait for its copy.
     renders: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Post pages shared by signed-in readers: dropped together with the anonymous pages.
+    readers: Option<crate::personal::ReaderPages>,
 }
 
 struct CachedPage {
@@ -107,6 +109,9 @@ impl PageCache {
             poll_interval: settings.poll_interval,
             poller_started: Arc::new(AtomicBool::new(false)),
             renders: Arc::new(Mutex::new(HashMap::new())),
+            readers: settings
+                .enabled
+                .then(|| crate::personal::ReaderPages::new(settings)),
         }
     }
 
@@ -147,11 +152,19 @@ impl PageCache {
         let previous_change = self.changed_at.swap(changed_at, Ordering::SeqCst);
         let version = state.version;
         let previous = self.version.swap(version, Ordering::SeqCst);
-        if (previous != version || previous_change != changed_at)
-            && let Some(pages) = &self.pages
-        {
-            pages.invalidate_all();
+        if previous != version || previous_change != changed_at {
+            if let Some(pages) = &self.pages {
+                pages.invalidate_all();
+            }
+            if let Some(readers) = &self.readers {
+                readers.invalidate_all();
+            }
         }
+    }
+
+    /// The signed-in readers' shared pages; `None` when the page cache is off.
+    pub(crate) fn reader_pages(&self) -> Option<&crate::personal::ReaderPages> {
+        self.readers.as_ref()
     }
 
     /// When content last changed anywhere, as last seen in the database.
