@@ -175,6 +175,20 @@ impl PageCache {
             .flatten()
     }
 
+    /// Takes a content state read by a request as news, when it is newer than the last one
+    /// seen: the pages (and the menu and sidebar) made after it then show what it counts.
+    pub(crate) fn observe_newer(&self, state: folio_storage::ContentState) {
+        let known = self.version.load(Ordering::SeqCst);
+        let changed_at = state
+            .changed_at
+            .map_or(i64::MIN, time::OffsetDateTime::unix_timestamp);
+        if state.version > known
+            || (state.version == known && changed_at != self.changed_at.load(Ordering::SeqCst))
+        {
+            self.observe(state);
+        }
+    }
+
     /// The content version last seen in the database; `None` until it has been read once.
     pub(crate) fn known_version(&self) -> Option<i64> {
         Some(self.version.load(Ordering::SeqCst)).filter(|v| *v != i64::MIN)

@@ -260,6 +260,9 @@ pub(crate) async fn answer(
     // or liked, in this process or another, sees it on the very next page, as with a full
     // render.
     let content = state.store().content_state().await?;
+    // The menu and sidebar follow the version last seen: bring it up to this one before the
+    // shared page is made from them.
+    state.cache().observe_newer(content);
     let post_id = post.summary.id;
     let marks = pages.marks(state, post_id, user.id, content).await?;
     if marks.1.holds_comments {
