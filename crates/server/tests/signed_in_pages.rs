@@ -555,3 +555,43 @@ async fn two_processes_serve_each_reader_their_own_fresh_page() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_comment_held_after_the_page_was_seen_shows_to_its_author_at_once() {
+    let app = TestApp::spawn_with(|s| {
+        s.comments.moderation = "always".to_owned();
+        s.cache.poll_milliseconds = 60_000;
+    })
+    .await;
+    let full = TestApp::spawn_beside(&app, |s| s.cache.enabled = false).await;
+    let author = app.author("Wren Author").await;
+    let post = app.post(&author, "Held", "Body.", days_ago(1)).await;
+    let (post_id, path) = (post.summary.id, post.summary.path());
+    let ann = person(&app, "Ann Reader", Role::Reader).await;
+    let bob = person(&app, "Bob Reader", Role::Reader).await;
+    // Both readers' pages are made (and their marks kept) before Ann writes.
+    page(&app, Some(&ann), &path).await;
+    page(&app, Some(&bob), &path).await;
+    let text = "Ann's words, for a moderator first";
+    assert_eq!(
+        post_form(
+            &app,
+            &ann,
+            "/comments",
+            &[
+                ("comment", text),
+                ("comment_post_ID", &post_id.to_string()),
+                ("_csrf", &ann.csrf),
+            ],
+        )
+        .await,
+        303
+    );
+    let anns = page(&app, Some(&ann), &path).await;
+    assert!(anns.contains(text), "Ann sees her held comment at once");
+    assert!(anns.contains("Your comment is awaiting moderation."));
+    assert_same_page(&anns, &page(&full, Some(&ann), &path).await, "Ann, held");
+    let bobs = page(&app, Some(&bob), &path).await;
+    assert!(!bobs.contains(text), "nobody else sees it");
+    assert_same_page(&bobs, &page(&full, Some(&bob), &path).await, "Bob");
+}

@@ -71,7 +71,8 @@ pub struct Conversation {
 /// made from: the same for all of them until the content changes.
 pub(crate) struct SharedThread {
     pub post_id: i64,
-    /// Of the comments on this page: who wrote each and when (their edit links).
+    /// The comments on this page written by someone signed in, who may edit them for a
+    /// while: their edit links.
     pub comments: HashMap<i64, Comment>,
     pub comment_likes: HashMap<i64, u64>,
     pub post_likes: u64,
@@ -251,11 +252,6 @@ impl Conversation {
             zone: state.site().timezone.clone(),
             for_any_reader,
         };
-        let shown_comments: HashMap<i64, Comment> = if for_any_reader {
-            comments.iter().map(|c| (c.id, c.clone())).collect()
-        } else {
-            HashMap::new()
-        };
         let thread = build_thread(comments, max_depth);
         let per_page = settings.per_page as usize;
         let pages = if per_page == 0 {
@@ -271,6 +267,10 @@ impl Conversation {
             0 => &thread[..],
             n => &thread[(page - 1) * n..(page * n).min(thread.len())],
         };
+        let mut authored = HashMap::new();
+        if for_any_reader {
+            signed_comments(on_page, &mut authored);
+        }
         let mut thread_html = String::new();
         for (index, node) in on_page.iter().enumerate() {
             marks.render(node, index, &mut thread_html)?;
@@ -331,7 +331,7 @@ impl Conversation {
         };
         let shared = for_any_reader.then(|| SharedThread {
             post_id: summary.id,
-            comments: shown_comments,
+            comments: authored,
             comment_likes: marks.like_counts.clone(),
             post_likes: post_like_count,
             likes_signin_href: signin_href,
@@ -354,6 +354,15 @@ impl Conversation {
             newest_activity,
             shared,
         })
+    }
+}
+
+fn signed_comments(nodes: &[CommentNode], out: &mut HashMap<i64, Comment>) {
+    for node in nodes {
+        if node.comment.author_id.is_some() {
+            out.insert(node.comment.id, node.comment.clone());
+        }
+        signed_comments(&node.children, out);
     }
 }
 

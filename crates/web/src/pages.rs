@@ -391,6 +391,11 @@ async fn answer_content(
             comment_page,
             post_page,
         } => {
+            if let Some(response) =
+                crate::personal::answer_made(state, path, reply_to, viewer).await?
+            {
+                return Ok(response);
+            }
             let suffix = match (comment_page, post_page) {
                 (1, 1) => String::new(),
                 (1, n) => format!("{n}/"),
@@ -410,6 +415,11 @@ async fn answer_content(
             crate::feeds::post_comments(state, post_path, &slug).await
         }
         ContentPath::Page { slug } => {
+            if let Some(response) =
+                crate::personal::answer_made(state, path, reply_to, viewer).await?
+            {
+                return Ok(response);
+            }
             let shown = Shown {
                 reply_to,
                 comment_page: 1,

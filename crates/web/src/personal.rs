@@ -170,11 +170,12 @@ struct ReaderMarks {
     holds_comments: bool,
 }
 
+/// A shared page is found by its address, so that a request can find it before loading
+/// the post.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct PageKey {
-    post_id: i64,
-    comment_page: u32,
-    post_page: u32,
+    /// The page's own path: the post's, with `N/` or `comment-page-N/` for a later page.
+    path: String,
     reply_to: Option<i64>,
 }
 
@@ -190,7 +191,7 @@ impl ReaderPages {
     pub fn new(settings: &CacheSettings) -> Self {
         ReaderPages {
             pages: Cache::builder()
-                .max_capacity(settings.max_bytes)
+                .max_capacity(settings.max_bytes / 2)
                 .weigher(|_: &PageKey, page: &Arc<SharedPage>| {
                     u32::try_from(page.html.len() + 64 * page.segments.len() + 1024)
                         .unwrap_or(u32::MAX)
@@ -242,6 +243,40 @@ impl ReaderPages {
     }
 }
 
+/// The page at `path` for a signed-in reader, when a shared copy of it is already made for
+/// the content as it is now; `None` otherwise (the post is then loaded, and `answer` tried).
+pub(crate) async fn answer_made(
+    state: &AppState,
+    path: &str,
+    reply_to: Option<i64>,
+    viewer: &Viewer,
+) -> Result<Option<Response>, AppError> {
+    let (Some(user), Some(pages)) = (&viewer.user, state.cache().reader_pages()) else {
+        return Ok(None);
+    };
+    let key = PageKey {
+        path: path.to_owned(),
+        reply_to,
+    };
+    let Some(page) = pages.pages.get(&key) else {
+        return Ok(None);
+    };
+    let content = state.store().content_state().await?;
+    state.cache().observe_newer(content);
+    if page.content != content {
+        return Ok(None);
+    }
+    let marks = pages
+        .marks(state, page.thread.post_id, user.id, content)
+        .await?;
+    if marks.1.holds_comments {
+        return Ok(None);
+    }
+    Ok(Some(respond(
+        fill(state, &page, viewer, user, &marks.1).await?,
+    )))
+}
+
 /// The post page for a signed-in reader from the shared copy, or `None` when this reader or
 /// this post needs the full render.
 pub(crate) async fn answer(
@@ -269,9 +304,7 @@ pub(crate) async fn answer(
         return Ok(None);
     }
     let key = PageKey {
-        post_id,
-        comment_page: shown.comment_page,
-        post_page: shown.post_page,
+        path: page_path(post, shown),
         reply_to: shown.reply_to,
     };
     let page = match pages.pages.get(&key).filter(|p| p.content == content) {
@@ -281,7 +314,7 @@ pub(crate) async fn answer(
             else {
                 return Ok(None);
             };
-            let Some(page) = SharedPage::new(content, html, thread, page_path(post, shown)) else {
+            let Some(page) = SharedPage::new(content, html, thread, key.path.clone()) else {
                 tracing::warn!(post = post_id, "a shared page's markers do not parse");
                 return Ok(None);
             };
@@ -290,7 +323,12 @@ pub(crate) async fn answer(
             page
         }
     };
-    let html = fill(state, &page, viewer, user, &marks.1).await?;
+    Ok(Some(respond(
+        fill(state, &page, viewer, user, &marks.1).await?,
+    )))
+}
+
+fn respond(html: String) -> Response {
     let mut response = Html(html).into_response();
     // Made for one reader: no shared cache may keep it.
     response.headers_mut().insert(
@@ -298,7 +336,7 @@ pub(crate) async fn answer(
         HeaderValue::from_static("private, no-store"),
     );
     *response.status_mut() = StatusCode::OK;
-    Ok(Some(response))
+    response
 }
 
 fn page_path(post: &Post, shown: Shown) -> String {
