@@ -96,18 +96,8 @@ const BASELINE: &str = "baseline: the post page from memory (GET)";
 /// The same post page served from memory by `folio bench-baseline`, with as many
 /// connections: the cost of HTTP alone on this machine, now.
 fn baseline(binary: &Path, dir: &Path, page: &[u8], seconds: u32) -> anyhow::Result<CommentWrites> {
-    let file = dir.join("post.html");
-    std::fs::write(&file, page).with_context(|| format!("cannot write {}", file.display()))?;
-    let addr = free_address()?;
-    let mut command = Command::new(binary);
-    command
-        .arg("bench-baseline")
-        .arg("--bind")
-        .arg(addr.to_string())
-        .arg("--file")
-        .arg(&file);
-    let mut server = Server::start("bench-baseline", command, addr, dir)?;
-    server.wait_until_ok("/", Duration::from_secs(30))?;
+    let server = super::bench::baseline_server(binary, dir, "post.html", page)?;
+    let addr = server.addr;
     println!("wrk: baseline, the post page from memory (http://{addr}/)");
     let output = command_output(
         Command::new("wrk")
@@ -136,7 +126,7 @@ fn fresh_dir(dir: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// Drops and creates `name` on the server `admin` points at (with `psql`); its URL.
-fn fresh_postgres_database(admin: &str, name: &str) -> anyhow::Result<String> {
+pub(crate) fn fresh_postgres_database(admin: &str, name: &str) -> anyhow::Result<String> {
     command_output(
         Command::new("psql")
             .arg(admin)
@@ -147,6 +137,11 @@ fn fresh_postgres_database(admin: &str, name: &str) -> anyhow::Result<String> {
             .arg(format!("CREATE DATABASE {name}")),
     )
     .context("FOLIO_BENCH_POSTGRES_URL: creating the benchmark's database with psql")?;
+    database_url(admin, name)
+}
+
+/// The URL of database `name` on the server `admin` points at.
+pub(crate) fn database_url(admin: &str, name: &str) -> anyhow::Result<String> {
     let (base, query) = match admin.split_once('?') {
         Some((base, query)) => (base, format!("?{query}")),
         None => (admin, String::new()),

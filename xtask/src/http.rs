@@ -19,6 +19,11 @@ impl Response {
 
 /// `GET http://{addr}{path}`, uncompressed, the connection closed afterwards.
 pub fn get(addr: SocketAddr, path: &str) -> anyhow::Result<Response> {
+    get_with(addr, path, None)
+}
+
+/// `get` with one more request header (`Name: value`), such as a session cookie.
+pub fn get_with(addr: SocketAddr, path: &str, header: Option<&str>) -> anyhow::Result<Response> {
     let timeout = Duration::from_secs(30);
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
         .with_context(|| format!("cannot connect to {addr}"))?;
@@ -26,7 +31,8 @@ pub fn get(addr: SocketAddr, path: &str) -> anyhow::Result<Response> {
     stream.set_write_timeout(Some(timeout))?;
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: folio-xtask\r\nAccept: text/html,*/*\r\n\
-         Accept-Encoding: identity\r\nConnection: close\r\n\r\n"
+         Accept-Encoding: identity\r\nConnection: close\r\n{}\r\n",
+        header.map(|h| format!("{h}\r\n")).unwrap_or_default()
     );
     stream.write_all(request.as_bytes())?;
     let mut raw = Vec::new();

@@ -9,6 +9,7 @@ mod config_ref;
 mod deploy;
 mod dist;
 mod http;
+mod scale_bench;
 mod screenshots;
 mod site;
 mod smtp_sink;
@@ -34,9 +35,16 @@ Checks and releases
   bench [--duration SECS] [--connections N] [--skip-import | --only-import | --only-markdown]
                                      load-test a demo site with wrk, time the costliest Markdown, then a
                                      10,000-post WordPress import; report in target/bench/report.md
+                                     then big threads and the big archive (--skip-scale leaves it out)
   bench --only-comments [--binary FILE]
                                      comments stored/s by 40 signed-in readers (SQLite; also PostgreSQL
                                      when FOLIO_BENCH_POSTGRES_URL is set); --binary: measure FILE, no build
+  bench --only-signed-in             a signed-in reader on the 50-comment post, beside the baseline
+  bench --only-threads [--huge-thread]
+                                     a post with 10,000 comments (--huge-thread: also 100,000), signed in
+                                     and anonymous with the page cache off; peak RSS
+  bench --only-scale                 a signed-in reader on 100,000 posts with 1,000,000 comments (SQLite;
+                                     also PostgreSQL with FOLIO_BENCH_POSTGRES_URL); kept in target/bench/
   dist [--debug | --binary FILE] [--out DIR]
                                      release build packed as target/dist/folio-<version>-<arch>-linux.tar.gz (+ .sha256)
                                      (--debug: a debug build; --binary: pack FILE, no build; --out: another folder)

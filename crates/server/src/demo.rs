@@ -219,16 +219,19 @@ pub async fn fill(store: &Store, options: &DemoOptions) -> anyhow::Result<DemoSu
         .collect();
     let mut counts = vec![0usize; others.len()];
     if !others.is_empty() {
-        let total: u32 = weights.iter().sum();
+        // Running totals, so that a million comments over a hundred thousand posts each find
+        // their post by bisection rather than by a walk over every post.
+        let ends: Vec<u64> = weights
+            .iter()
+            .scan(0u64, |total, weight| {
+                *total += u64::from(*weight);
+                Some(*total)
+            })
+            .collect();
+        let total = ends.last().copied().unwrap_or(0);
         for _ in 0..budget {
-            let mut ticket = rng.below(u64::from(total));
-            for (slot, weight) in weights.iter().enumerate() {
-                if ticket < u64::from(*weight) {
-                    counts[slot] += 1;
-                    break;
-                }
-                ticket -= u64::from(*weight);
-            }
+            let ticket = rng.below(total);
+            counts[ends.partition_point(|&end| end <= ticket)] += 1;
         }
     }
     for (slot, count) in counts.into_iter().enumerate() {

@@ -166,7 +166,7 @@ impl Store {
     /// Whether `viewer` has comments held for moderation under the post. They see those in
     /// the thread, where they can move other comments (a reply to a held comment is
     /// top-level for everyone else), so their thread is threaded whole; it is rare and brief.
-    async fn holds_for(&self, post_id: i64, viewer: Option<i64>) -> Result<bool> {
+    pub async fn holds_for(&self, post_id: i64, viewer: Option<i64>) -> Result<bool> {
         let Some(user_id) = viewer else {
             return Ok(false);
         };

@@ -36,6 +36,8 @@ pub struct PageCache {
     /// One render per page at a time: when many readers ask for a page that is not cached
     /// (a new post on a busy site), the first renders it and the others wait for its copy.
     renders: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Post pages shared by signed-in readers: dropped together with the anonymous pages.
+    readers: Option<crate::personal::ReaderPages>,
 }
 
 struct CachedPage {
@@ -107,6 +109,9 @@ impl PageCache {
             poll_interval: settings.poll_interval,
             poller_started: Arc::new(AtomicBool::new(false)),
             renders: Arc::new(Mutex::new(HashMap::new())),
+            readers: settings
+                .enabled
+                .then(|| crate::personal::ReaderPages::new(settings)),
         }
     }
 
@@ -147,11 +152,19 @@ impl PageCache {
         let previous_change = self.changed_at.swap(changed_at, Ordering::SeqCst);
         let version = state.version;
         let previous = self.version.swap(version, Ordering::SeqCst);
-        if (previous != version || previous_change != changed_at)
-            && let Some(pages) = &self.pages
-        {
-            pages.invalidate_all();
+        if previous != version || previous_change != changed_at {
+            if let Some(pages) = &self.pages {
+                pages.invalidate_all();
+            }
+            if let Some(readers) = &self.readers {
+                readers.invalidate_all();
+            }
         }
+    }
+
+    /// The signed-in readers' shared pages; `None` when the page cache is off.
+    pub(crate) fn reader_pages(&self) -> Option<&crate::personal::ReaderPages> {
+        self.readers.as_ref()
     }
 
     /// When content last changed anywhere, as last seen in the database.
@@ -160,6 +173,20 @@ impl PageCache {
         (at != i64::MIN)
             .then(|| time::OffsetDateTime::from_unix_timestamp(at).ok())
             .flatten()
+    }
+
+    /// Takes a content state read by a request as news, when it is newer than the last one
+    /// seen: the pages (and the menu and sidebar) made after it then show what it counts.
+    pub(crate) fn observe_newer(&self, state: folio_storage::ContentState) {
+        let known = self.version.load(Ordering::SeqCst);
+        let changed_at = state
+            .changed_at
+            .map_or(i64::MIN, time::OffsetDateTime::unix_timestamp);
+        if state.version > known
+            || (state.version == known && changed_at != self.changed_at.load(Ordering::SeqCst))
+        {
+            self.observe(state);
+        }
     }
 
     /// The content version last seen in the database; `None` until it has been read once.

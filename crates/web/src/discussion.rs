@@ -18,6 +18,7 @@ use crate::AppState;
 use crate::error::AppError;
 use crate::layout::Layout;
 use crate::pages::{Shown, form_urlencode, single};
+use crate::personal::{Reader, Slot};
 use crate::session::{ClientAddress, Viewer};
 use crate::signin::{SignInChoice, choices, see_other};
 use crate::views::{CommentView, PostView, avatar_src, thoughts_heading};
@@ -55,16 +56,31 @@ pub struct Conversation {
     pub comment_count: u64,
     pub thoughts_heading: String,
     pub thread_html: String,
-    pub form: Option<CommentFormView>,
-    pub signin: Vec<SignInChoice>,
+    /// The comment form for a signed-in reader, or the ways to sign in (`respond.html`).
+    pub respond: String,
     pub reply_to_name: Option<String>,
     pub comment_pages: CommentPages,
     pub likes: Option<LikesView>,
-    pub max_length: usize,
-    /// Whether the follow-up checkbox starts ticked.
-    pub follow_up_checked: bool,
     pub(crate) status: StatusCode,
     pub(crate) newest_activity: OffsetDateTime,
+    /// Rendered for any signed-in reader: what filling in one reader's parts needs.
+    pub(crate) shared: Option<SharedThread>,
+}
+
+/// What a conversation rendered for any signed-in reader knows that one reader's parts are
+/// made from: the same for all of them until the content changes.
+pub(crate) struct SharedThread {
+    pub post_id: i64,
+    /// The comments on this page written by someone signed in, who may edit them for a
+    /// while: their edit links.
+    pub comments: HashMap<i64, Comment>,
+    pub comment_likes: HashMap<i64, u64>,
+    pub post_likes: u64,
+    pub likes_signin_href: String,
+    pub reply_to: Option<i64>,
+    pub max_length: usize,
+    pub follow_up_checked: bool,
+    pub open: bool,
 }
 
 /// Where this page of a long thread sits: WordPress's "Older Comments / Newer Comments".
@@ -84,12 +100,11 @@ pub struct CommentFormView {
 }
 
 pub struct LikesView {
+    /// "N bloggers like this.": plain text, or a marker.
     pub summary: String,
     pub first: Vec<LikerView>,
-    pub liked: bool,
-    /// For signed-in readers: the form token for the like button.
-    pub csrf: Option<String>,
-    pub signin_href: String,
+    /// The like form for a signed-in reader, or the link to sign in (`like_post.html`).
+    pub button: String,
 }
 
 pub struct LikerView {
@@ -103,7 +118,60 @@ struct CommentItem<'a> {
     c: &'a CommentView,
     children_html: String,
     can_reply_here: bool,
-    csrf: Option<&'a str>,
+    edit_link: String,
+    like_action: String,
+}
+
+/// The like button under a comment, or its count for a reader not signed in.
+#[derive(Template)]
+#[template(path = "comment_like.html")]
+pub(crate) struct CommentLikePart<'a> {
+    pub id: i64,
+    pub csrf: Option<&'a str>,
+    pub pending: bool,
+    pub liked: bool,
+    pub likes: u64,
+}
+
+/// The like button under the post, or the link to sign in and like it.
+#[derive(Template)]
+#[template(path = "like_post.html")]
+pub(crate) struct PostLikePart<'a> {
+    pub post_id: i64,
+    pub csrf: Option<&'a str>,
+    pub liked: bool,
+    pub signin_href: &'a str,
+}
+
+/// Under the thread: the comment form for a signed-in reader, the ways to sign in otherwise.
+#[derive(Template)]
+#[template(path = "respond.html")]
+pub(crate) struct RespondPart<'a> {
+    pub form: Option<CommentFormView>,
+    pub signin: &'a [SignInChoice],
+    pub max_length: usize,
+    pub follow_up_checked: bool,
+    pub post_id: i64,
+}
+
+/// " Edit" beside a comment its reader may still change; nothing otherwise.
+pub(crate) fn edit_link(id: i64, editable: bool) -> String {
+    if editable {
+        format!(
+            " <span class=\"edit-link\"><a class=\"comment-edit-link\" href=\"/comments/{id}/edit\">Edit</a></span>"
+        )
+    } else {
+        String::new()
+    }
+}
+
+pub(crate) fn likes_summary(count: u64, by_viewer: bool) -> String {
+    match count {
+        0 => "Be the first to like this.".to_owned(),
+        1 if by_viewer => "You like this.".to_owned(),
+        1 => "One blogger likes this.".to_owned(),
+        n => format!("{n} bloggers like this."),
+    }
 }
 
 impl Conversation {
@@ -115,8 +183,7 @@ impl Conversation {
             comment_count: 0,
             thoughts_heading: String::new(),
             thread_html: String::new(),
-            form: None,
-            signin: Vec::new(),
+            respond: String::new(),
             reply_to_name: None,
             comment_pages: CommentPages {
                 older: None,
@@ -125,14 +192,13 @@ impl Conversation {
                 total: 1,
             },
             likes: None,
-            max_length: 0,
-            follow_up_checked: false,
             status: StatusCode::OK,
             newest_activity: OffsetDateTime::parse(
                 &view.modified_iso,
                 &time::format_description::well_known::Rfc3339,
             )
             .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            shared: None,
         }
     }
 
@@ -140,7 +206,7 @@ impl Conversation {
         state: &AppState,
         post: &Post,
         view: &PostView,
-        viewer: &Viewer,
+        reader: Reader<'_>,
         shown: Shown,
         draft: Option<CommentDraft>,
     ) -> Result<Self, AppError> {
@@ -149,7 +215,9 @@ impl Conversation {
         let settings = state.comments();
         let max_depth = state.site().comment_max_depth;
         let summary = &post.summary;
-        let viewer_id = viewer.user_id();
+        let viewer = reader.one();
+        let for_any_reader = viewer.is_none();
+        let viewer_id = viewer.and_then(Viewer::user_id);
         let now = OffsetDateTime::now_utc();
         let per_page = settings.per_page as usize;
         let page = shown.comment_page as usize;
@@ -191,9 +259,9 @@ impl Conversation {
         };
         let ids: Vec<i64> = thread_page.comments.iter().map(|c| c.id).collect();
         let (like_counts, liked) = store.comment_likes(&ids, viewer_id).await?;
-        let csrf = match viewer.user {
-            Some(_) => Some(viewer.csrf_token().await?),
-            None => None,
+        let csrf = match viewer {
+            Some(viewer) if viewer.user.is_some() => Some(viewer.csrf_token().await?),
+            _ => None,
         };
         if page > pages {
             return Err(AppError::NotFound);
@@ -214,8 +282,13 @@ impl Conversation {
             csrf: csrf.as_deref(),
             open,
             zone: state.site().timezone.clone(),
+            for_any_reader,
         };
         let on_page = build_thread(thread_page.comments, max_depth);
+        let mut authored = HashMap::new();
+        if for_any_reader {
+            signed_comments(&on_page, &mut authored);
+        }
         let mut thread_html = String::new();
         for (index, node) in on_page.iter().enumerate() {
             marks.render(node, index, &mut thread_html)?;
@@ -230,7 +303,7 @@ impl Conversation {
             current: page,
             total: pages,
         };
-        let (status, form) = match (&viewer.user, csrf.clone()) {
+        let (status, form) = match (viewer.and_then(|v| v.user.as_ref()), csrf.clone()) {
             (Some(user), Some(csrf)) if open => {
                 let (text, parent, error, status) = match draft {
                     Some(d) => (d.text, d.parent, Some(d.error), d.status),
@@ -251,43 +324,97 @@ impl Conversation {
             Some(id) => format!("{}?replytocom={id}#respond", view.path),
             None => format!("{}#respond", view.path),
         };
-        let likes = if view.is_page {
-            None
+        let signin_href = likes_signin_href(&view.path);
+        let (likes, post_like_count) = if view.is_page {
+            (None, 0)
         } else {
             let likes = store
                 .post_likes(summary.id, LIKERS_SHOWN, viewer_id)
                 .await?;
-            Some(LikesView::new(likes, csrf, &view.path))
+            let count = likes.count;
+            let view = LikesView::new(likes, csrf.as_deref(), summary.id, &signin_href, reader)?;
+            (Some(view), count)
         };
+        let respond = if for_any_reader {
+            Slot::Respond.to_string()
+        } else {
+            RespondPart {
+                form,
+                signin: &choices(state, &respond_path),
+                max_length: settings.limits.max_length,
+                follow_up_checked: settings.follow_up_checked,
+                post_id: summary.id,
+            }
+            .render()?
+        };
+        let shared = for_any_reader.then(|| SharedThread {
+            post_id: summary.id,
+            comments: authored,
+            comment_likes: marks.like_counts.clone(),
+            post_likes: post_like_count,
+            likes_signin_href: signin_href,
+            reply_to,
+            max_length: settings.limits.max_length,
+            follow_up_checked: settings.follow_up_checked,
+            open,
+        });
         Ok(Conversation {
             show_comments: summary.comment_count > 0 || open || !view.is_page,
             comments_open: open,
             comment_count: summary.comment_count,
             thoughts_heading: thoughts_heading(summary.comment_count, &summary.title),
             thread_html,
-            form,
-            signin: choices(state, &respond_path),
+            respond,
             reply_to_name,
             comment_pages,
             likes,
-            max_length: settings.limits.max_length,
-            follow_up_checked: settings.follow_up_checked,
             status,
             newest_activity,
+            shared,
         })
     }
 }
 
+fn signed_comments(nodes: &[CommentNode], out: &mut HashMap<i64, Comment>) {
+    for node in nodes {
+        if node.comment.author_id.is_some() {
+            out.insert(node.comment.id, node.comment.clone());
+        }
+        signed_comments(&node.children, out);
+    }
+}
+
+fn likes_signin_href(path: &str) -> String {
+    format!(
+        "/auth/login?return_to={}",
+        form_urlencode(&format!("{path}#likes"))
+    )
+}
+
 impl LikesView {
-    fn new(likes: Likes, csrf: Option<String>, path: &str) -> Self {
-        let summary = match likes.count {
-            0 => "Be the first to like this.".to_owned(),
-            1 if likes.by_viewer => "You like this.".to_owned(),
-            1 => "One blogger likes this.".to_owned(),
-            n => format!("{n} bloggers like this."),
+    fn new(
+        likes: Likes,
+        csrf: Option<&str>,
+        post_id: i64,
+        signin_href: &str,
+        reader: Reader<'_>,
+    ) -> Result<Self, AppError> {
+        let (summary, button) = match reader {
+            Reader::AnySignedIn => (Slot::LikeSummary.to_string(), Slot::PostLike.to_string()),
+            Reader::One(_) => (
+                likes_summary(likes.count, likes.by_viewer),
+                PostLikePart {
+                    post_id,
+                    csrf,
+                    liked: likes.by_viewer,
+                    signin_href,
+                }
+                .render()?,
+            ),
         };
-        LikesView {
+        Ok(LikesView {
             summary,
+            button,
             first: likes
                 .first
                 .into_iter()
@@ -296,13 +423,7 @@ impl LikesView {
                     name: l.display_name,
                 })
                 .collect(),
-            liked: likes.by_viewer,
-            csrf,
-            signin_href: format!(
-                "/auth/login?return_to={}",
-                form_urlencode(&format!("{path}#likes"))
-            ),
-        }
+        })
     }
 }
 
@@ -318,6 +439,8 @@ struct ThreadMarks<'a> {
     open: bool,
     /// Comment dates are shown on the site's clock.
     zone: folio_domain::schedule::SiteZone,
+    /// Each comment's edit link and like button are markers, filled in for each reader.
+    for_any_reader: bool,
 }
 
 impl ThreadMarks<'_> {
@@ -333,11 +456,27 @@ impl ThreadMarks<'_> {
             .is_some_and(|id| comment.editable_by(id, self.now, self.edit_window));
         view.likes = self.like_counts.get(&comment.id).copied().unwrap_or(0);
         view.liked = self.liked.contains(&comment.id);
+        let (edit_link, like_action) = if self.for_any_reader {
+            (
+                Slot::EditLink(comment.id).to_string(),
+                Slot::CommentLike(comment.id).to_string(),
+            )
+        } else {
+            let like = CommentLikePart {
+                id: comment.id,
+                csrf: self.csrf,
+                pending: view.pending,
+                liked: view.liked,
+                likes: view.likes,
+            };
+            (edit_link(comment.id, view.editable), like.render()?)
+        };
         let item = CommentItem {
             can_reply_here: view.can_reply && self.open && !view.pending,
             c: &view,
             children_html,
-            csrf: self.csrf,
+            edit_link,
+            like_action,
         };
         item.render_into(out)?;
         Ok(())

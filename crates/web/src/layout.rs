@@ -3,8 +3,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use askama::Template;
+
 use crate::AppState;
 use crate::error::AppError;
+use crate::personal::{Part, Slot};
 use crate::session::Viewer;
 use crate::views::{Link, month_name};
 
@@ -34,6 +37,9 @@ pub struct Layout {
     pub account: Option<AccountBar>,
     /// A one-time message (after sign-in, after saving a setting).
     pub notice: Option<String>,
+    /// Rendered once for every signed-in reader: the account bar and the notice are left as
+    /// markers, for `personal` to fill in for each of them.
+    pub(crate) for_any_reader: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +48,18 @@ pub struct AccountBar {
     pub csrf: String,
     pub return_to: String,
     pub can_admin: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account_bar.html")]
+pub struct AccountBarPart<'a> {
+    pub account: Option<&'a AccountBar>,
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+pub struct NoticePart<'a> {
+    pub notice: Option<&'a str>,
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +125,28 @@ impl Layout {
             sidebar: None,
             account: None,
             notice: None,
+            for_any_reader: false,
+        }
+    }
+
+    /// The account bar `base.html` shows (or nothing, for a reader not signed in).
+    pub fn account_part(&self) -> Part<AccountBarPart<'_>> {
+        if self.for_any_reader {
+            Part::Marker(Slot::AccountBar)
+        } else {
+            Part::Own(AccountBarPart {
+                account: self.account.as_ref(),
+            })
+        }
+    }
+
+    pub fn notice_part(&self) -> Part<NoticePart<'_>> {
+        if self.for_any_reader {
+            Part::Marker(Slot::Notice)
+        } else {
+            Part::Own(NoticePart {
+                notice: self.notice.as_deref(),
+            })
         }
     }
 

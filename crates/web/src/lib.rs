@@ -11,6 +11,7 @@ mod location;
 mod media;
 mod ops;
 mod pages;
+mod personal;
 mod protected;
 mod rendering;
 mod routes;

@@ -17,6 +17,7 @@ use crate::AppState;
 use crate::discussion::{CommentDraft, Conversation};
 use crate::error::AppError;
 use crate::layout::Layout;
+use crate::personal::Reader;
 use crate::protected::{PasswordPrompt, is_unlocked};
 use crate::session::Viewer;
 use crate::views::{Link, Pager, PostView, human_date, month_name};
@@ -390,6 +391,11 @@ async fn answer_content(
             comment_page,
             post_page,
         } => {
+            if let Some(response) =
+                crate::personal::answer_made(state, path, reply_to, viewer).await?
+            {
+                return Ok(response);
+            }
             let suffix = match (comment_page, post_page) {
                 (1, 1) => String::new(),
                 (1, n) => format!("{n}/"),
@@ -409,6 +415,11 @@ async fn answer_content(
             crate::feeds::post_comments(state, post_path, &slug).await
         }
         ContentPath::Page { slug } => {
+            if let Some(response) =
+                crate::personal::answer_made(state, path, reply_to, viewer).await?
+            {
+                return Ok(response);
+            }
             let shown = Shown {
                 reply_to,
                 comment_page: 1,
@@ -528,13 +539,63 @@ pub(crate) async fn single(
     shown: Shown,
     draft: Option<CommentDraft>,
 ) -> Result<Response, AppError> {
+    if draft.is_none()
+        && let Some(response) = crate::personal::answer(state, &post, viewer, shown).await?
+    {
+        return Ok(response);
+    }
+    let page = single_page(state, &post, Reader::One(viewer), shown, draft).await?;
+    let status = page.conversation.status;
+    let newest = page.conversation.newest_activity;
+    let mut response = render(&page, last_modified(state, Some(newest)))?;
+    *response.status_mut() = status;
+    let signed_in = viewer.user.is_some();
+    let opened = post.password.is_some() && page.password_prompt.is_none();
+    // The opened page of a protected post is for this reader alone: no cache may keep it.
+    if signed_in || opened {
+        // Made for one reader (their form token, their held comments): no shared cache
+        // may keep it.
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+        response.headers_mut().remove(header::LAST_MODIFIED);
+    }
+    Ok(response)
+}
+
+/// A post page rendered once for every signed-in reader, with markers where each reader's
+/// own parts go, and what filling them in needs. `None` for a protected post.
+pub(crate) async fn shared_single(
+    state: &AppState,
+    post: &Post,
+    shown: Shown,
+) -> Result<Option<(String, crate::discussion::SharedThread)>, AppError> {
+    if post.password.is_some() {
+        return Ok(None);
+    }
+    let mut page = single_page(state, post, Reader::AnySignedIn, shown, None).await?;
+    let Some(shared) = page.conversation.shared.take() else {
+        return Ok(None);
+    };
+    Ok(Some((page.render()?, shared)))
+}
+
+async fn single_page(
+    state: &AppState,
+    post: &Post,
+    reader: Reader<'_>,
+    shown: Shown,
+    draft: Option<CommentDraft>,
+) -> Result<SinglePage, AppError> {
     let site = state.site();
     let summary = &post.summary;
     let mut view = PostView::new(summary);
     view.sticky = false;
-    let locked = match &post.password {
-        Some(password) => !is_unlocked(viewer, summary.id, password).await?,
-        None => false,
+    let locked = match (&post.password, reader) {
+        (Some(password), Reader::One(viewer)) => !is_unlocked(viewer, summary.id, password).await?,
+        (Some(_), Reader::AnySignedIn) => true,
+        (None, _) => false,
     };
     if !locked {
         view.unseal(summary);
@@ -565,7 +626,10 @@ pub(crate) async fn single(
         (n, _) => format!("{}comment-page-{n}/", view.path),
     };
     let mut layout = Layout::full(state, &summary.title, &page_path).await?;
-    layout.for_viewer(viewer, &page_path).await?;
+    match reader {
+        Reader::One(viewer) => layout.for_viewer(viewer, &page_path).await?,
+        Reader::AnySignedIn => layout.for_any_reader = true,
+    }
     layout.body_class = if view.is_page { "page" } else { "single" };
     layout.og_type = if view.is_page { "website" } else { "article" };
     layout.description = view.excerpt.clone();
@@ -586,7 +650,7 @@ pub(crate) async fn single(
     let conversation = if locked {
         Conversation::locked(&view)
     } else {
-        Conversation::load(state, &post, &view, viewer, shown, draft).await?
+        Conversation::load(state, post, &view, reader, shown, draft).await?
     };
     let password_prompt = locked.then(|| PasswordPrompt {
         post_id: summary.id,
@@ -594,10 +658,7 @@ pub(crate) async fn single(
             .wrong_password
             .then_some("That password is not right. Try again."),
     });
-    let status = conversation.status;
-    let newest = conversation.newest_activity;
-    let signed_in = viewer.user.is_some();
-    let page = SinglePage {
+    Ok(SinglePage {
         post_pages,
         previous: adjacent.previous.map(Link::from),
         next: adjacent.next.map(Link::from),
@@ -605,20 +666,7 @@ pub(crate) async fn single(
         layout,
         conversation,
         password_prompt,
-    };
-    let mut response = render(&page, last_modified(state, Some(newest)))?;
-    *response.status_mut() = status;
-    // The opened page of a protected post is for this reader alone: no cache may keep it.
-    if signed_in || (post.password.is_some() && !locked) {
-        // Made for one reader (their form token, their held comments): no shared cache
-        // may keep it.
-        response.headers_mut().insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("private, no-store"),
-        );
-        response.headers_mut().remove(header::LAST_MODIFIED);
-    }
-    Ok(response)
+    })
 }
 
 async fn term_archive(

@@ -24,6 +24,8 @@ const NOTICE_KEY: &str = "notice";
 const SIGNED_IN_AT_KEY: &str = "signed_in_at";
 /// A signed-in reader stays signed in while they come back at least this often.
 const INACTIVITY_DAYS: i64 = 30;
+/// The day (days since 1970) a page last moved the session's inactivity expiry forward.
+const KEPT_ON_KEY: &str = "kept_on";
 
 #[derive(Debug, Clone)]
 pub struct DatabaseSessions {
@@ -262,10 +264,37 @@ impl Viewer {
         if self.user.is_none() {
             return Ok(None);
         }
-        self.session
-            .remove(NOTICE_KEY)
+        let notice: Option<String> = self.session.get(NOTICE_KEY).await.map_err(session_failed)?;
+        if notice.is_some() {
+            return self
+                .session
+                .remove(NOTICE_KEY)
+                .await
+                .map_err(session_failed);
+        }
+        self.keep_alive().await?;
+        Ok(None)
+    }
+
+    /// Moves the inactivity expiry forward (a session is saved, with a new expiry, when it
+    /// changes), once a day: a reader who comes back stays signed in, without a write to
+    /// the sessions table on every page they read.
+    async fn keep_alive(&self) -> Result<(), AppError> {
+        let today = OffsetDateTime::now_utc()
+            .unix_timestamp()
+            .div_euclid(86_400);
+        let kept_on: Option<i64> = self
+            .session
+            .get(KEPT_ON_KEY)
             .await
-            .map_err(session_failed)
+            .map_err(session_failed)?;
+        if kept_on != Some(today) {
+            self.session
+                .insert(KEPT_ON_KEY, today)
+                .await
+                .map_err(session_failed)?;
+        }
+        Ok(())
     }
 
     pub async fn remember_pending(&self, pending: &PendingSignIn) -> Result<(), AppError> {
