@@ -239,16 +239,30 @@ fn sampled_posts(addr: std::net::SocketAddr) -> anyhow::Result<Vec<String>> {
     if sitemap.status != 200 {
         bail!("GET /sitemap.xml answered {}", sitemap.status);
     }
-    let text = sitemap.text();
     let base = format!("http://{addr}");
-    let paths: Vec<String> = text
-        .split("<loc>")
-        .skip(1)
-        .filter_map(|rest| rest.split_once("</loc>").map(|(loc, _)| loc))
-        .filter_map(|loc| loc.strip_prefix(&base))
-        .filter(|path| path.len() > 1)
-        .map(|path| path.replace("&amp;", "&"))
-        .collect();
+    let locations = |text: &str| -> Vec<String> {
+        text.split("<loc>")
+            .skip(1)
+            .filter_map(|rest| rest.split_once("</loc>").map(|(loc, _)| loc))
+            .filter_map(|loc| loc.strip_prefix(&base))
+            .filter(|path| path.len() > 1)
+            .map(|path| path.replace("&amp;", "&"))
+            .collect()
+    };
+    let text = sitemap.text();
+    let mut paths = Vec::new();
+    if text.contains("<sitemapindex") {
+        // A big site's sitemap is an index of files of addresses.
+        for file in locations(&text) {
+            let part = http::get(addr, &file)?;
+            if part.status != 200 {
+                bail!("GET {file} answered {}", part.status);
+            }
+            paths.extend(locations(&part.text()));
+        }
+    } else {
+        paths = locations(&text);
+    }
     if paths.len() < SAMPLED_POSTS {
         bail!(
             "the sitemap lists {} addresses; the archive should have {POSTS}",

@@ -349,19 +349,30 @@ impl Store {
         let Some(at) = post.published_at else {
             return Ok(Adjacent::default());
         };
-        let earlier = Condition::any().add(posts::Column::PublishedAt.lt(at)).add(
-            Condition::all()
-                .add(posts::Column::PublishedAt.eq(at))
-                .add(posts::Column::Id.lt(post.id)),
-        );
-        let later = Condition::any().add(posts::Column::PublishedAt.gt(at)).add(
-            Condition::all()
-                .add(posts::Column::PublishedAt.eq(at))
-                .add(posts::Column::Id.gt(post.id)),
-        );
+        // Each side also bounds `published_at` on its own, so that the index is read from
+        // this post outwards: the `OR` alone made SQLite walk from the far end of the archive
+        // (16 ms a page with 100,000 posts).
+        let earlier = Condition::all()
+            .add(posts::Column::PublishedAt.lte(at.min(now())))
+            .add(
+                Condition::any().add(posts::Column::PublishedAt.lt(at)).add(
+                    Condition::all()
+                        .add(posts::Column::PublishedAt.eq(at))
+                        .add(posts::Column::Id.lt(post.id)),
+                ),
+            );
+        let later = Condition::all()
+            .add(posts::Column::PublishedAt.gte(at))
+            .add(
+                Condition::any().add(posts::Column::PublishedAt.gt(at)).add(
+                    Condition::all()
+                        .add(posts::Column::PublishedAt.eq(at))
+                        .add(posts::Column::Id.gt(post.id)),
+                ),
+            );
         let previous = link_columns(
             posts::Entity::find()
-                .filter(visible(PostKind::Post))
+                .filter(published(PostKind::Post))
                 .filter(earlier)
                 .order_by_desc(posts::Column::PublishedAt)
                 .order_by_desc(posts::Column::Id),
@@ -757,6 +768,13 @@ pub(crate) fn unprotected() -> Condition {
     Condition::any()
         .add(posts::Column::Password.is_null())
         .add(posts::Column::Password.eq(""))
+}
+
+/// Published, whenever: with a bound on the time of its own (`visible` adds now).
+fn published(kind: PostKind) -> Condition {
+    Condition::all()
+        .add(posts::Column::Kind.eq(kind.as_str()))
+        .add(posts::Column::Status.eq(PostStatus::Published.as_str()))
 }
 
 /// Published, and its publication time has come.

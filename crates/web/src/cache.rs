@@ -288,6 +288,11 @@ async fn render_and_validate(
     if response.status() != StatusCode::OK || !is_html_or_xml(response.headers()) {
         return response;
     }
+    // A page made for one reader is neither kept nor revalidated (`no-store`): hashing it
+    // for an ETag would be work for nothing on every signed-in page view.
+    if is_private(response.headers()) {
+        return response;
+    }
     let (parts, body) = response.into_parts();
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => bytes,
@@ -298,7 +303,6 @@ async fn render_and_validate(
     };
     if let Some((cache, key, version)) = store_as
         && let Some(pages) = &cache.pages
-        && !is_private(&parts.headers)
     {
         let page = Arc::new(CachedPage::new(version, parts.headers, body));
         pages.insert(key, page.clone());

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use folio_domain::text::make_xml_safe;
 use folio_domain::{PageNumber, PostSummary, Taxonomy};
-use folio_storage::PostFilter;
+use folio_storage::{PostFilter, SitemapEntry};
 use rss::extension::dublincore::DublinCoreExtension;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
             get(|| async { crate::pages::moved_permanently("/comments/feed/") }),
         )
         .route("/sitemap.xml", get(sitemap))
+        .route("/sitemap/{file}", get(sitemap_part))
         .route("/robots.txt", get(robots))
 }
 
@@ -291,12 +292,84 @@ pub async fn comments(State(state): State<AppState>) -> Result<Response, AppErro
     ))
 }
 
+/// Addresses in one sitemap file: the protocol allows 50,000 (and 50 MB); this many keep a
+/// file well under the page cache's size limit.
+const SITEMAP_URLS: usize = 20_000;
+
+/// `/sitemap.xml`: every address, or, past `SITEMAP_URLS` of them, an index of the files
+/// `/sitemap/N.xml` that hold them.
 pub async fn sitemap(State(state): State<AppState>) -> Result<Response, AppError> {
     let base = &state.site().base_url;
     let entries = state.store().sitemap_entries().await?;
+    let body = match sitemap_parts(entries.len()) {
+        1 => urlset(base, true, &entries),
+        parts => {
+            let mut body = String::from(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+            );
+            for part in 1..=parts {
+                let newest = sitemap_part_entries(&entries, part)
+                    .iter()
+                    .map(|e| e.updated_at)
+                    .max();
+                body.push_str(&format!(
+                    "<sitemap><loc>{}/sitemap/{part}.xml</loc>{}</sitemap>\n",
+                    escape_xml(base),
+                    newest
+                        .map(|at| format!("<lastmod>{}</lastmod>", iso(at)))
+                        .unwrap_or_default()
+                ));
+            }
+            body.push_str("</sitemapindex>\n");
+            body
+        }
+    };
+    Ok(xml("application/xml; charset=utf-8", body))
+}
+
+/// `/sitemap/N.xml`: the Nth file of a sitemap too long for one.
+async fn sitemap_part(
+    State(state): State<AppState>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Result<Response, AppError> {
+    let part = file
+        .strip_suffix(".xml")
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| *n >= 1)
+        .ok_or(AppError::NotFound)?;
+    let entries = state.store().sitemap_entries().await?;
+    let parts = sitemap_parts(entries.len());
+    if parts == 1 || part > parts {
+        return Err(AppError::NotFound);
+    }
+    let base = &state.site().base_url;
+    Ok(xml(
+        "application/xml; charset=utf-8",
+        urlset(base, part == 1, sitemap_part_entries(&entries, part)),
+    ))
+}
+
+/// How many files the sitemap takes: the front page and each entry, `SITEMAP_URLS` a file.
+fn sitemap_parts(entries: usize) -> usize {
+    (entries + 1).div_ceil(SITEMAP_URLS).max(1)
+}
+
+/// The entries of file `part` (from 1); the first file also holds the front page, so it has
+/// one entry fewer.
+fn sitemap_part_entries(entries: &[SitemapEntry], part: usize) -> &[SitemapEntry] {
+    let start = ((part - 1) * SITEMAP_URLS)
+        .saturating_sub(1)
+        .min(entries.len());
+    let end = (part * SITEMAP_URLS - 1).min(entries.len());
+    &entries[start..end]
+}
+
+fn urlset(base: &str, with_front_page: bool, entries: &[SitemapEntry]) -> String {
     let mut body = String::with_capacity(128 + entries.len() * 120);
     body.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
-    body.push_str(&format!("<url><loc>{}/</loc></url>\n", escape_xml(base)));
+    if with_front_page {
+        body.push_str(&format!("<url><loc>{}/</loc></url>\n", escape_xml(base)));
+    }
     for entry in entries {
         body.push_str(&format!(
             "<url><loc>{}{}</loc><lastmod>{}</lastmod></url>\n",
@@ -306,7 +379,7 @@ pub async fn sitemap(State(state): State<AppState>) -> Result<Response, AppError
         ));
     }
     body.push_str("</urlset>\n");
-    Ok(xml("application/xml; charset=utf-8", body))
+    body
 }
 
 pub async fn robots(State(state): State<AppState>, _uri: Uri) -> Response {
@@ -494,7 +567,38 @@ fn xml(content_type: &'static str, mut body: String) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::absolute_links;
+    use super::{SITEMAP_URLS, SitemapEntry, absolute_links, sitemap_part_entries, sitemap_parts};
+
+    #[test]
+    fn a_long_sitemap_splits_into_files_that_hold_every_address_once() {
+        let at = time::OffsetDateTime::UNIX_EPOCH;
+        for count in [
+            0,
+            SITEMAP_URLS - 1,
+            SITEMAP_URLS,
+            2 * SITEMAP_URLS + 5,
+            100_000,
+        ] {
+            let entries: Vec<SitemapEntry> = (0..count)
+                .map(|i| SitemapEntry {
+                    path: format!("/p{i}/"),
+                    updated_at: at,
+                })
+                .collect();
+            let parts = sitemap_parts(count);
+            assert_eq!(parts, (count + 1).div_ceil(SITEMAP_URLS).max(1), "{count}");
+            let mut seen = Vec::new();
+            for part in 1..=parts {
+                let files = sitemap_part_entries(&entries, part);
+                // The first file also holds the front page.
+                let urls = files.len() + usize::from(part == 1);
+                assert!(urls <= SITEMAP_URLS, "{count}: file {part} has {urls}");
+                seen.extend(files.iter().map(|e| e.path.clone()));
+            }
+            let all: Vec<String> = entries.iter().map(|e| e.path.clone()).collect();
+            assert_eq!(seen, all, "{count}");
+        }
+    }
 
     #[test]
     fn relative_links_in_feed_content_become_absolute() {
