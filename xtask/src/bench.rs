@@ -138,11 +138,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             "--json",
         ],
     )?;
-    let summary = printed
-        .lines()
-        .rev()
-        .find(|line| line.trim_start().starts_with('{'))
-        .context("`folio demo` printed no JSON summary")?;
+    let summary = demo_summary(&printed)?;
     let post_path = json_string_field(summary, "post_with_50_comments")
         .context("the demo summary names no post with 50 comments")?;
     let search_term = json_string_field(summary, "search_term")
@@ -382,30 +378,7 @@ fn comment_posts(
         .and_then(|rest| rest.split('"').next())
         .context("the post page shows no post id")?
         .to_owned();
-    let mut lua = String::from("local sessions = {\n");
-    for line in sessions.lines() {
-        if let Some((cookie, csrf)) = line.split_once(' ') {
-            let _ = writeln!(lua, "  {{\"{cookie}\", \"{csrf}\"}},");
-        }
-    }
-    let _ = write!(
-        lua,
-        r#"}}
-local counter = 0
-local next_thread = 0
-setup = function(thread)
-  thread:set("thread_id", next_thread)
-  next_thread = next_thread + 1
-end
-request = function()
-  counter = counter + 1
-  local s = sessions[(counter % #sessions) + 1]
-  local body = "comment=Benchmark+comment+" .. thread_id .. "-" .. counter .. "&comment_post_ID={post_id}&_csrf=" .. s[2]
-  local address = "10." .. thread_id .. "." .. math.floor(counter / 250) % 250 .. "." .. counter % 250
-  return wrk.format("POST", "/comments", {{["Content-Type"] = "application/x-www-form-urlencoded", ["Cookie"] = "folio_session=" .. s[1], ["X-Forwarded-For"] = address}}, body)
-end
-"#
-    );
+    let lua = crate::comment_bench::posting_lua(&sessions, &post_id, true);
     let script = site.dir.join("comment.lua");
     std::fs::write(&script, lua).with_context(|| format!("cannot write {}", script.display()))?;
     let url = format!("http://{}/", server.addr);
@@ -471,11 +444,7 @@ fn big_threads(bench_dir: &std::path::Path, options: &Options) -> anyhow::Result
                 "--json",
             ],
         )?;
-        let summary = printed
-            .lines()
-            .rev()
-            .find(|line| line.trim_start().starts_with('{'))
-            .context("`folio demo` printed no JSON summary")?;
+        let summary = demo_summary(&printed)?;
         let path = json_string_field(summary, "post_with_big_thread")
             .context("the demo summary names no post with a big thread")?;
         let last_page = format!(
@@ -896,6 +865,15 @@ fn report(
 }
 
 /// The value of a top-level string field in a flat JSON object; `None` for null or absent.
+/// The JSON line `folio demo --json` ends with.
+pub(crate) fn demo_summary(printed: &str) -> anyhow::Result<&str> {
+    printed
+        .lines()
+        .rev()
+        .find(|line| line.trim_start().starts_with('{'))
+        .context("`folio demo` printed no JSON summary")
+}
+
 pub(crate) fn json_string_field(json: &str, key: &str) -> Option<String> {
     let start = json.find(&format!("\"{key}\""))? + key.len() + 2;
     let rest = json[start..].trim_start().strip_prefix(':')?.trim_start();

@@ -175,12 +175,11 @@ fn measure(
             .env("FOLIO__DATABASE__URL", url)
             .env("FOLIO__LOG__LEVEL", "warn"),
     )?;
-    let post_path = printed
-        .lines()
-        .rev()
-        .find(|line| line.trim_start().starts_with('{'))
-        .and_then(|summary| super::bench::json_string_field(summary, "post_with_50_comments"))
-        .context("`folio demo` named no post to comment on")?;
+    let post_path = super::bench::json_string_field(
+        super::bench::demo_summary(&printed)?,
+        "post_with_50_comments",
+    )
+    .context("`folio demo` named no post to comment on")?;
     let sessions = command_output(
         Command::new(binary)
             .args(["bench-sessions", "--users", &READERS.to_string()])
@@ -210,7 +209,7 @@ fn measure(
         .context("the post page shows no post id")?
         .to_owned();
     let script = dir.join("comment-writes.lua");
-    std::fs::write(&script, lua(&sessions, &post_id))
+    std::fs::write(&script, posting_lua(&sessions, &post_id, false))
         .with_context(|| format!("cannot write {}", script.display()))?;
     let url = format!("http://{}/", server.addr);
     println!("wrk: {READERS} readers posting comments ({url}comments)");
@@ -266,14 +265,24 @@ fn wrk_count(output: &str, label: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Each wrk connection is one reader (its own session), each request a new comment.
-fn lua(sessions: &str, post_id: &str) -> String {
+/// Each wrk connection is one reader (its own session), each request a new comment; with
+/// `own_addresses`, each request also comes from an address of its own (`X-Forwarded-For`,
+/// for a server that trusts loopback as its proxy).
+pub(crate) fn posting_lua(sessions: &str, post_id: &str, own_addresses: bool) -> String {
     let mut lua = String::from("local sessions = {\n");
     for line in sessions.lines() {
         if let Some((cookie, csrf)) = line.split_once(' ') {
             let _ = writeln!(lua, "  {{\"{cookie}\", \"{csrf}\"}},");
         }
     }
+    let (address, forwarded) = if own_addresses {
+        (
+            "\n  local address = \"10.\" .. thread_id .. \".\" .. math.floor(counter / 250) % 250 .. \".\" .. counter % 250",
+            ", [\"X-Forwarded-For\"] = address",
+        )
+    } else {
+        ("", "")
+    };
     let _ = write!(
         lua,
         r#"}}
@@ -286,8 +295,8 @@ end
 request = function()
   counter = counter + 1
   local s = sessions[(counter % #sessions) + 1]
-  local body = "comment=Write+benchmark+" .. thread_id .. "-" .. counter .. "&comment_post_ID={post_id}&_csrf=" .. s[2]
-  return wrk.format("POST", "/comments", {{["Content-Type"] = "application/x-www-form-urlencoded", ["Cookie"] = "folio_session=" .. s[1]}}, body)
+  local body = "comment=Benchmark+comment+" .. thread_id .. "-" .. counter .. "&comment_post_ID={post_id}&_csrf=" .. s[2]{address}
+  return wrk.format("POST", "/comments", {{["Content-Type"] = "application/x-www-form-urlencoded", ["Cookie"] = "folio_session=" .. s[1]{forwarded}}}, body)
 end
 "#
     );

@@ -12,8 +12,8 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 
 use crate::bench::{
-    THREADS, WARM_UP_SECONDS, baseline_server, json_string_field, parse_wrk, session_cookie,
-    wrk_as, wrk_with,
+    THREADS, WARM_UP_SECONDS, baseline_server, demo_summary, json_string_field, parse_wrk,
+    session_cookie, wrk_as, wrk_with,
 };
 use crate::site::Site;
 use crate::{command_output, http, release_binary, sqlite_url};
@@ -92,7 +92,7 @@ fn sqlite_site(dir: &Path) -> anyhow::Result<(Site, String)> {
     let args = demo_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (site, printed) = Site::create(dir, &args)?;
-    let summary = summary_line(&printed)?;
+    let summary = demo_summary(&printed)?.to_owned();
     std::fs::write(&summary_file, &summary)?;
     std::fs::write(&marker, wanted)?;
     Ok((site, summary))
@@ -131,7 +131,7 @@ fn postgres_site(admin: &str, dir: &Path) -> anyhow::Result<(Site, String)> {
             .env("FOLIO__LOG__LEVEL", "warn"),
     )?;
     println!("  done in {:.1} s", started.elapsed().as_secs_f64());
-    let summary = summary_line(&printed)?;
+    let summary = demo_summary(&printed)?.to_owned();
     std::fs::write(&summary_file, &summary)?;
     Ok((
         Site {
@@ -140,15 +140,6 @@ fn postgres_site(admin: &str, dir: &Path) -> anyhow::Result<(Site, String)> {
         },
         summary,
     ))
-}
-
-fn summary_line(printed: &str) -> anyhow::Result<String> {
-    printed
-        .lines()
-        .rev()
-        .find(|line| line.trim_start().starts_with('{'))
-        .map(str::to_owned)
-        .context("`folio demo` printed no JSON summary")
 }
 
 fn measure(

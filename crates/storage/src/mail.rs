@@ -104,34 +104,13 @@ pub fn random_token() -> String {
 }
 
 pub(crate) async fn insert_mail<C: ConnectionTrait>(db: &C, mail: &NewMail) -> Result<bool> {
-    let backend = db.get_database_backend();
-    let result = db
-        .execute_raw(statement(
-            backend,
-            "INSERT INTO mail_outbox (kind, recipient, user_id, post_id, comment_id, payload, dedupe_key, \
-             unsubscribe_token, action_token, status, attempts, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $11) ON CONFLICT (dedupe_key) DO NOTHING",
-            vec![
-                mail.kind.clone().into(),
-                mail.recipient.clone().into(),
-                mail.user_id.into(),
-                mail.post_id.into(),
-                mail.comment_id.into(),
-                mail.payload.clone().into(),
-                mail.dedupe_key.clone().into(),
-                random_token().into(),
-                (mail.kind == "moderation").then(random_token).into(),
-                millis(now()).into(),
-                now().into(),
-            ],
-        ))
-        .await?;
-    Ok(result.rows_affected() > 0)
+    Ok(insert_mails(db, std::slice::from_ref(mail)).await? > 0)
 }
 
 /// [`insert_mail`] for many rows, a few dozen per statement: a group of comments queues
-/// its emails in a handful of statements rather than one each.
-pub(crate) async fn insert_mails<C: ConnectionTrait>(db: &C, mails: &[NewMail]) -> Result<()> {
+/// its emails in a handful of statements rather than one each. Returns how many were new
+/// (a row whose `dedupe_key` is queued already is left out).
+pub(crate) async fn insert_mails<C: ConnectionTrait>(db: &C, mails: &[NewMail]) -> Result<u64> {
     const COLUMNS: [&str; 13] = [
         "kind",
         "recipient",
@@ -151,6 +130,7 @@ pub(crate) async fn insert_mails<C: ConnectionTrait>(db: &C, mails: &[NewMail]) 
     const ROWS: usize = 64;
     let backend = db.get_database_backend();
     let at = now();
+    let mut inserted = 0;
     for chunk in mails.chunks(ROWS) {
         let mut sql = crate::raw::insert_rows_sql(backend, "mail_outbox", &COLUMNS, chunk.len());
         sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING");
@@ -172,10 +152,12 @@ pub(crate) async fn insert_mails<C: ConnectionTrait>(db: &C, mails: &[NewMail]) 
                 at.into(),
             ]);
         }
-        db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
+        inserted += db
+            .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?
+            .rows_affected();
     }
-    Ok(())
+    Ok(inserted)
 }
 
 /// Queues the emails a comment's arrival causes, inside the transaction that wrote it or
