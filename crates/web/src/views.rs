@@ -288,7 +288,14 @@ pub(crate) fn percent_encode(raw: &str) -> String {
             | b'=' => {
                 out.push(char::from(byte));
             }
-            other => out.push_str(&format!("%{other:02X}")),
+            other => {
+                // Without a `format!` per byte: every generated avatar of a long thread
+                // passes through here.
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                out.push('%');
+                out.push(char::from(HEX[usize::from(other >> 4)]));
+                out.push(char::from(HEX[usize::from(other & 0x0f)]));
+            }
         }
     }
     out
@@ -345,6 +352,15 @@ impl Pager {
 mod tests {
     use super::*;
     use folio_domain::PageNumber;
+
+    #[test]
+    fn percent_encoding_writes_each_other_byte_as_two_upper_hex_digits() {
+        assert_eq!(
+            percent_encode("a b<#>é/x='y'"),
+            "a%20b%3C%23%3E%C3%A9/x='y'"
+        );
+        assert_eq!(percent_encode("\u{0}\u{7f}"), "%00%7F");
+    }
 
     #[test]
     fn pager_elides_far_pages() {
