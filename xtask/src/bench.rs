@@ -370,28 +370,18 @@ fn comment_posts(
     ];
     settings.extend_from_slice(mail);
     let server = site.serve_with("folio-serve-comments", &settings)?;
-    let page = http::get(server.addr, post_path)?;
-    let page = String::from_utf8_lossy(&page.body);
-    let post_id = page
-        .split("<article id=\"post-")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .context("the post page shows no post id")?
-        .to_owned();
+    let post_id = post_id_in(&http::get(server.addr, post_path)?.body)?;
     let lua = crate::comment_bench::posting_lua(&sessions, &post_id, true);
     let script = site.dir.join("comment.lua");
     std::fs::write(&script, lua).with_context(|| format!("cannot write {}", script.display()))?;
     let url = format!("http://{}/", server.addr);
     println!("wrk: comment POSTs by signed-in readers ({url}comments)");
-    let output = command_output(
-        Command::new("wrk")
-            .arg(format!("-t{THREADS}"))
-            .arg(format!("-c{}", options.connections))
-            .arg(format!("-d{}s", options.duration))
-            .arg("--latency")
-            .arg("-s")
-            .arg(&script)
-            .arg(&url),
+    let output = wrk_with(
+        &url,
+        None,
+        options.connections,
+        options.duration,
+        Some(&script),
     )?;
     parse_wrk(label, &output)
 }
@@ -865,6 +855,16 @@ fn report(
 }
 
 /// The value of a top-level string field in a flat JSON object; `None` for null or absent.
+/// The id of the post a page shows (its `<article id="post-N">`).
+pub(crate) fn post_id_in(page: &[u8]) -> anyhow::Result<String> {
+    String::from_utf8_lossy(page)
+        .split("<article id=\"post-")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .context("the post page shows no post id")
+}
+
 /// The JSON line `folio demo --json` ends with.
 pub(crate) fn demo_summary(printed: &str) -> anyhow::Result<&str> {
     printed

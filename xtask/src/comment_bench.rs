@@ -99,14 +99,7 @@ fn baseline(binary: &Path, dir: &Path, page: &[u8], seconds: u32) -> anyhow::Res
     let server = super::bench::baseline_server(binary, dir, "post.html", page)?;
     let addr = server.addr;
     println!("wrk: baseline, the post page from memory (http://{addr}/)");
-    let output = command_output(
-        Command::new("wrk")
-            .arg("-t2")
-            .arg(format!("-c{READERS}"))
-            .arg(format!("-d{seconds}s"))
-            .arg("--latency")
-            .arg(format!("http://{addr}/")),
-    )?;
+    let output = super::bench::wrk_as(&format!("http://{addr}/"), None, READERS, seconds)?;
     let measured = super::bench::parse_wrk(BASELINE, &output)?;
     Ok(CommentWrites {
         database: BASELINE,
@@ -201,28 +194,13 @@ fn measure(
     let mut server = Server::start("folio-serve-comment-writes", command, addr, dir)?;
     server.wait_until_ok("/readyz", Duration::from_secs(60))?;
     let fetched = crate::http::get(server.addr, &post_path)?;
-    let page = String::from_utf8_lossy(&fetched.body);
-    let post_id = page
-        .split("<article id=\"post-")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .context("the post page shows no post id")?
-        .to_owned();
+    let post_id = super::bench::post_id_in(&fetched.body)?;
     let script = dir.join("comment-writes.lua");
     std::fs::write(&script, posting_lua(&sessions, &post_id, false))
         .with_context(|| format!("cannot write {}", script.display()))?;
     let url = format!("http://{}/", server.addr);
     println!("wrk: {READERS} readers posting comments ({url}comments)");
-    let output = command_output(
-        Command::new("wrk")
-            .arg("-t2")
-            .arg(format!("-c{READERS}"))
-            .arg(format!("-d{seconds}s"))
-            .arg("--latency")
-            .arg("-s")
-            .arg(&script)
-            .arg(&url),
-    )?;
+    let output = super::bench::wrk_with(&url, None, READERS, seconds, Some(&script))?;
     // A refused or failed comment is not stored: counted apart rather than failing the run,
     // so that an older build that fails some can still be compared.
     let failed = wrk_count(&output, "Non-2xx or 3xx responses:");

@@ -121,21 +121,8 @@ impl Store {
         })
     }
 
-    /// Like counts of a post's comments, and which of them `viewer` liked.
-    pub async fn comment_likes_on_post(
-        &self,
-        post_id: i64,
-        viewer: Option<i64>,
-    ) -> Result<(HashMap<i64, u64>, HashSet<i64>)> {
-        self.comment_likes_where(
-            &format!("l.comment_id IN (SELECT c.id FROM comments c WHERE c.post_id = {post_id})"),
-            viewer,
-        )
-        .await
-    }
-
-    /// As [`Store::comment_likes_on_post`], for the comments `ids` only (one page of a
-    /// thread): a long thread's likes are not all read to show fifty conversations.
+    /// Like counts of the comments `ids` (one page of a thread), and which of them `viewer`
+    /// liked: a long thread's likes are not all read to show fifty conversations.
     pub async fn comment_likes(
         &self,
         ids: &[i64],
