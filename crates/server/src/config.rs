@@ -43,6 +43,7 @@ pub struct SiteSection {
     pub posts_per_page: u32,
     pub full_text_in_lists: bool,
     pub feed_items: u32,
+    pub sitemap_urls_per_file: u32,
     /// A fixed offset from UTC such as "+01:00": the admin's dates and times are in it.
     pub timezone: String,
 }
@@ -254,6 +255,12 @@ impl Settings {
         if !(1..=100).contains(&self.site.feed_items) {
             return bad("site.feed_items", "must be between 1 and 100");
         }
+        if !(1..=50_000).contains(&self.site.sitemap_urls_per_file) {
+            return bad(
+                "site.sitemap_urls_per_file",
+                "must be between 1 and 50000 (the sitemap protocol's limit)",
+            );
+        }
         if self.server.bind.parse::<SocketAddr>().is_err() {
             return bad("server.bind", &bind_error(&self.server.bind));
         }
@@ -463,6 +470,7 @@ impl Settings {
                 full_text_in_lists: self.site.full_text_in_lists,
                 comment_max_depth: self.comments.max_depth,
                 feed_items: self.site.feed_items,
+                sitemap_urls_per_file: self.site.sitemap_urls_per_file,
                 timezone: self.zone(),
             },
             cache: folio_web::CacheSettings {

@@ -1663,6 +1663,8 @@ async fn anonymous_pages_stay_cacheable_and_signed_in_pages_private() {
         mine.headers()[reqwest::header::CACHE_CONTROL],
         "private, no-store"
     );
+    // Never kept, so never revalidated: no ETag is computed for it.
+    assert!(mine.headers().get(reqwest::header::ETAG).is_none());
     for path in ["/account", "/account/export"] {
         let response = reader.get(path).await;
         assert_eq!(

@@ -1027,3 +1027,45 @@ async fn sticky_posts_stay_on_top_of_the_first_page_only() {
     assert!(!last.contains(" sticky "), "{last}");
     assert!(!app.main_of(&old.summary.path()).await.contains(" sticky "));
 }
+
+#[tokio::test]
+async fn a_sitemap_past_its_file_size_becomes_an_index_of_files_holding_every_address() {
+    let app = TestApp::spawn_with(|s| s.site.sitemap_urls_per_file = 3).await;
+    let alice = app.author("Alice").await;
+    let mut paths = Vec::new();
+    for n in 0..5 {
+        let post = app
+            .post(&alice, &format!("Entry {n}"), "Words.", days_ago(n + 1))
+            .await;
+        paths.push(post.summary.path());
+    }
+    app.settle().await;
+    let index = app.page("/sitemap.xml").await;
+    assert!(index.contains("<sitemapindex"), "{index}");
+    // The front page and five posts, three a file.
+    for part in 1..=2 {
+        assert!(
+            index.contains(&format!("{}/sitemap/{part}.xml</loc>", app.address)),
+            "{index}"
+        );
+    }
+    assert!(!index.contains("/sitemap/3.xml"), "{index}");
+    let mut listed = String::new();
+    for part in 1..=2 {
+        let file = app.page(&format!("/sitemap/{part}.xml")).await;
+        assert!(file.contains("<urlset"), "{file}");
+        assert_eq!(file.matches("<url>").count(), 3, "{file}");
+        listed.push_str(&file);
+    }
+    assert!(listed.contains(&format!("<loc>{}/</loc>", app.address)));
+    for path in &paths {
+        assert_eq!(
+            listed.matches(&format!("{}{path}<", app.address)).count(),
+            1,
+            "{path}"
+        );
+    }
+    for missing in ["/sitemap/3.xml", "/sitemap/0.xml", "/sitemap/x.xml"] {
+        assert_eq!(app.get(missing).await.status(), 404, "{missing}");
+    }
+}

@@ -292,23 +292,20 @@ pub async fn comments(State(state): State<AppState>) -> Result<Response, AppErro
     ))
 }
 
-/// Addresses in one sitemap file: the protocol allows 50,000 (and 50 MB); this many keep a
-/// file well under the page cache's size limit.
-const SITEMAP_URLS: usize = 20_000;
-
-/// `/sitemap.xml`: every address, or, past `SITEMAP_URLS` of them, an index of the files
+/// `/sitemap.xml`: every address, or, past `site.sitemap_urls_per_file` of them, an index of the files
 /// `/sitemap/N.xml` that hold them.
 pub async fn sitemap(State(state): State<AppState>) -> Result<Response, AppError> {
     let base = &state.site().base_url;
     let entries = state.store().sitemap_entries().await?;
-    let body = match sitemap_parts(entries.len()) {
+    let per_file = sitemap_file_size(&state);
+    let body = match sitemap_parts(entries.len(), per_file) {
         1 => urlset(base, true, &entries),
         parts => {
             let mut body = String::from(
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
             );
             for part in 1..=parts {
-                let newest = sitemap_part_entries(&entries, part)
+                let newest = sitemap_part_entries(&entries, part, per_file)
                     .iter()
                     .map(|e| e.updated_at)
                     .max();
@@ -338,29 +335,38 @@ async fn sitemap_part(
         .filter(|n| *n >= 1)
         .ok_or(AppError::NotFound)?;
     let entries = state.store().sitemap_entries().await?;
-    let parts = sitemap_parts(entries.len());
+    let per_file = sitemap_file_size(&state);
+    let parts = sitemap_parts(entries.len(), per_file);
     if parts == 1 || part > parts {
         return Err(AppError::NotFound);
     }
     let base = &state.site().base_url;
     Ok(xml(
         "application/xml; charset=utf-8",
-        urlset(base, part == 1, sitemap_part_entries(&entries, part)),
+        urlset(
+            base,
+            part == 1,
+            sitemap_part_entries(&entries, part, per_file),
+        ),
     ))
 }
 
-/// How many files the sitemap takes: the front page and each entry, `SITEMAP_URLS` a file.
-fn sitemap_parts(entries: usize) -> usize {
-    (entries + 1).div_ceil(SITEMAP_URLS).max(1)
+fn sitemap_file_size(state: &AppState) -> usize {
+    usize::try_from(state.site().sitemap_urls_per_file)
+        .unwrap_or(usize::MAX)
+        .max(1)
+}
+
+/// How many files the sitemap takes: the front page and each entry, `per_file` a file.
+fn sitemap_parts(entries: usize, per_file: usize) -> usize {
+    (entries + 1).div_ceil(per_file).max(1)
 }
 
 /// The entries of file `part` (from 1); the first file also holds the front page, so it has
 /// one entry fewer.
-fn sitemap_part_entries(entries: &[SitemapEntry], part: usize) -> &[SitemapEntry] {
-    let start = ((part - 1) * SITEMAP_URLS)
-        .saturating_sub(1)
-        .min(entries.len());
-    let end = (part * SITEMAP_URLS - 1).min(entries.len());
+fn sitemap_part_entries(entries: &[SitemapEntry], part: usize, per_file: usize) -> &[SitemapEntry] {
+    let start = ((part - 1) * per_file).saturating_sub(1).min(entries.len());
+    let end = (part * per_file - 1).min(entries.len());
     &entries[start..end]
 }
 
@@ -567,7 +573,9 @@ fn xml(content_type: &'static str, mut body: String) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::{SITEMAP_URLS, SitemapEntry, absolute_links, sitemap_part_entries, sitemap_parts};
+    use super::{SitemapEntry, absolute_links, sitemap_part_entries, sitemap_parts};
+
+    const SITEMAP_URLS: usize = 20_000;
 
     #[test]
     fn a_long_sitemap_splits_into_files_that_hold_every_address_once() {
@@ -585,11 +593,11 @@ mod tests {
                     updated_at: at,
                 })
                 .collect();
-            let parts = sitemap_parts(count);
+            let parts = sitemap_parts(count, SITEMAP_URLS);
             assert_eq!(parts, (count + 1).div_ceil(SITEMAP_URLS).max(1), "{count}");
             let mut seen = Vec::new();
             for part in 1..=parts {
-                let files = sitemap_part_entries(&entries, part);
+                let files = sitemap_part_entries(&entries, part, SITEMAP_URLS);
                 // The first file also holds the front page.
                 let urls = files.len() + usize::from(part == 1);
                 assert!(urls <= SITEMAP_URLS, "{count}: file {part} has {urls}");

@@ -50,6 +50,8 @@ pub struct SiteSettings {
     pub full_text_in_lists: bool,
     pub comment_max_depth: u32,
     pub feed_items: u32,
+    /// Past this many addresses, `/sitemap.xml` is an index of `/sitemap/N.xml` files.
+    pub sitemap_urls_per_file: u32,
     /// The site's time zone: dates shown, permalinks, date archives and the admin's date
     /// fields use it.
     pub timezone: folio_domain::schedule::SiteZone,

@@ -149,6 +149,7 @@ mod tests {
             full_text_in_lists: false,
             comment_max_depth: 5,
             feed_items: 10,
+            sitemap_urls_per_file: 20_000,
             timezone: folio_domain::schedule::SiteZone::UTC,
         };
         let comments = CommentSettings {
