@@ -7,14 +7,14 @@ use sea_orm::ConnectionTrait;
 use crate::Result;
 
 /// One more approved comment under the post (a new one, written approved).
-pub(crate) async fn count_new_comment<C: ConnectionTrait>(
+pub(crate) async fn count_new_comments<C: ConnectionTrait>(
     db: &C,
     post_id: i64,
-    approved: bool,
+    approved: u64,
 ) -> Result<()> {
-    if approved {
+    if approved > 0 {
         db.execute_unprepared(&format!(
-            "UPDATE posts SET comment_count = comment_count + 1 WHERE id = {post_id}"
+            "UPDATE posts SET comment_count = comment_count + {approved} WHERE id = {post_id}"
         ))
         .await?;
     }

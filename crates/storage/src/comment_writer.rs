@@ -19,6 +19,7 @@ use crate::comments::{CommentChecks, NewComment, insert_comment, refusal};
 use crate::entities::users;
 use crate::mail::{NewMail, insert_mails, set_follow};
 use crate::site::bump_content_version;
+use crate::threads::comments_written;
 use crate::{Backend, Result, StorageError};
 
 /// Comments waiting beyond this make their requests wait to be queued: memory stays bounded
@@ -171,6 +172,7 @@ async fn write_group(
         hold_authors(&txn, comments).await?;
     }
     let mut outcomes = Vec::with_capacity(comments.len());
+    let mut rows = Vec::with_capacity(comments.len());
     let mut mails = Vec::new();
     for comment in comments {
         if let Some(refused) = refusal(&txn, &comment.new, comment.checks).await? {
@@ -183,9 +185,11 @@ async fn write_group(
         }
         mails.extend((comment.mail)(row.id));
         outcomes.push(Ok(row.id));
+        rows.push(row);
     }
+    comments_written(&txn, &rows).await?;
     insert_mails(&txn, &mails).await?;
-    if outcomes.iter().any(std::result::Result::is_ok) {
+    if !rows.is_empty() {
         bump_content_version(&txn).await?;
     }
     txn.commit().await?;

@@ -98,6 +98,7 @@ impl Store {
         for (new, html) in rendered {
             rows.push(insert_comment(&txn, new, html).await?);
         }
+        crate::threads::comments_written(&txn, &rows).await?;
         bump_content_version(&txn).await?;
         txn.commit().await?;
         self.comments_from_rows(rows).await
@@ -274,7 +275,9 @@ impl Store {
     }
 }
 
-/// Inserts one comment with its HTML (inside the caller's transaction).
+/// Inserts one comment with its HTML (inside the caller's transaction). Its place in the
+/// thread and its post's count follow from `threads::comments_written`, called once the
+/// caller's comments are all in.
 pub(crate) async fn insert_comment<C: ConnectionTrait>(
     db: &C,
     new: NewComment,
@@ -297,7 +300,6 @@ pub(crate) async fn insert_comment<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    crate::threads::comment_written(db, &row).await?;
     Ok(row)
 }
 

@@ -53,7 +53,7 @@ pub use posts::{
     Adjacent, CommentTarget, NewPost, PageLink, PostFilter, PostLink, PostListing, PostRow,
 };
 pub use search::SearchHit;
-pub use sessions::StoredSession;
+pub use sessions::{SessionWithReader, StoredSession};
 pub use sign_in_links::{SignInLinkLimits, SignInLinkRequest, SignInLinkState, sign_in_token_hash};
 pub use site::{ContentState, MonthCount, SitemapEntry};
 pub use taxonomy::{TermEdit, TermRefusal, TermUsage};

@@ -231,72 +231,53 @@ impl Store {
         post_id: i64,
         parent_id: Option<i64>,
     ) -> Result<CommentAudience> {
-        let backend = self.db_backend();
-        let columns = "u.id, u.display_name, u.email, u.email_verified, u.notify_replies, \
-                       COALESCE((SELECT CASE WHEN f.following THEN 0 ELSE 1 END FROM thread_follows f \
-                       WHERE f.post_id = $1 AND f.user_id = u.id), 0) AS muted";
-        let people = |condition: &str, values: Vec<Value>| {
-            statement(
-                backend,
-                &format!("SELECT {columns} FROM users u WHERE {condition} ORDER BY u.id"),
-                values,
-            )
-        };
-        let read = |rows: Vec<QueryResult>| -> Result<Vec<Person>> {
-            rows.iter()
-                .map(|row| {
-                    let muted: i64 = row
-                        .try_get::<i32>("", "muted")
-                        .map(i64::from)
-                        .or_else(|_| row.try_get::<i64>("", "muted"))?;
-                    Ok(Person {
-                        user_id: row.try_get("", "id")?,
-                        name: row.try_get("", "display_name")?,
-                        email: row.try_get("", "email")?,
-                        email_verified: row.try_get("", "email_verified")?,
-                        notify_replies: row.try_get("", "notify_replies")?,
-                        muted_thread: muted != 0,
-                    })
-                })
-                .collect()
-        };
-        let parent_author = match parent_id {
-            Some(parent) => read(
-                self.db
-                    .query_all_raw(people(
-                        "u.id = (SELECT c.author_id FROM comments c WHERE c.id = $2 AND c.deleted_at IS NULL)",
-                        vec![post_id.into(), parent.into()],
-                    ))
-                    .await?,
-            )?
-            .pop(),
-            None => None,
-        };
-        let post_author = read(
-            self.db
-                .query_all_raw(people(
-                    "u.id = (SELECT p.author_id FROM posts p WHERE p.id = $2)",
-                    vec![post_id.into(), post_id.into()],
-                ))
-                .await?,
-        )?
-        .pop();
-        let followers = read(
-            self.db
-                .query_all_raw(people(
-                    "u.id IN (SELECT f.user_id FROM thread_follows f WHERE f.post_id = $2 AND f.following)",
-                    vec![post_id.into(), post_id.into()],
-                ))
-                .await?,
-        )?;
-        let moderators = read(
-            self.db
-                .query_all_raw(people(
-                    "u.role IN ('editor', 'admin')",
-                    vec![post_id.into()],
-                ))
-                .await?,
-        )?;
+        // One statement for the four groups: a comment's request asks for them before it
+        // is written, and each statement is a round trip.
+        let person = "u.id, u.display_name, u.email, u.email_verified, u.notify_replies, \
+                      COALESCE((SELECT CASE WHEN f.following THEN 0 ELSE 1 END FROM thread_follows f \
+                      WHERE f.post_id = $1 AND f.user_id = u.id), 0) AS muted";
+        let text = format!(
+            "SELECT 0 AS relation, {person} FROM users u \
+               WHERE u.id = (SELECT c.author_id FROM comments c WHERE c.id = $2 AND c.deleted_at IS NULL) \
+             UNION ALL SELECT 1 AS relation, {person} FROM users u \
+               WHERE u.id = (SELECT p.author_id FROM posts p WHERE p.id = $1) \
+             UNION ALL SELECT 2 AS relation, {person} FROM users u \
+               WHERE u.id IN (SELECT f.user_id FROM thread_follows f WHERE f.post_id = $1 AND f.following) \
+             UNION ALL SELECT 3 AS relation, {person} FROM users u WHERE u.role IN ('editor', 'admin') \
+             ORDER BY relation, id"
+        );
+        // No parent: an id no comment has, so its group is empty.
+        let rows = self
+            .rows(&text, vec![post_id.into(), parent_id.unwrap_or(0).into()])
+            .await?;
+        let mut parent_author = None;
+        let mut post_author = None;
+        let mut followers = Vec::new();
+        let mut moderators = Vec::new();
+        for row in &rows {
+            let muted: i64 = row
+                .try_get::<i32>("", "muted")
+                .map(i64::from)
+                .or_else(|_| row.try_get::<i64>("", "muted"))?;
+            let relation: i64 = row
+                .try_get::<i32>("", "relation")
+                .map(i64::from)
+                .or_else(|_| row.try_get::<i64>("", "relation"))?;
+            let person = Person {
+                user_id: row.try_get("", "id")?,
+                name: row.try_get("", "display_name")?,
+                email: row.try_get("", "email")?,
+                email_verified: row.try_get("", "email_verified")?,
+                notify_replies: row.try_get("", "notify_replies")?,
+                muted_thread: muted != 0,
+            };
+            match relation {
+                0 => parent_author = Some(person),
+                1 => post_author = Some(person),
+                2 => followers.push(person),
+                _ => moderators.push(person),
+            }
+        }
         Ok(CommentAudience {
             parent_author,
             post_author,

@@ -219,7 +219,7 @@ impl Store {
         }
         .insert(&txn)
         .await?;
-        crate::threads::comment_written(&txn, &row).await?;
+        crate::threads::comments_written(&txn, std::slice::from_ref(&row)).await?;
         record(
             &txn,
             actor,

@@ -1,10 +1,16 @@
 //! Sessions live in the database so that every server process sees the same sign-ins.
 
+use folio_domain::User;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
+    Set, Statement,
+};
 
-use crate::entities::sessions;
-use crate::{Result, Store};
+use crate::entities::{sessions, users};
+use crate::site::{ContentState, content_state_columns, content_state_from_row};
+use crate::users::user_from_row;
+use crate::{Backend, Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSession {
@@ -13,7 +19,67 @@ pub struct StoredSession {
     pub expires_at: i64,
 }
 
+/// A session with what every page for its reader needs besides: see
+/// `Store::load_session_with_reader`.
+#[derive(Debug, Clone)]
+pub struct SessionWithReader {
+    pub session: StoredSession,
+    /// The signed-in user the session belongs to, if any.
+    pub user: Option<User>,
+    /// The content state at the time of loading, as `Store::content_state` gives it.
+    pub content: ContentState,
+}
+
 impl Store {
+    /// A session that has not expired at `now` (Unix seconds), its user and the content
+    /// state, in one query: a signed-in reader's page needs all three, and each query is a
+    /// round trip (on SQLite a hand-off to the database's thread).
+    pub async fn load_session_with_reader(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<SessionWithReader>> {
+        let user_columns = users::Column::iter()
+            .map(|column| format!("u.{0} AS u_{0}", column.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (id_param, expiry_param) = match self.backend {
+            Backend::Sqlite => ("?2", "?3"),
+            Backend::Postgres => ("$2", "$3"),
+        };
+        let sql = format!(
+            "SELECT s.data AS s_data, s.expires_at AS s_expires_at, {user_columns}, {} \
+             FROM sessions s \
+             LEFT JOIN users u ON u.id = s.user_id \
+             LEFT JOIN site_state ON site_state.id = 1 \
+             WHERE s.id = {id_param} AND s.expires_at > {expiry_param}",
+            content_state_columns(self.backend, 1)
+        );
+        let Some(row) = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                self.db_backend(),
+                sql,
+                [crate::now().into(), id.into(), now.into()],
+            ))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let user = match row.try_get::<Option<i64>>("", "u_id")? {
+            Some(_) => Some(user_from_row(users::Model::from_query_result(&row, "u_")?)?),
+            None => None,
+        };
+        Ok(Some(SessionWithReader {
+            session: StoredSession {
+                data: row.try_get("", "s_data")?,
+                expires_at: row.try_get("", "s_expires_at")?,
+            },
+            user,
+            content: content_state_from_row(&row)?,
+        }))
+    }
+
     /// A session that has not expired at `now` (Unix seconds).
     pub async fn load_session(&self, id: &str, now: i64) -> Result<Option<StoredSession>> {
         Ok(sessions::Entity::find_by_id(id.to_owned())

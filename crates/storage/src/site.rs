@@ -37,21 +37,41 @@ type SitemapRow = (
     Option<i64>,
 );
 
+/// The columns `content_state_from_row` reads, from `site_state` in the query's `FROM`;
+/// `now_param` is the number of the bound parameter that holds the time now.
+pub(crate) fn content_state_columns(backend: Backend, now_param: usize) -> String {
+    let now = match backend {
+        Backend::Sqlite => format!("?{now_param}"),
+        Backend::Postgres => format!("${now_param}"),
+    };
+    format!(
+        "site_state.content_version, site_state.changed_at, \
+         (SELECT MAX(published_at) FROM posts WHERE kind IN ('post', 'page') \
+          AND status = 'published' AND published_at <= {now}) AS newest_publication"
+    )
+}
+
+pub(crate) fn content_state_from_row(row: &sea_orm::QueryResult) -> Result<ContentState> {
+    let changed_at: Option<OffsetDateTime> = row.try_get("", "changed_at")?;
+    let newest: Option<OffsetDateTime> = row.try_get("", "newest_publication")?;
+    Ok(ContentState {
+        // No state row yet is version 0, as in `Store::content_state`.
+        version: row
+            .try_get::<Option<i64>>("", "content_version")?
+            .unwrap_or(0),
+        changed_at: changed_at.max(newest),
+    })
+}
+
 impl Store {
     /// A number that changes whenever content changes, in this process or any other, and
     /// when that last happened. A scheduled post whose time has come changed the content
     /// too, without a write: `changed_at` is then its publication time, so caches that watch
     /// it drop their pages as soon as the post is due, in every process.
     pub async fn content_state(&self) -> Result<ContentState> {
-        let now_param = match self.backend {
-            Backend::Sqlite => "?",
-            Backend::Postgres => "$1",
-        };
         let sql = format!(
-            "SELECT content_version, changed_at, \
-             (SELECT MAX(published_at) FROM posts WHERE kind IN ('post', 'page') \
-              AND status = 'published' AND published_at <= {now_param}) AS newest_publication \
-             FROM site_state WHERE id = 1"
+            "SELECT {} FROM site_state WHERE id = 1",
+            content_state_columns(self.backend, 1)
         );
         let row = self
             .db
@@ -61,20 +81,13 @@ impl Store {
                 [crate::now().into()],
             ))
             .await?;
-        Ok(match row {
-            Some(row) => {
-                let changed_at: Option<OffsetDateTime> = row.try_get("", "changed_at")?;
-                let newest: Option<OffsetDateTime> = row.try_get("", "newest_publication")?;
-                ContentState {
-                    version: row.try_get("", "content_version")?,
-                    changed_at: changed_at.max(newest),
-                }
-            }
-            None => ContentState {
+        match row {
+            Some(row) => content_state_from_row(&row),
+            None => Ok(ContentState {
                 version: 0,
                 changed_at: None,
-            },
-        })
+            }),
+        }
     }
 
     /// Months that have published posts, newest first.

@@ -324,13 +324,77 @@ pub(crate) async fn place_comment<C: ConnectionTrait>(db: &C, id: i64) -> Result
     Ok(())
 }
 
-/// What a new comment changes besides its own row: its place in the thread, its post's count.
-pub(crate) async fn comment_written<C: ConnectionTrait>(
+/// What new comments change besides their own rows: their places in their threads, their
+/// posts' counts. For a group written in one transaction, in the order written (a reply may
+/// answer a comment of the same group): a new comment has no replies yet, so only its own
+/// place is set, and the writes are one statement per kind of place and per post rather
+/// than several per comment.
+pub(crate) async fn comments_written<C: ConnectionTrait>(
     db: &C,
-    row: &crate::entities::comments::Model,
+    rows: &[crate::entities::comments::Model],
 ) -> Result<()> {
-    place_comment(db, row.id).await?;
-    crate::comment_counts::count_new_comment(db, row.post_id, row.status == "approved").await
+    use std::collections::{BTreeMap, HashMap};
+
+    let written: std::collections::HashSet<i64> = rows.iter().map(|row| row.id).collect();
+    let outside: Vec<String> = rows
+        .iter()
+        .filter_map(|row| row.parent_id)
+        .filter(|parent| !written.contains(parent))
+        .map(|parent| parent.to_string())
+        .collect();
+    // Parents written before this group: (post, conversation) of each.
+    let mut places: HashMap<i64, (i64, Option<i64>)> = HashMap::new();
+    if !outside.is_empty() {
+        for parent in placements(db, &format!("id IN ({})", outside.join(", "))).await? {
+            places.insert(parent.id, (parent.post_id, parent.thread_root_id));
+        }
+    }
+    let mut tops = Vec::new();
+    let mut replies: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    let mut approved_per_post: BTreeMap<i64, u64> = BTreeMap::new();
+    for row in rows {
+        let placement = Placement {
+            id: row.id,
+            post_id: row.post_id,
+            parent_id: row.parent_id,
+            status: row.status.clone(),
+            thread_root_id: None,
+            thread_top: false,
+        };
+        let parent = row
+            .parent_id
+            .filter(|parent| *parent != row.id)
+            .and_then(|parent| places.get(&parent).copied());
+        let key = placement.key_under(parent);
+        places.insert(row.id, (row.post_id, key.0));
+        match key {
+            (Some(_), true) => tops.push(row.id.to_string()),
+            (Some(root), false) => replies.entry(root).or_default().push(row.id.to_string()),
+            // Not in the public thread: the row's columns already say so.
+            (None, _) => {}
+        }
+        if row.status == "approved" {
+            *approved_per_post.entry(row.post_id).or_default() += 1;
+        }
+    }
+    if !tops.is_empty() {
+        db.execute_unprepared(&format!(
+            "UPDATE comments SET thread_root_id = id, thread_top = TRUE WHERE id IN ({})",
+            tops.join(", ")
+        ))
+        .await?;
+    }
+    for (root, ids) in replies {
+        db.execute_unprepared(&format!(
+            "UPDATE comments SET thread_root_id = {root}, thread_top = FALSE WHERE id IN ({})",
+            ids.join(", ")
+        ))
+        .await?;
+    }
+    for (post_id, approved) in approved_per_post {
+        crate::comment_counts::count_new_comments(db, post_id, approved).await?;
+    }
+    Ok(())
 }
 
 /// A comment's status changed: its place and its post's count follow.

@@ -128,6 +128,9 @@ enum Segment {
 pub(crate) struct SharedPage {
     content: ContentState,
     html: String,
+    /// How long the last reader's page came out: the next one is about as long (their
+    /// forms and tokens make it longer than `html`), so its buffer is sized once.
+    filled_length: std::sync::atomic::AtomicUsize,
     segments: Vec<Segment>,
     thread: SharedThread,
     page_path: String,
@@ -154,6 +157,7 @@ impl SharedPage {
         segments.push(Segment::Text(at..html.len()));
         Some(SharedPage {
             content,
+            filled_length: std::sync::atomic::AtomicUsize::new(html.len()),
             html,
             segments,
             thread,
@@ -257,7 +261,7 @@ pub(crate) async fn answer_made(
     let Some(page) = pages.pages.get(&key) else {
         return Ok(None);
     };
-    let content = state.store().content_state().await?;
+    let content = crate::session::content_state_now(state.store()).await?;
     state.cache().observe_newer(content);
     if page.content != content {
         return Ok(None);
@@ -290,7 +294,7 @@ pub(crate) async fn answer(
     // The version as it is now rather than as last polled: a reader who has just commented
     // or liked, in this process or another, sees it on the very next page, as with a full
     // render.
-    let content = state.store().content_state().await?;
+    let content = crate::session::content_state_now(state.store()).await?;
     // The menu and sidebar follow the version last seen: bring it up to this one before the
     // shared page is made from them.
     state.cache().observe_newer(content);
@@ -364,7 +368,11 @@ async fn fill(
     let thread = &page.thread;
     let now = OffsetDateTime::now_utc();
     let window = time::Duration::try_from(state.comments().edit_window).unwrap_or_default();
-    let mut out = String::with_capacity(page.html.len() + 4096);
+    let mut out = String::with_capacity(
+        page.filled_length
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .saturating_add(1024),
+    );
     for segment in &page.segments {
         match segment {
             Segment::Text(range) => out.push_str(&page.html[range.clone()]),
@@ -420,6 +428,8 @@ async fn fill(
             .render_into(&mut out)?,
         }
     }
+    page.filled_length
+        .store(out.len(), std::sync::atomic::Ordering::Relaxed);
     Ok(out)
 }
 

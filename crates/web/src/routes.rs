@@ -77,6 +77,7 @@ pub fn build(state: AppState, settings: &WebSettings) -> Router {
             secure_cookies,
             settings.security.session_absolute_lifetime,
         ))
+        .layer(from_fn(crate::session::keep_what_session_loading_reads))
         .merge(ops::router())
         .merge(crate::media::router())
         .layer(from_fn_with_state(state.clone(), error_pages))

@@ -4,7 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use folio_domain::User;
-use folio_storage::{Store, StoredSession};
+use folio_storage::{ContentState, SessionWithReader, Store, StoredSession};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
@@ -105,14 +105,19 @@ impl SessionStore for DatabaseSessions {
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let Some(found) = self
+        let Some(SessionWithReader {
+            session: found,
+            user,
+            content,
+        }) = self
             .store
-            .load_session(&id.to_string(), now)
+            .load_session_with_reader(&id.to_string(), now)
             .await
             .map_err(backend)?
         else {
             return Ok(None);
         };
+        remember_loaded(*id, user, content);
         let mut data: std::collections::HashMap<String, serde_json::Value> =
             serde_json::from_str(&found.data)
                 .map_err(|e| session_store::Error::Decode(e.to_string()))?;
@@ -170,10 +175,81 @@ impl FromRequestParts<AppState> for Viewer {
             .map_err(|_| AppError::Internal("the session layer is missing"))?;
         let user_id: Option<i64> = session.get(USER_KEY).await.map_err(session_failed)?;
         let user = match user_id {
-            Some(id) => state.store().user_by_id(id).await?,
+            Some(id) => match loaded_user(session.id(), id) {
+                Some(user) => Some(user),
+                None => state.store().user_by_id(id).await?,
+            },
             None => None,
         };
         Ok(Viewer { session, user })
+    }
+}
+
+tokio::task_local! {
+    /// What loading this request's session read besides the session (see
+    /// `Store::load_session_with_reader`), for the rest of the request to use instead of
+    /// asking the database again.
+    static LOADED: std::sync::Mutex<Option<Loaded>>;
+}
+
+struct Loaded {
+    session_id: Id,
+    user: Option<User>,
+    content: Option<ContentState>,
+}
+
+/// Runs the request with a place for what its session's loading reads: around the session
+/// layer, so that the loading (which happens inside the handler, on first use) finds it.
+pub(crate) async fn keep_what_session_loading_reads(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    LOADED
+        .scope(std::sync::Mutex::new(None), next.run(request))
+        .await
+}
+
+fn remember_loaded(session_id: Id, user: Option<User>, content: ContentState) {
+    let _ = LOADED.try_with(|slot| {
+        if let Ok(mut slot) = slot.lock() {
+            *slot = Some(Loaded {
+                session_id,
+                user,
+                content: Some(content),
+            });
+        }
+    });
+}
+
+/// The user loaded with session `session_id`, when that session's loading found user
+/// `user_id` in this request.
+fn loaded_user(session_id: Option<Id>, user_id: i64) -> Option<User> {
+    LOADED
+        .try_with(|slot| {
+            let slot = slot.lock().ok()?;
+            let loaded = slot.as_ref()?;
+            let user = loaded.user.as_ref()?;
+            (Some(loaded.session_id) == session_id && user.id == user_id).then(|| user.clone())
+        })
+        .ok()
+        .flatten()
+}
+
+/// The content state read with this request's session, once: as fresh as a query made now
+/// (the session is loaded in this same request), without the query. A second call, or a
+/// request whose session was not loaded, asks the database.
+pub(crate) async fn content_state_now(store: &Store) -> Result<ContentState, AppError> {
+    let taken = LOADED
+        .try_with(|slot| {
+            slot.lock()
+                .ok()
+                .and_then(|mut slot| slot.as_mut()?.content.take())
+        })
+        .ok()
+        .flatten();
+    match taken {
+        Some(content) => Ok(content),
+        None => Ok(store.content_state().await?),
     }
 }
 
