@@ -247,8 +247,19 @@ impl Store {
              ORDER BY relation, id"
         );
         // No parent: an id no comment has, so its group is empty.
+        // Each parameter appears several times: SQLite numbers them (`?1`) rather than
+        // taking them in order, as `raw::statement` would.
+        let text = match self.db_backend() {
+            DbBackend::Postgres => text,
+            _ => text.replace('$', "?"),
+        };
         let rows = self
-            .rows(&text, vec![post_id.into(), parent_id.unwrap_or(0).into()])
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                self.db_backend(),
+                text,
+                [post_id.into(), parent_id.unwrap_or(0).into()],
+            ))
             .await?;
         let mut parent_author = None;
         let mut post_author = None;
