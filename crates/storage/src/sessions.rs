@@ -4,13 +4,13 @@ use folio_domain::User;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
-    Set, Statement,
+    Set,
 };
 
 use crate::entities::{sessions, users};
 use crate::site::{ContentState, content_state_columns, content_state_from_row};
 use crate::users::user_from_row;
-use crate::{Backend, Result, Store};
+use crate::{Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSession {
@@ -30,6 +30,26 @@ pub struct SessionWithReader {
     pub content: ContentState,
 }
 
+/// The statement of `Store::load_session_with_reader`, made once: it names every column of
+/// `users`, and it runs on every request that carries a session.
+fn session_with_reader_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let user_columns = users::Column::iter()
+            .map(|column| format!("u.{0} AS u_{0}", column.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "SELECT s.data AS s_data, s.expires_at AS s_expires_at, {user_columns}, {} \
+             FROM sessions s \
+             LEFT JOIN users u ON u.id = s.user_id \
+             LEFT JOIN site_state ON site_state.id = 1 \
+             WHERE s.id = $2 AND s.expires_at > $3",
+            content_state_columns(1)
+        )
+    })
+}
+
 impl Store {
     /// A session that has not expired at `now` (Unix seconds), its user and the content
     /// state, in one query: a signed-in reader's page needs all three, and each query is a
@@ -39,28 +59,12 @@ impl Store {
         id: &str,
         now: i64,
     ) -> Result<Option<SessionWithReader>> {
-        let user_columns = users::Column::iter()
-            .map(|column| format!("u.{0} AS u_{0}", column.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let (id_param, expiry_param) = match self.backend {
-            Backend::Sqlite => ("?2", "?3"),
-            Backend::Postgres => ("$2", "$3"),
-        };
-        let sql = format!(
-            "SELECT s.data AS s_data, s.expires_at AS s_expires_at, {user_columns}, {} \
-             FROM sessions s \
-             LEFT JOIN users u ON u.id = s.user_id \
-             LEFT JOIN site_state ON site_state.id = 1 \
-             WHERE s.id = {id_param} AND s.expires_at > {expiry_param}",
-            content_state_columns(self.backend, 1)
-        );
         let Some(row) = self
             .db
-            .query_one_raw(Statement::from_sql_and_values(
+            .query_one_raw(crate::raw::statement(
                 self.db_backend(),
-                sql,
-                [crate::now().into(), id.into(), now.into()],
+                session_with_reader_sql(),
+                vec![crate::now().into(), id.into(), now.into()],
             ))
             .await?
         else {
@@ -82,14 +86,10 @@ impl Store {
 
     /// A session that has not expired at `now` (Unix seconds).
     pub async fn load_session(&self, id: &str, now: i64) -> Result<Option<StoredSession>> {
-        Ok(sessions::Entity::find_by_id(id.to_owned())
-            .filter(sessions::Column::ExpiresAt.gt(now))
-            .one(&self.db)
+        Ok(self
+            .load_session_with_reader(id, now)
             .await?
-            .map(|row| StoredSession {
-                data: row.data,
-                expires_at: row.expires_at,
-            }))
+            .map(|loaded| loaded.session))
     }
 
     /// Writes a session, replacing the one with the same id. `user_id` lets an account's

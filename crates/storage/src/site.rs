@@ -38,16 +38,12 @@ type SitemapRow = (
 );
 
 /// The columns `content_state_from_row` reads, from `site_state` in the query's `FROM`;
-/// `now_param` is the number of the bound parameter that holds the time now.
-pub(crate) fn content_state_columns(backend: Backend, now_param: usize) -> String {
-    let now = match backend {
-        Backend::Sqlite => format!("?{now_param}"),
-        Backend::Postgres => format!("${now_param}"),
-    };
+/// placeholder `$now_param` holds the time now (see `raw::statement`).
+pub(crate) fn content_state_columns(now_param: usize) -> String {
     format!(
         "site_state.content_version, site_state.changed_at, \
          (SELECT MAX(published_at) FROM posts WHERE kind IN ('post', 'page') \
-          AND status = 'published' AND published_at <= {now}) AS newest_publication"
+          AND status = 'published' AND published_at <= ${now_param}) AS newest_publication"
     )
 }
 
@@ -71,14 +67,14 @@ impl Store {
     pub async fn content_state(&self) -> Result<ContentState> {
         let sql = format!(
             "SELECT {} FROM site_state WHERE id = 1",
-            content_state_columns(self.backend, 1)
+            content_state_columns(1)
         );
         let row = self
             .db
-            .query_one_raw(Statement::from_sql_and_values(
+            .query_one_raw(crate::raw::statement(
                 self.db_backend(),
-                sql,
-                [crate::now().into()],
+                &sql,
+                vec![crate::now().into()],
             ))
             .await?;
         match row {
