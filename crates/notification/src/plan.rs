@@ -20,6 +20,8 @@ pub struct CommentFacts<'a> {
     /// The HTML rendered from it, once, for the page and the emails alike.
     pub html: &'a str,
     pub status: CommentStatus,
+    /// The post has a password (the caller has read the post already).
+    pub protected: bool,
 }
 
 /// The people around a comment and what to tell them; `rows` makes the outbox rows once the
@@ -64,9 +66,8 @@ pub async fn plan_comment_mail(
         },
         None => None,
     };
-    let protected = store.is_protected(facts.post_id).await?;
     Ok(CommentMailPlan {
-        protected,
+        protected: facts.protected,
         audience,
         author_id: facts.author_id,
         status: facts.status,
@@ -156,6 +157,7 @@ pub async fn plan_approval_mail(
         return Ok(None);
     }
     let source = store.comment_source(comment_id).await?.unwrap_or_default();
+    let protected = store.is_protected(comment.post_id).await?;
     let plan = plan_comment_mail(
         store,
         CommentFacts {
@@ -168,6 +170,7 @@ pub async fn plan_approval_mail(
             source: &source,
             html: &comment.html,
             status: CommentStatus::Approved,
+            protected,
         },
     )
     .await?;

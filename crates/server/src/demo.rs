@@ -11,6 +11,8 @@ use folio_storage::{NewComment, NewPost, NewUser, Store};
 use time::{Duration, OffsetDateTime};
 
 const COMMENT_BATCH: usize = 500;
+/// Posts written in one transaction.
+const POST_BATCH: usize = 1000;
 /// Replies nest at most this deep (a top-level comment is depth 1).
 const MAX_DEPTH: u8 = 4;
 /// Appears in a large share of the posts, so a search for it has many results.
@@ -125,15 +127,19 @@ pub async fn fill(store: &Store, options: &DemoOptions) -> anyhow::Result<DemoSu
     let plans = plan_posts(&mut rng, options.posts, now);
     // Created oldest first, so ids grow with time as they would on a real blog.
     let mut created: Vec<CreatedPost> = Vec::with_capacity(plans.len());
-    for plan in plans.iter().rev() {
-        let topic = &TOPICS[plan.topic];
-        let author = pick_author(&mut rng, plan.topic);
-        let source = match plan.body {
-            Some(body) => body.to_owned(),
-            None => post_body(&mut rng, topic, plan.subject),
-        };
-        let post = store
-            .create_post(NewPost {
+    let oldest_first: Vec<&PostPlan> = plans.iter().rev().collect();
+    for group in oldest_first.chunks(POST_BATCH) {
+        let mut batch = Vec::with_capacity(group.len());
+        let mut authors = Vec::with_capacity(group.len());
+        for plan in group {
+            let topic = &TOPICS[plan.topic];
+            let author = pick_author(&mut rng, plan.topic);
+            let source = match plan.body {
+                Some(body) => body.to_owned(),
+                None => post_body(&mut rng, topic, plan.subject),
+            };
+            authors.push(author);
+            batch.push(NewPost {
                 kind: PostKind::Post,
                 title: plan.title.clone(),
                 slug: None,
@@ -150,15 +156,18 @@ pub async fn fill(store: &Store, options: &DemoOptions) -> anyhow::Result<DemoSu
                 password: None,
                 parent_id: None,
                 sticky: false,
-            })
-            .await?;
-        created.push(CreatedPost {
-            id: post.summary.id,
-            path: post.summary.path(),
-            published_at: plan.published_at,
-            author,
-            subject: topic.subjects[plan.subject],
-        });
+            });
+        }
+        let posts = store.create_posts(batch).await?;
+        for ((plan, author), post) in group.iter().zip(authors).zip(posts) {
+            created.push(CreatedPost {
+                id: post.summary.id,
+                path: post.summary.path(),
+                published_at: plan.published_at,
+                author,
+                subject: TOPICS[plan.topic].subjects[plan.subject],
+            });
+        }
     }
     created.reverse(); // index 0 is the newest again, as in `plans`
     if !created.is_empty() {

@@ -239,9 +239,10 @@ impl Thread {
             .sql("CREATE TABLE kept AS SELECT id, thread_root_id, thread_top FROM comments")
             .await;
         self.app
-            .sql("CREATE TABLE kept_counts AS SELECT id, comment_count FROM posts")
+            .sql("CREATE TABLE kept_counts AS SELECT id, comment_count, thread_count FROM posts")
             .await;
-        self.app.store.migrate_down(1).await.unwrap();
+        // The thread keys' migration and the conversation counts' after it.
+        self.app.store.migrate_down(2).await.unwrap();
         self.app.store.migrate_up().await.unwrap();
         let differing = self
             .app
@@ -256,7 +257,7 @@ impl Thread {
             .app
             .count(
                 "SELECT COUNT(*) AS n FROM posts p JOIN kept_counts k ON k.id = p.id \
-                 WHERE p.comment_count <> k.comment_count",
+                 WHERE p.comment_count <> k.comment_count OR p.thread_count <> k.thread_count",
             )
             .await;
         assert_eq!(

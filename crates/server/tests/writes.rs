@@ -349,3 +349,74 @@ async fn readers_sign_in_while_others_comment_without_database_locked_errors() {
         NEWCOMERS as i64
     );
 }
+
+/// Where a reader is sent after commenting on a long threaded conversation: the comment's
+/// own page, as its permalink gives it, though the writer worked out its place from the
+/// group it was written in rather than by reading the thread again. Many at once, some of
+/// them replies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_commenting_on_a_long_thread_each_reader_lands_on_their_comments_page() {
+    let app = TestApp::spawn_with(|s| {
+        quiet_comments(s);
+        s.comments.per_page = 4;
+        s.comments.max_depth = 3;
+    })
+    .await;
+    let author = app.author("Alice Writer").await;
+    let post = app.post(&author, "Long", "Talk.", days_ago(1)).await;
+    let (path, post_id) = (post.summary.path(), post.summary.id);
+    let mut earlier = Vec::new();
+    for n in 0..9 {
+        earlier.push(
+            app.comment(
+                post_id,
+                None,
+                "Early",
+                &format!("Early {n}"),
+                folio_domain::CommentStatus::Approved,
+            )
+            .await,
+        );
+    }
+    let posters = posters(&app, &path, 12).await;
+    let mut writes = JoinSet::new();
+    for (n, poster) in posters.iter().enumerate() {
+        let poster = poster.clone();
+        let parent = (n % 3 == 0).then(|| earlier[n % earlier.len()]);
+        writes.spawn(async move {
+            let mut landed = Vec::new();
+            for k in 0..3 {
+                let parent = if k == 1 { parent } else { None };
+                let response = poster
+                    .reader
+                    .post_form(
+                        "/comments",
+                        &[
+                            ("comment", format!("Reader {n}, thought {k}").as_str()),
+                            ("comment_post_ID", &post_id.to_string()),
+                            ("comment_parent", &parent.unwrap_or(0).to_string()),
+                            ("_csrf", &poster.csrf),
+                            ("url", ""),
+                        ],
+                    )
+                    .await;
+                assert_eq!(response.status(), 303);
+                landed.push(location(&response));
+            }
+            landed
+        });
+    }
+    let mut landings = Vec::new();
+    while let Some(done) = writes.join_next().await {
+        landings.extend(done.unwrap());
+    }
+    assert_eq!(landings.len(), 36);
+    let mut later_pages = 0;
+    for landing in landings {
+        let id = comment_id_of(&landing);
+        let permalink = app.get(&format!("/comments/{id}/")).await;
+        assert_eq!(location(&permalink), landing, "comment {id}");
+        later_pages += usize::from(landing.contains("comment-page-"));
+    }
+    assert!(later_pages > 20, "the thread runs over many pages");
+}

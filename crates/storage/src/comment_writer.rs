@@ -15,9 +15,9 @@ use sea_orm::{
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::address_limits::{AddressLimit, lock_addresses};
-use crate::comments::{CommentChecks, NewComment, insert_comment, refusal};
+use crate::comments::{CommentChecks, NewComment, StoredComment, insert_comments, refusals};
 use crate::entities::users;
-use crate::mail::{NewMail, insert_mails, set_follow};
+use crate::mail::{NewMail, insert_mails, set_follows};
 use crate::site::bump_content_version;
 use crate::threads::comments_written;
 use crate::{Backend, Result, StorageError};
@@ -34,7 +34,7 @@ const GROUP: usize = 256;
 pub(crate) type MailFor = Box<dyn Fn(i64) -> Vec<NewMail> + Send + Sync>;
 
 /// The outcome of one comment: its id, or why it was refused.
-pub(crate) type Written = std::result::Result<i64, CommentRefusal>;
+pub(crate) type Written = std::result::Result<StoredComment, CommentRefusal>;
 
 /// A reader's comment, rendered and planned, waiting for the writer.
 pub(crate) struct PendingComment {
@@ -171,23 +171,55 @@ async fn write_group(
     if backend == Backend::Postgres {
         hold_authors(&txn, comments).await?;
     }
-    let mut outcomes = Vec::with_capacity(comments.len());
-    let mut rows = Vec::with_capacity(comments.len());
+    let checked: Vec<(&NewComment, CommentChecks)> =
+        comments.iter().map(|c| (&c.new, c.checks)).collect();
+    let checks = refusals(&txn, &checked).await?;
+    let passed: Vec<&PendingComment> = comments
+        .iter()
+        .zip(&checks.refusals)
+        .filter(|(_, refusal)| refusal.is_none())
+        .map(|(comment, _)| *comment)
+        .collect();
+    let rows = insert_comments(
+        &txn,
+        passed
+            .iter()
+            .map(|c| (c.new.clone(), c.html.clone()))
+            .collect(),
+    )
+    .await?;
+    let follows: Vec<(i64, i64)> = passed
+        .iter()
+        .zip(&rows)
+        .filter(|(comment, _)| comment.follow_thread)
+        .filter_map(|(comment, row)| comment.new.author_id.map(|user| (row.post_id, user)))
+        .collect();
+    set_follows(&txn, &follows).await?;
     let mut mails = Vec::new();
-    for comment in comments {
-        if let Some(refused) = refusal(&txn, &comment.new, comment.checks).await? {
-            outcomes.push(Err(refused));
-            continue;
-        }
-        let row = insert_comment(&txn, comment.new.clone(), comment.html.clone()).await?;
-        if let (true, Some(user_id)) = (comment.follow_thread, comment.new.author_id) {
-            set_follow(&txn, row.post_id, user_id, true).await?;
-        }
+    for (comment, row) in passed.iter().zip(&rows) {
         mails.extend((comment.mail)(row.id));
-        outcomes.push(Ok(row.id));
-        rows.push(row);
     }
-    comments_written(&txn, &rows).await?;
+    let indexes = comments_written(&txn, &rows).await?;
+    let mut stored = passed.iter().zip(&rows).map(|(comment, row)| {
+        // Its author's own thread has their held comments in it: placed apart, not here.
+        let holding = comment
+            .new
+            .author_id
+            .is_some_and(|user| checks.holding.contains(&(user, row.post_id)));
+        StoredComment {
+            id: row.id,
+            conversation_index: indexes.get(&row.id).copied().filter(|_| !holding),
+        }
+    });
+    let mut outcomes = Vec::with_capacity(comments.len());
+    for refusal in checks.refusals {
+        outcomes.push(match refusal {
+            Some(refused) => Err(refused),
+            None => Ok(stored.next().ok_or_else(|| {
+                StorageError::unexpected("comments", "id", "a written comment has no row")
+            })?),
+        });
+    }
     insert_mails(&txn, &mails).await?;
     if !rows.is_empty() {
         bump_content_version(&txn).await?;

@@ -2,10 +2,11 @@ use std::collections::HashMap;
 
 use folio_domain::markdown::render_comment;
 use folio_domain::{Comment, CommentRefusal, CommentStatus, PostKind};
+use sea_orm::Condition;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 use time::OffsetDateTime;
 
@@ -30,6 +31,16 @@ pub struct NewComment {
     pub author_ip: Option<String>,
 }
 
+/// A reader's comment once it is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredComment {
+    pub id: i64,
+    /// The index (from 0) of its conversation among the top-level items of the thread its
+    /// author sees, when the writing already tells: a new top-level comment, by an author
+    /// with nothing held for moderation under the post. Otherwise `Store::thread_position`.
+    pub conversation_index: Option<u64>,
+}
+
 impl Store {
     pub async fn create_comment(&self, new: NewComment) -> Result<Comment> {
         let mut created = self.create_comments(vec![new]).await?;
@@ -50,8 +61,10 @@ impl Store {
         checks: CommentChecks,
     ) -> Result<std::result::Result<i64, CommentRefusal>> {
         let html = render_comment(&new.source);
-        self.create_comment_checked_notifying(new, html, checks, false, |_| Vec::new())
-            .await
+        let stored = self
+            .create_comment_checked_notifying(new, html, checks, false, |_| Vec::new())
+            .await?;
+        Ok(stored.map(|comment| comment.id))
     }
 
     /// [`Store::create_comment_checked`] for a comment already rendered (`html`, from its
@@ -67,7 +80,7 @@ impl Store {
         checks: CommentChecks,
         follow_thread: bool,
         mail: impl Fn(i64) -> Vec<crate::NewMail> + Send + Sync + 'static,
-    ) -> Result<std::result::Result<i64, CommentRefusal>> {
+    ) -> Result<std::result::Result<StoredComment, CommentRefusal>> {
         let writer = self
             .comment_writer
             .get_or_init(|| CommentWriter::start(self.db.clone(), self.backend));
@@ -94,10 +107,7 @@ impl Store {
             })
             .collect();
         let txn = self.begin_write().await?;
-        let mut rows = Vec::with_capacity(rendered.len());
-        for (new, html) in rendered {
-            rows.push(insert_comment(&txn, new, html).await?);
-        }
+        let rows = insert_comments(&txn, rendered).await?;
         crate::threads::comments_written(&txn, &rows).await?;
         bump_content_version(&txn).await?;
         txn.commit().await?;
@@ -278,29 +288,56 @@ impl Store {
 /// Inserts one comment with its HTML (inside the caller's transaction). Its place in the
 /// thread and its post's count follow from `threads::comments_written`, called once the
 /// caller's comments are all in.
-pub(crate) async fn insert_comment<C: ConnectionTrait>(
+/// Writes `batch` (each comment with its rendered HTML) in multi-row INSERTs and returns the
+/// rows in the batch's order: one statement per few hundred comments instead of one each,
+/// which is most of what a group of comments costs.
+pub(crate) async fn insert_comments<C: ConnectionTrait>(
     db: &C,
-    new: NewComment,
-    html: String,
-) -> Result<comments::Model> {
-    let created = new.created_at.map_or_else(now, normalize_time);
-    let row = comments::ActiveModel {
-        post_id: Set(new.post_id),
-        parent_id: Set(new.parent_id),
-        author_id: Set(new.author_id),
-        author_name: Set(new.author_name),
-        author_url: Set(new.author_url),
-        author_ip: Set(new.author_ip),
-        html: Set(html),
-        source: Set(new.source),
-        status: Set(new.status.as_str().to_owned()),
-        created_at: Set(created),
-        updated_at: Set(created),
-        ..Default::default()
+    batch: Vec<(NewComment, String)>,
+) -> Result<Vec<comments::Model>> {
+    // 11 values a row: far under SQLite's 32766 and PostgreSQL's 65535 parameters.
+    const ROWS: usize = 500;
+    let mut written = Vec::with_capacity(batch.len());
+    let mut batch = batch.into_iter().peekable();
+    while batch.peek().is_some() {
+        let chunk: Vec<comments::ActiveModel> = batch
+            .by_ref()
+            .take(ROWS)
+            .map(|(new, html)| {
+                let created = new.created_at.map_or_else(now, normalize_time);
+                comments::ActiveModel {
+                    post_id: Set(new.post_id),
+                    parent_id: Set(new.parent_id),
+                    author_id: Set(new.author_id),
+                    author_name: Set(new.author_name),
+                    author_url: Set(new.author_url),
+                    author_ip: Set(new.author_ip),
+                    html: Set(html),
+                    source: Set(new.source),
+                    status: Set(new.status.as_str().to_owned()),
+                    created_at: Set(created),
+                    updated_at: Set(created),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let expected = chunk.len();
+        let mut rows = comments::Entity::insert_many(chunk)
+            .exec_with_returning(db)
+            .await?;
+        if rows.len() != expected {
+            return Err(StorageError::unexpected(
+                "comments",
+                "id",
+                "a batch insert returned fewer rows than it was given",
+            ));
+        }
+        // Both databases number a multi-row INSERT's rows in the order of its VALUES; the
+        // order RETURNING lists them in is not promised, so ids put them back in that order.
+        rows.sort_unstable_by_key(|row| row.id);
+        written.extend(rows);
     }
-    .insert(db)
-    .await?;
-    Ok(row)
+    Ok(written)
 }
 
 /// The limits [`Store::create_comment_checked`] applies: comments since `since` per user and
@@ -312,66 +349,177 @@ pub struct CommentChecks {
     pub per_address: u32,
 }
 
-#[derive(Debug, Clone, Copy)]
-enum CommentAuthorKey<'a> {
-    User(i64),
-    Address(&'a str),
+/// What [`refusals`] found for a group of comments.
+pub(crate) struct GroupChecks {
+    /// Why each comment may not be written now, if it may not; in the group's order.
+    pub refusals: Vec<Option<CommentRefusal>>,
+    /// (author, post) where the author has comments held for moderation, those of the group
+    /// included.
+    pub holding: std::collections::HashSet<(i64, i64)>,
 }
 
-/// Why `new` may not be written now, if it may not: one too many for the last minute from
-/// its author or its address (`checks`), or the same text its author already left under the
-/// post. Run inside the transaction that would write it, after the locks that keep the
-/// author's other comments out (see `comment_writer`), so it also sees the comments written
-/// before it in that transaction.
-pub(crate) async fn refusal(
+/// Why each comment of `group` may not be written now, if it may not, in the group's order:
+/// one too many for the last minute from its author or its address (its `checks`), or the
+/// same text its author already left under the post. Run inside the transaction that would
+/// write the group, after the locks that keep its authors' other comments out (see
+/// `comment_writer`). The group is checked as if its comments came one after another: each
+/// also counts the ones before it that pass. Three reads for the whole group, not three per
+/// comment.
+pub(crate) async fn refusals(
     txn: &DatabaseTransaction,
-    new: &NewComment,
-    checks: CommentChecks,
-) -> Result<Option<CommentRefusal>> {
-    // Counting stops at the limit: a busy address costs no more than a quiet one.
-    let recent = |key: CommentAuthorKey<'_>, limit: u32| {
-        let query = comments::Entity::find()
-            .filter(comments::Column::CreatedAt.gt(normalize_time(checks.since)))
-            .limit(u64::from(limit));
-        match key {
-            CommentAuthorKey::User(id) => query.filter(comments::Column::AuthorId.eq(id)),
-            CommentAuthorKey::Address(ip) => {
-                query.filter(comments::Column::AuthorIp.eq(ip.to_owned()))
+    group: &[(&NewComment, CommentChecks)],
+) -> Result<GroupChecks> {
+    use std::collections::HashSet;
+
+    let earliest = |limited: &dyn Fn(&CommentChecks) -> bool| {
+        group
+            .iter()
+            .filter(|(_, checks)| limited(checks))
+            .map(|(_, checks)| normalize_time(checks.since))
+            .min()
+    };
+    let mut users: Vec<i64> = group
+        .iter()
+        .filter(|(_, checks)| checks.per_user > 0)
+        .filter_map(|(new, _)| new.author_id)
+        .collect();
+    users.sort_unstable();
+    users.dedup();
+    let mut addresses: Vec<String> = group
+        .iter()
+        .filter(|(_, checks)| checks.per_address > 0)
+        .filter_map(|(new, _)| new.author_ip.clone())
+        .collect();
+    addresses.sort_unstable();
+    addresses.dedup();
+
+    // When each author's and each address's recent comments were written. A limited author
+    // has at most their limit of them, since any more were refused.
+    let mut by_user: HashMap<i64, Vec<OffsetDateTime>> = HashMap::new();
+    if let (Some(since), false) = (earliest(&|c| c.per_user > 0), users.is_empty()) {
+        let rows: Vec<(Option<i64>, OffsetDateTime)> = comments::Entity::find()
+            .select_only()
+            .column(comments::Column::AuthorId)
+            .column(comments::Column::CreatedAt)
+            .filter(comments::Column::CreatedAt.gt(since))
+            .filter(comments::Column::AuthorId.is_in(users))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        for (user, at) in rows {
+            if let Some(user) = user {
+                by_user.entry(user).or_default().push(at);
             }
         }
-    };
-    if let Some(user_id) = new.author_id
-        && checks.per_user > 0
-        && recent(CommentAuthorKey::User(user_id), checks.per_user)
-            .count(txn)
-            .await?
-            >= u64::from(checks.per_user)
-    {
-        return Ok(Some(CommentRefusal::TooFast));
     }
-    if let Some(address) = new.author_ip.as_deref()
-        && checks.per_address > 0
-        && recent(CommentAuthorKey::Address(address), checks.per_address)
-            .count(txn)
-            .await?
-            >= u64::from(checks.per_address)
-    {
-        return Ok(Some(CommentRefusal::TooFast));
-    }
-    if let Some(user_id) = new.author_id {
-        let duplicate = comments::Entity::find()
-            .filter(comments::Column::AuthorId.eq(user_id))
-            .filter(comments::Column::PostId.eq(new.post_id))
-            .filter(comments::Column::Source.eq(new.source.as_str()))
-            .filter(comments::Column::DeletedAt.is_null())
-            .one(txn)
-            .await?
-            .is_some();
-        if duplicate {
-            return Ok(Some(CommentRefusal::Duplicate));
+    let mut by_address: HashMap<String, Vec<OffsetDateTime>> = HashMap::new();
+    if let (Some(since), false) = (earliest(&|c| c.per_address > 0), addresses.is_empty()) {
+        let rows: Vec<(Option<String>, OffsetDateTime)> = comments::Entity::find()
+            .select_only()
+            .column(comments::Column::AuthorIp)
+            .column(comments::Column::CreatedAt)
+            .filter(comments::Column::CreatedAt.gt(since))
+            .filter(comments::Column::AuthorIp.is_in(addresses))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        for (address, at) in rows {
+            if let Some(address) = address {
+                by_address.entry(address).or_default().push(at);
+            }
         }
     }
-    Ok(None)
+
+    // The texts its authors already left under these posts, to refuse a second copy.
+    let signed: Vec<&NewComment> = group
+        .iter()
+        .map(|(new, _)| *new)
+        .filter(|new| new.author_id.is_some())
+        .collect();
+    let mut left: HashSet<(i64, i64, String)> = HashSet::new();
+    let mut holding: HashSet<(i64, i64)> = HashSet::new();
+    if !signed.is_empty() {
+        let mut authors: Vec<i64> = signed.iter().filter_map(|new| new.author_id).collect();
+        authors.sort_unstable();
+        authors.dedup();
+        let mut posts: Vec<i64> = signed.iter().map(|new| new.post_id).collect();
+        posts.sort_unstable();
+        posts.dedup();
+        let mut texts: Vec<&str> = signed.iter().map(|new| new.source.as_str()).collect();
+        texts.sort_unstable();
+        texts.dedup();
+        // The same read finds the authors' held comments there: the thread they see differs.
+        let rows: Vec<(Option<i64>, i64, String, String)> = comments::Entity::find()
+            .select_only()
+            .column(comments::Column::AuthorId)
+            .column(comments::Column::PostId)
+            .column(comments::Column::Source)
+            .column(comments::Column::Status)
+            .filter(comments::Column::AuthorId.is_in(authors))
+            .filter(comments::Column::PostId.is_in(posts))
+            .filter(
+                Condition::any()
+                    .add(comments::Column::Source.is_in(texts))
+                    .add(comments::Column::Status.eq(CommentStatus::Pending.as_str())),
+            )
+            .filter(comments::Column::DeletedAt.is_null())
+            .into_tuple()
+            .all(txn)
+            .await?;
+        for (author, post, text, status) in rows {
+            let Some(author) = author else { continue };
+            if status == CommentStatus::Pending.as_str() {
+                holding.insert((author, post));
+            }
+            left.insert((author, post, text));
+        }
+    }
+
+    let mut outcomes = Vec::with_capacity(group.len());
+    for (new, checks) in group {
+        let since = normalize_time(checks.since);
+        let recent = |times: Option<&Vec<OffsetDateTime>>| {
+            times.map_or(0, |times| times.iter().filter(|at| **at > since).count())
+        };
+        let too_many_from_user = new.author_id.is_some_and(|user| {
+            checks.per_user > 0
+                && recent(by_user.get(&user)) >= usize::try_from(checks.per_user).unwrap_or(0)
+        });
+        let too_many_from_address = new.author_ip.as_ref().is_some_and(|address| {
+            checks.per_address > 0
+                && recent(by_address.get(address))
+                    >= usize::try_from(checks.per_address).unwrap_or(0)
+        });
+        let duplicate = new
+            .author_id
+            .is_some_and(|user| left.contains(&(user, new.post_id, new.source.clone())));
+        let outcome = if too_many_from_user || too_many_from_address {
+            Some(CommentRefusal::TooFast)
+        } else if duplicate {
+            Some(CommentRefusal::Duplicate)
+        } else {
+            None
+        };
+        if outcome.is_none() {
+            // Written in this transaction: the comments after it count it.
+            let at = new.created_at.map_or_else(now, normalize_time);
+            if let Some(user) = new.author_id {
+                by_user.entry(user).or_default().push(at);
+                left.insert((user, new.post_id, new.source.clone()));
+                if new.status == CommentStatus::Pending {
+                    holding.insert((user, new.post_id));
+                }
+            }
+            if let Some(address) = &new.author_ip {
+                by_address.entry(address.clone()).or_default().push(at);
+            }
+        }
+        outcomes.push(outcome);
+    }
+    Ok(GroupChecks {
+        refusals: outcomes,
+        holding,
+    })
 }
 
 /// Removes the comments matching `which`: those with replies become markers, the rest go.

@@ -35,7 +35,7 @@ mod wxr;
 pub use account::LeavingComments;
 pub use audit::AuditEntry;
 pub use backup::sqlite_file;
-pub use comments::{CommentChecks, NewComment};
+pub use comments::{CommentChecks, NewComment, StoredComment};
 pub use connect::{Backend, MigrationState, redact_password};
 pub use error::StorageError;
 pub use export::{

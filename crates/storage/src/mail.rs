@@ -195,6 +195,37 @@ pub(crate) async fn set_follow<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Follows each (post, user) thread, as [`set_follow`] does one, in one statement.
+pub(crate) async fn set_follows<C: ConnectionTrait>(db: &C, follows: &[(i64, i64)]) -> Result<()> {
+    let mut follows = follows.to_vec();
+    // One row per key: PostgreSQL refuses an upsert that would change a row twice.
+    follows.sort_unstable();
+    follows.dedup();
+    if follows.is_empty() {
+        return Ok(());
+    }
+    let backend = db.get_database_backend();
+    let at = now();
+    for chunk in follows.chunks(1000) {
+        let mut sql = crate::raw::insert_rows_sql(
+            backend,
+            "thread_follows",
+            &["post_id", "user_id", "following", "created_at"],
+            chunk.len(),
+        );
+        sql.push_str(
+            " ON CONFLICT (post_id, user_id) DO UPDATE SET following = excluded.following",
+        );
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 4);
+        for &(post_id, user_id) in chunk {
+            values.extend([post_id.into(), user_id.into(), true.into(), at.into()]);
+        }
+        db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    Ok(())
+}
+
 fn claimed_from_row(row: &QueryResult) -> Result<ClaimedMail> {
     Ok(ClaimedMail {
         id: row.try_get("", "id")?,

@@ -105,73 +105,106 @@ pub struct PostRow {
 
 impl Store {
     pub async fn create_post(&self, new: NewPost) -> Result<Post> {
-        // Rendered before the transaction opens: on SQLite it holds the one write lock.
-        let rendered = render_post(&new.source);
-        let txn = self.begin_write().await?;
-        let slug = match &new.slug {
-            Some(given) => {
-                if slug_taken(&txn, new.kind, given).await? {
-                    return Err(StorageError::DuplicateSlug {
-                        kind: new.kind.as_str(),
-                        slug: given.to_string(),
-                    });
-                }
-                given.clone()
-            }
-            None => {
-                let base = Slug::from_title(&new.title, new.kind.as_str());
-                free_slug(&txn, new.kind, &base).await?
-            }
-        };
-        let created = now();
-        let published_at = match (new.status, new.published_at) {
-            (_, Some(at)) => Some(normalize_time(at)),
-            (PostStatus::Published, None) => Some(created),
-            (_, None) => None,
-        };
-        let row = posts::ActiveModel {
-            kind: Set(new.kind.as_str().to_owned()),
-            slug: Set(slug.as_str().to_owned()),
-            title: Set(new.title.trim().to_owned()),
-            source: Set(new.source),
-            html: Set(rendered.html),
-            excerpt: Set(excerpt(&rendered.plain_text)),
-            plain_text: Set(rendered.plain_text),
-            status: Set(new.status.as_str().to_owned()),
-            published_at: Set(published_at),
-            created_at: Set(created),
-            updated_at: Set(created),
-            author_id: Set(new.author_id),
-            comments_open: Set(new.comments_open),
-            featured_image: Set(new.featured_image),
-            password: Set(folio_domain::posts::normalize_password(
-                new.password.as_deref(),
-            )),
-            parent_id: Set(new.parent_id.filter(|_| new.kind == PostKind::Page)),
-            sticky: Set(new.sticky && new.kind == PostKind::Post),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        self.create_posts(vec![new])
+            .await?
+            .pop()
+            .ok_or_else(|| StorageError::unexpected("posts", "id", "vanished after insert"))
+    }
 
-        let mut term_ids = Vec::new();
-        for path in &new.categories {
-            let mut parent = None;
-            for name in path.split('>').map(str::trim).filter(|n| !n.is_empty()) {
-                let term = ensure_term_on(&txn, Taxonomy::Category, name, parent).await?;
-                parent = Some(term.id);
+    /// Writes many posts in one transaction (sample content, bulk loads), each as
+    /// [`Store::create_post`] would; the posts in the same order. A duplicate slug fails the
+    /// whole batch.
+    pub async fn create_posts(&self, batch: Vec<NewPost>) -> Result<Vec<Post>> {
+        // Rendered before the transaction opens: on SQLite it holds the one write lock.
+        let rendered: Vec<(NewPost, _)> = batch
+            .into_iter()
+            .map(|new| {
+                let rendered = render_post(&new.source);
+                (new, rendered)
+            })
+            .collect();
+        let txn = self.begin_write().await?;
+        // A batch files many posts under the same few terms: each is looked up once.
+        let mut terms: HashMap<(Taxonomy, String, Option<i64>), i64> = HashMap::new();
+        let mut rows = Vec::with_capacity(rendered.len());
+        let mut filed = Vec::new();
+        for (new, rendered) in rendered {
+            let slug = match &new.slug {
+                Some(given) => {
+                    if slug_taken(&txn, new.kind, given).await? {
+                        return Err(StorageError::DuplicateSlug {
+                            kind: new.kind.as_str(),
+                            slug: given.to_string(),
+                        });
+                    }
+                    given.clone()
+                }
+                None => {
+                    let base = Slug::from_title(&new.title, new.kind.as_str());
+                    free_slug(&txn, new.kind, &base).await?
+                }
+            };
+            let created = now();
+            let published_at = match (new.status, new.published_at) {
+                (_, Some(at)) => Some(normalize_time(at)),
+                (PostStatus::Published, None) => Some(created),
+                (_, None) => None,
+            };
+            let row = posts::ActiveModel {
+                kind: Set(new.kind.as_str().to_owned()),
+                slug: Set(slug.as_str().to_owned()),
+                title: Set(new.title.trim().to_owned()),
+                source: Set(new.source),
+                html: Set(rendered.html),
+                excerpt: Set(excerpt(&rendered.plain_text)),
+                plain_text: Set(rendered.plain_text),
+                status: Set(new.status.as_str().to_owned()),
+                published_at: Set(published_at),
+                created_at: Set(created),
+                updated_at: Set(created),
+                author_id: Set(new.author_id),
+                comments_open: Set(new.comments_open),
+                featured_image: Set(new.featured_image),
+                password: Set(folio_domain::posts::normalize_password(
+                    new.password.as_deref(),
+                )),
+                parent_id: Set(new.parent_id.filter(|_| new.kind == PostKind::Page)),
+                sticky: Set(new.sticky && new.kind == PostKind::Post),
+                ..Default::default()
             }
-            term_ids.extend(parent);
+            .insert(&txn)
+            .await?;
+
+            let mut term_ids = Vec::new();
+            let mut term = async |taxonomy: Taxonomy, name: &str, parent: Option<i64>| {
+                let key = (taxonomy, name.to_owned(), parent);
+                if let Some(&id) = terms.get(&key) {
+                    return Ok::<i64, StorageError>(id);
+                }
+                let id = ensure_term_on(&txn, taxonomy, name, parent).await?.id;
+                terms.insert(key, id);
+                Ok(id)
+            };
+            for path in &new.categories {
+                let mut parent = None;
+                for name in path.split('>').map(str::trim).filter(|n| !n.is_empty()) {
+                    parent = Some(term(Taxonomy::Category, name, parent).await?);
+                }
+                term_ids.extend(parent);
+            }
+            for name in new.tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+                term_ids.push(term(Taxonomy::Tag, name, None).await?);
+            }
+            term_ids.sort_unstable();
+            term_ids.dedup();
+            filed.extend(term_ids.into_iter().map(|term_id| (row.id, term_id)));
+            rows.push(row);
         }
-        for name in new.tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
-            term_ids.push(ensure_term_on(&txn, Taxonomy::Tag, name, None).await?.id);
-        }
-        term_ids.sort_unstable();
-        term_ids.dedup();
-        if !term_ids.is_empty() {
-            post_terms::Entity::insert_many(term_ids.iter().map(|&term_id| {
+        // Every post's terms in a few statements.
+        for chunk in filed.chunks(5000) {
+            post_terms::Entity::insert_many(chunk.iter().map(|&(post_id, term_id)| {
                 post_terms::ActiveModel {
-                    post_id: Set(row.id),
+                    post_id: Set(post_id),
                     term_id: Set(term_id),
                 }
             }))
@@ -180,10 +213,7 @@ impl Store {
         }
         bump_content_version(&txn).await?;
         txn.commit().await?;
-        let mut posts = self.posts_from_rows(vec![row]).await?;
-        posts
-            .pop()
-            .ok_or_else(|| StorageError::unexpected("posts", "id", "vanished after insert"))
+        self.posts_from_rows(rows).await
     }
 
     /// One page of published posts, newest first.

@@ -45,6 +45,12 @@ struct Count {
 }
 
 #[derive(Debug, FromQueryResult)]
+struct Position {
+    held: i64,
+    n: i64,
+}
+
+#[derive(Debug, FromQueryResult)]
 struct Id {
     id: i64,
 }
@@ -129,38 +135,63 @@ impl Store {
         viewer: Option<i64>,
         max_depth: u32,
     ) -> Result<Option<usize>> {
-        if self.holds_for(post_id, viewer).await? {
+        let threading_all = async || -> Result<Option<usize>> {
             let thread = build_thread(self.thread_for(post_id, viewer).await?, max_depth);
-            return Ok(thread.iter().position(|root| root.contains(id)));
-        }
-        let (anchor, tops) = if max_depth <= 1 {
-            (
-                format!(
+            Ok(thread.iter().position(|root| root.contains(id)))
+        };
+        if max_depth <= 1 {
+            if self.holds_for(post_id, viewer).await? {
+                return threading_all().await;
+            }
+            // Flat: every approved comment is a top-level item, in (created_at, id) order.
+            let Some(anchor) = self
+                .first::<Id>(&format!(
                     "SELECT id FROM comments WHERE id = {id} AND post_id = {post_id} AND status = 'approved'"
-                ),
-                "t.status = 'approved'",
-            )
-        } else {
-            (
-                format!(
-                    "SELECT thread_root_id AS id FROM comments WHERE id = {id} AND post_id = {post_id} \
-                     AND thread_root_id IS NOT NULL"
-                ),
-                "t.thread_top = TRUE",
-            )
+                ))
+                .await?
+            else {
+                return Ok(None);
+            };
+            let before = self
+                .count(&format!(
+                    "SELECT COUNT(*) AS n FROM comments t JOIN comments r ON r.id = {anchor} \
+                     WHERE t.post_id = {post_id} AND t.status = 'approved' AND t.created_at <= r.created_at \
+                     AND (t.created_at < r.created_at OR t.id < r.id)",
+                    anchor = anchor.id
+                ))
+                .await?;
+            return Ok(Some(usize::try_from(before).unwrap_or_default()));
+        }
+        // The post's count of conversations less those after this comment's: the comment
+        // just written, or an answer in a recent conversation, has few after it, however long
+        // the thread. Whether the viewer has comments held there (which reorder their thread)
+        // is read in the same statement.
+        let held = match viewer {
+            Some(user_id) => format!(
+                "(SELECT COUNT(*) FROM (SELECT 1 FROM comments h WHERE h.author_id = {user_id} \
+                 AND h.post_id = {post_id} AND h.status = 'pending' LIMIT 1) held)"
+            ),
+            // PostgreSQL reads a bare 0 as a 32-bit integer.
+            None => "CAST(0 AS BIGINT)".to_owned(),
         };
-        let Some(anchor) = self.first::<Id>(&anchor).await? else {
-            return Ok(None);
-        };
-        let before = self
-            .count(&format!(
-                "SELECT COUNT(*) AS n FROM comments t JOIN comments r ON r.id = {anchor} \
-                 WHERE t.post_id = {post_id} AND {tops} AND t.created_at <= r.created_at \
-                 AND (t.created_at < r.created_at OR t.id < r.id)",
-                anchor = anchor.id
+        let position = self
+            .first::<Position>(&format!(
+                "SELECT {held} AS held, p.thread_count - 1 - (SELECT COUNT(*) FROM comments t \
+                   WHERE t.post_id = {post_id} AND t.thread_top = TRUE AND t.created_at >= r.created_at \
+                   AND (t.created_at > r.created_at OR t.id > r.id)) AS n \
+                 FROM posts p \
+                 JOIN comments a ON a.id = {id} AND a.post_id = p.id AND a.thread_root_id IS NOT NULL \
+                 JOIN comments r ON r.id = a.thread_root_id \
+                 WHERE p.id = {post_id}"
             ))
             .await?;
-        Ok(Some(usize::try_from(before).unwrap_or_default()))
+        match position {
+            Some(Position { held: 0, n }) => Ok(Some(usize::try_from(n).unwrap_or_default())),
+            Some(_) => threading_all().await,
+            // Not in the public thread: perhaps one of the viewer's held comments.
+            None if self.holds_for(post_id, viewer).await? => threading_all().await,
+            None => Ok(None),
+        }
     }
 
     /// Whether `viewer` has comments held for moderation under the post. They see those in
@@ -327,13 +358,18 @@ pub(crate) async fn place_comment<C: ConnectionTrait>(db: &C, id: i64) -> Result
 /// What new comments change besides their own rows: their places in their threads, their
 /// posts' counts. For a group written in one transaction, in the order written (a reply may
 /// answer a comment of the same group): a new comment has no replies yet, so only its own
-/// place is set, and the writes are one statement per kind of place and per post rather
-/// than several per comment.
+/// place is set, and the writes are a few statements for the whole group rather than
+/// several per comment.
+///
+/// Returns, for each new top-level comment, the index of its conversation among its post's
+/// top-level items, counted as if it came after every one already there: true of a comment
+/// written now, not of an imported one with an older date.
 pub(crate) async fn comments_written<C: ConnectionTrait>(
     db: &C,
     rows: &[crate::entities::comments::Model],
-) -> Result<()> {
+) -> Result<std::collections::HashMap<i64, u64>> {
     use std::collections::{BTreeMap, HashMap};
+    use std::fmt::Write as _;
 
     let written: std::collections::HashSet<i64> = rows.iter().map(|row| row.id).collect();
     let outside: Vec<String> = rows
@@ -351,7 +387,8 @@ pub(crate) async fn comments_written<C: ConnectionTrait>(
     }
     let mut tops = Vec::new();
     let mut replies: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-    let mut approved_per_post: BTreeMap<i64, u64> = BTreeMap::new();
+    let mut added: BTreeMap<i64, crate::comment_counts::Added> = BTreeMap::new();
+    let mut new_tops = std::collections::HashSet::new();
     for row in rows {
         let placement = Placement {
             id: row.id,
@@ -367,6 +404,10 @@ pub(crate) async fn comments_written<C: ConnectionTrait>(
             .and_then(|parent| places.get(&parent).copied());
         let key = placement.key_under(parent);
         places.insert(row.id, (row.post_id, key.0));
+        if key.1 {
+            added.entry(row.post_id).or_default().tops += 1;
+            new_tops.insert(row.id);
+        }
         match key {
             (Some(_), true) => tops.push(row.id.to_string()),
             (Some(root), false) => replies.entry(root).or_default().push(row.id.to_string()),
@@ -374,7 +415,7 @@ pub(crate) async fn comments_written<C: ConnectionTrait>(
             (None, _) => {}
         }
         if row.status == "approved" {
-            *approved_per_post.entry(row.post_id).or_default() += 1;
+            added.entry(row.post_id).or_default().approved += 1;
         }
     }
     if !tops.is_empty() {
@@ -384,17 +425,38 @@ pub(crate) async fn comments_written<C: ConnectionTrait>(
         ))
         .await?;
     }
-    for (root, ids) in replies {
+    if !replies.is_empty() {
+        // One statement for every conversation the group answered, however many.
+        let mut roots = String::from("CASE id");
+        let mut ids = Vec::new();
+        for (root, members) in &replies {
+            for id in members {
+                let _ = write!(roots, " WHEN {id} THEN {root}");
+                ids.push(id.as_str());
+            }
+        }
+        roots.push_str(" END");
         db.execute_unprepared(&format!(
-            "UPDATE comments SET thread_root_id = {root}, thread_top = FALSE WHERE id IN ({})",
+            "UPDATE comments SET thread_root_id = {roots}, thread_top = FALSE WHERE id IN ({})",
             ids.join(", ")
         ))
         .await?;
     }
-    for (post_id, approved) in approved_per_post {
-        crate::comment_counts::count_new_comments(db, post_id, approved).await?;
+    let threads = crate::comment_counts::count_new_comments(db, &added).await?;
+    // The group's top-level comments of a post are its last ones, in the order written.
+    let mut after: HashMap<i64, u64> = HashMap::new();
+    let mut indexes = HashMap::new();
+    for row in rows.iter().rev() {
+        if !new_tops.contains(&row.id) {
+            continue;
+        }
+        let later = after.entry(row.post_id).or_default();
+        if let Some(count) = threads.get(&row.post_id) {
+            indexes.insert(row.id, count.saturating_sub(*later + 1));
+        }
+        *later += 1;
     }
-    Ok(())
+    Ok(indexes)
 }
 
 /// A comment's status changed: its place and its post's count follow.

@@ -597,16 +597,22 @@ async fn post_comment(
     let created =
         crate::subscriptions::create_comment(&state, &target, &user, (new, html), checks, &form)
             .await?;
-    let comment_id = match created {
-        Ok(id) => id,
+    let stored = match created {
+        Ok(stored) => stored,
         Err(refusal) => {
             tracing::info!(user = user.id, post = target.post_id, reason = ?refusal, "comment refused");
             return refused(&state, &viewer, &target, parent, refuse(refusal)).await;
         }
     };
-    Ok(see_other(
-        &comment_location(&state, &target, comment_id, Some(user.id)).await?,
-    ))
+    let location = match stored.conversation_index {
+        // A new conversation at the end of the thread: the writing counted it already. (A
+        // flat thread pages by comment, not by conversation.)
+        Some(index) if state.site().comment_max_depth > 1 => {
+            page_location(&state, &target, stored.id, index as usize)
+        }
+        _ => comment_location(&state, &target, stored.id, Some(user.id)).await?,
+    };
+    Ok(see_other(&location))
 }
 
 /// The post page again, with the refused comment back in its form and the reason.
@@ -649,10 +655,17 @@ async fn comment_location(
         .thread_position(target.post_id, id, viewer, state.site().comment_max_depth)
         .await?
         .unwrap_or(0);
-    Ok(match index / per_page + 1 {
+    Ok(page_location(state, target, id, index))
+}
+
+/// The address of comment `id` whose conversation is the `index`th (from 0) of the thread.
+fn page_location(state: &AppState, target: &CommentTarget, id: i64, index: usize) -> String {
+    let path = &target.link.path;
+    let per_page = state.comments().per_page as usize;
+    match index.checked_div(per_page).map_or(1, |page| page + 1) {
         1 => format!("{path}#comment-{id}"),
         n => format!("{path}comment-page-{n}/#comment-{id}"),
-    })
+    }
 }
 
 /// `/comments/N/`: a comment's permalink, wherever the thread has put it.

@@ -30,7 +30,7 @@ pub(crate) async fn create_comment(
     (new, html): (NewComment, String),
     checks: CommentChecks,
     form: &CommentForm,
-) -> Result<Result<i64, CommentRefusal>, AppError> {
+) -> Result<Result<folio_storage::StoredComment, CommentRefusal>, AppError> {
     let store = state.store();
     let plan = folio_notification::plan_comment_mail(
         store,
@@ -44,6 +44,7 @@ pub(crate) async fn create_comment(
             source: &new.source,
             html: &html,
             status: new.status,
+            protected: target.password.is_some(),
         },
     )
     .await?;

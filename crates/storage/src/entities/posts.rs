@@ -27,6 +27,7 @@ pub struct Model {
     pub parent_id: Option<i64>,
     pub sticky: bool,
     pub comment_count: i64,
+    pub thread_count: i64,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -349,6 +349,7 @@ async fn reply(
                     source: &text,
                     html: &html,
                     status: CommentStatus::Approved,
+                    protected: post.summary.protected,
                 },
             )
             .await?,
