@@ -28,6 +28,19 @@ pub struct Settings {
     pub session: SessionSection,
     pub log: LogSection,
     pub mail: MailSection,
+    pub federation: FederationSection,
+}
+
+/// `[federation]`: the blog as an ActivityPub actor that fediverse accounts follow.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationSection {
+    pub enabled: bool,
+    pub username: String,
+    pub allow_private_addresses: bool,
+    pub worker: bool,
+    pub poll_milliseconds: u64,
+    pub max_attempts: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -520,6 +533,26 @@ impl Settings {
                 subscribe_per_address_per_hour: self.mail.confirmations_per_address_per_hour,
             },
             email_sign_in: self.auth.email.enabled,
+            federation: self.federation_settings(),
+        }
+    }
+
+    pub fn federation_settings(&self) -> folio_federation::FederationSettings {
+        folio_federation::FederationSettings {
+            enabled: self.federation.enabled,
+            username: self.federation.username.clone(),
+            allow_private_addresses: self.federation.allow_private_addresses,
+            base_url: self.site.base_url.trim_end_matches('/').to_owned(),
+            display_name: self.site.title.clone(),
+            summary: self.site.tagline.clone(),
+        }
+    }
+
+    pub fn federation_worker(&self) -> folio_federation::WorkerSettings {
+        folio_federation::WorkerSettings {
+            poll_interval: Duration::from_millis(self.federation.poll_milliseconds.max(10)),
+            max_attempts: self.federation.max_attempts.max(1),
+            ..folio_federation::WorkerSettings::default()
         }
     }
 

@@ -12,8 +12,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use crate::error::error_pages;
 use crate::session::DatabaseSessions;
 use crate::{
-    AppState, WebSettings, account, admin, cache, discussion, feeds, ops, pages, protected, signin,
-    signin_email, subscriptions,
+    AppState, WebSettings, account, admin, cache, discussion, federation, feeds, ops, pages,
+    protected, signin, signin_email, subscriptions,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -79,6 +79,7 @@ pub fn build(state: AppState, settings: &WebSettings) -> Router {
         ))
         .layer(from_fn(crate::session::keep_what_session_loading_reads))
         .merge(ops::router())
+        .merge(federation::router())
         .merge(crate::media::router())
         .layer(from_fn_with_state(state.clone(), error_pages))
         .layer(from_fn(ops::record_metrics))
