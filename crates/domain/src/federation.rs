@@ -46,6 +46,62 @@ pub fn comment_id_in(base_url: &str, url: &str) -> Option<i64> {
     fragment.parse().ok()
 }
 
+/// A remote note's HTML as the text a comment is written in: paragraphs and line breaks
+/// kept, tags dropped (a link keeps its words), entities decoded, and the mention of the
+/// blog that starts a reply (`@blog`) left out. The comment renderer sanitizes what is left.
+pub fn note_text(html: &str, blog_username: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        text.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = rest[start + 1..start + end].trim().to_ascii_lowercase();
+        let name = tag
+            .split([' ', '/'])
+            .find(|part| !part.is_empty())
+            .unwrap_or("");
+        rest = &rest[start + end + 1..];
+        let closing = tag.starts_with('/');
+        match name {
+            "br" => text.push('\n'),
+            "p" | "div" | "blockquote" | "li" if closing => text.push_str("\n\n"),
+            "em" | "i" => text.push('*'),
+            "strong" | "b" => text.push_str("**"),
+            "script" | "style" if !closing => {
+                // Their content is not words anyone wrote for the reader.
+                let end_tag = format!("</{name}");
+                rest = rest
+                    .to_ascii_lowercase()
+                    .find(&end_tag)
+                    .map_or("", |at| &rest[at..]);
+            }
+            _ => {}
+        }
+    }
+    text.push_str(rest);
+    let decoded = text
+        .replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&");
+    let trimmed = decoded.trim();
+    let mention = format!("@{blog_username}");
+    let without_mention = match trimmed.strip_prefix(&mention) {
+        Some(after) if after.starts_with(char::is_whitespace) => after,
+        Some(after) if after.starts_with('@') => after
+            .split_once(char::is_whitespace)
+            .map_or("", |(_, rest)| rest),
+        _ => trimmed,
+    };
+    without_mention.trim().to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +122,23 @@ mod tests {
         );
         assert_eq!(normalize_domain("not a domain"), None);
         assert_eq!(normalize_domain(""), None);
+    }
+
+    #[test]
+    fn notes_become_comment_text() {
+        assert_eq!(
+            note_text(
+                "<p><span class=\"h-card\"><a href=\"https://b.example/ap/actor\">@<span>blog</span></a></span> Lovely post &amp; thanks!</p><p>Second<br>line</p>",
+                "blog"
+            ),
+            "Lovely post & thanks!\n\nSecond\nline"
+        );
+        assert_eq!(note_text("<p>@blog@b.example hi</p>", "blog"), "hi");
+        assert_eq!(note_text("plain <b>bold</b>", "blog"), "plain **bold**");
+        assert_eq!(
+            note_text("a<script>alert(1)</script> <em>b</em>", "blog"),
+            "a *b*"
+        );
     }
 
     #[test]

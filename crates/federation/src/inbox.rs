@@ -9,6 +9,27 @@ use time::OffsetDateTime;
 use crate::signatures::{self, SignatureError};
 use crate::{Federation, FederationError, FetchError, documents};
 
+/// What an accepted activity asks of the site, beyond what this crate did itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// Handled here (a follow, an unfollow), or nothing to do: a word for the log.
+    Done(&'static str),
+    /// A public reply (`Create{Note}`) to something on this site: the web side turns it
+    /// into a comment through the same path as a reader's.
+    Reply(Box<RemoteReply>),
+}
+
+/// A remote `Note` that replies to a post or a comment here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteReply {
+    pub author: RemoteActor,
+    pub note_id: String,
+    /// What it replies to: a post's URL, a comment's, or another remote note's id.
+    pub in_reply_to: String,
+    /// The note's HTML, as sent (not yet sanitized).
+    pub content_html: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum InboxError {
     #[error(transparent)]
@@ -156,6 +177,43 @@ pub(crate) fn remote_actor_from(
     })
 }
 
+fn is_public(value: &Value) -> bool {
+    matches!(
+        id_of(value),
+        Some(documents::PUBLIC | "as:Public" | "Public")
+    )
+}
+
+/// The reply a `Create` carries, if it is a public `Note` by the activity's actor that
+/// answers something.
+fn reply_in(object: &Value, actor: &RemoteActor) -> Option<RemoteReply> {
+    if object.get("type").and_then(Value::as_str) != Some("Note") {
+        return None;
+    }
+    let note_id = object.get("id").and_then(Value::as_str)?;
+    let author = object.get("attributedTo").and_then(id_of)?;
+    if author != actor.actor_id || !same_origin(note_id, &actor.actor_id) {
+        return None;
+    }
+    let public = ["to", "cc"].iter().any(|field| match object.get(*field) {
+        Some(Value::Array(values)) => values.iter().any(is_public),
+        Some(value) => is_public(value),
+        None => false,
+    });
+    if !public {
+        // A direct or followers-only message is not a comment for everyone to read.
+        return None;
+    }
+    let in_reply_to = object.get("inReplyTo").and_then(id_of)?;
+    let content_html = object.get("content").and_then(Value::as_str)?;
+    Some(RemoteReply {
+        author: actor.clone(),
+        note_id: note_id.to_owned(),
+        in_reply_to: in_reply_to.to_owned(),
+        content_html: content_html.to_owned(),
+    })
+}
+
 impl Federation {
     /// Checks and handles one POST to the inbox. `path_and_query` is the request's target as
     /// received; `body` at most [`crate::MAX_BODY_BYTES`] (the route limits it).
@@ -164,7 +222,7 @@ impl Federation {
         path_and_query: &str,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Result<&'static str, InboxError> {
+    ) -> Result<Received, InboxError> {
         let now = OffsetDateTime::now_utc();
         let parsed = signatures::check_request(headers, Some(body), now)?;
         let activity: Value =
@@ -224,15 +282,16 @@ impl Federation {
         Ok(actor)
     }
 
-    async fn handle(
-        &self,
-        activity: &Value,
-        actor: &RemoteActor,
-    ) -> Result<&'static str, InboxError> {
+    async fn handle(&self, activity: &Value, actor: &RemoteActor) -> Result<Received, InboxError> {
         let kind = activity.get("type").and_then(Value::as_str).unwrap_or("");
         let object = activity.get("object").unwrap_or(&Value::Null);
         match kind {
-            "Follow" => self.follow(activity, actor).await,
+            "Follow" => self.follow(activity, actor).await.map(Received::Done),
+            "Create" => Ok(
+                reply_in(object, actor).map_or(Received::Done("ignored"), |reply| {
+                    Received::Reply(Box::new(reply))
+                }),
+            ),
             "Undo" => {
                 let undone = object.get("type").and_then(Value::as_str).unwrap_or("");
                 let undone_id = id_of(object).unwrap_or("");
@@ -244,16 +303,16 @@ impl Federation {
                 if is_follow {
                     self.store().remove_follower(&actor.actor_id).await?;
                     tracing::info!(actor = %actor.actor_id, "fediverse follower left");
-                    Ok("unfollowed")
+                    Ok(Received::Done("unfollowed"))
                 } else {
-                    Ok("ignored")
+                    Ok(Received::Done("ignored"))
                 }
             }
             "Delete" if id_of(object) == Some(actor.actor_id.as_str()) => {
                 self.store().remove_follower(&actor.actor_id).await?;
-                Ok("actor deleted")
+                Ok(Received::Done("actor deleted"))
             }
-            _ => Ok("ignored"),
+            _ => Ok(Received::Done("ignored")),
         }
     }
 

@@ -121,7 +121,13 @@ async fn federation_is_off_unless_enabled() {
 #[tokio::test]
 async fn a_fedify_account_follows_the_blog_and_receives_its_new_posts() {
     let peer = folio_testkit::FedifyPeer::start().await;
-    let app = federated_app(true).await;
+    let app = TestApp::spawn_with(|settings| {
+        settings.federation.enabled = true;
+        settings.federation.allow_private_addresses = true;
+        settings.federation.poll_milliseconds = 100;
+        settings.comments.moderation = "off".to_owned();
+    })
+    .await;
     let actor_url = app.url("/ap/actor");
 
     peer.follow(&actor_url).await;
@@ -171,6 +177,37 @@ async fn a_fedify_account_follows_the_blog_and_receives_its_new_posts() {
         .await,
         1
     );
+
+    // alice replies from her server: the reply is a comment under the post, by her, with
+    // its words sanitized.
+    let note = peer
+        .reply(
+            &actor_url,
+            &post_url,
+            "<p><span class=\"h-card\"><a href=\"http://x/\">@<span>blog</span></a></span> Lovely post, <script>alert(1)</script><em>really</em>!</p>",
+        )
+        .await;
+    assert!(!note.is_empty());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let page = loop {
+        let page = app.page(&post.summary.path()).await;
+        if page.contains("Lovely post") {
+            break page;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reply did not appear under the post:\n{}\npeer log:\n{}",
+            page,
+            peer.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let thread = common::comment_list(&page);
+    assert!(thread.contains("Alice Peer"), "{thread}");
+    assert!(thread.contains("<em>really</em>"), "{thread}");
+    assert!(!thread.contains("<script>"), "{thread}");
+    // The same note delivered again is not a second comment.
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM comments").await, 1);
 
     peer.unfollow(&actor_url).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

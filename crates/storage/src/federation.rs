@@ -523,6 +523,53 @@ impl Store {
         Ok((u64::try_from(n).unwrap_or(0), ids))
     }
 
+    /// The announced post whose object id (its URL when announced) is `object_id`.
+    pub async fn federated_post_by_object(&self, object_id: &str) -> Result<Option<i64>> {
+        let row = self
+            .db
+            .query_one_raw(statement(
+                self.db_backend(),
+                "SELECT post_id FROM federation_posts WHERE object_id = $1",
+                vec![object_id.into()],
+            ))
+            .await?;
+        row.map(|row| Ok(row.try_get("", "post_id")?)).transpose()
+    }
+
+    /// The comment a remote note became, if it did.
+    pub async fn federated_comment(&self, note_id: &str) -> Result<Option<i64>> {
+        let row = self
+            .db
+            .query_one_raw(statement(
+                self.db_backend(),
+                "SELECT comment_id FROM federation_comments WHERE object_id = $1",
+                vec![note_id.into()],
+            ))
+            .await?;
+        row.map(|row| Ok(row.try_get("", "comment_id")?))
+            .transpose()
+    }
+
+    /// Remembers which remote note a comment came from (so that a second delivery of it,
+    /// its Update or its Delete find the comment). False when it was already recorded.
+    pub async fn record_federated_comment(
+        &self,
+        comment_id: i64,
+        note_id: &str,
+        actor_id: &str,
+    ) -> Result<bool> {
+        let result = self
+            .db
+            .execute_raw(statement(
+                self.db_backend(),
+                "INSERT INTO federation_comments (comment_id, object_id, actor_id) \
+                 VALUES ($1, $2, $3) ON CONFLICT (object_id) DO NOTHING",
+                vec![comment_id.into(), note_id.into(), actor_id.into()],
+            ))
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
     /// Claims up to `limit` due deliveries for `worker` until `lease_until_ms`.
     pub async fn claim_deliveries(
         &self,

@@ -172,7 +172,22 @@ async fn inbox(
     let target = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
-    match federation.receive(&target, &headers, &body).await {
+    let received = match federation.receive(&target, &headers, &body).await {
+        Ok(folio_federation::Received::Reply(reply)) => accept_reply(&state, federation, *reply)
+            .await
+            .map_err(Refused::App),
+        Ok(folio_federation::Received::Done(outcome)) => Ok(outcome),
+        Err(error) => Err(Refused::Inbox(error)),
+    };
+    match received {
+        Err(Refused::App(error)) => {
+            tracing::error!(?error, "a reply from the fediverse could not be written");
+            json_answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "application/json",
+                &json!({"error": "internal error"}),
+            )
+        }
         Ok(outcome) => {
             tracing::debug!(outcome, "inbox activity handled");
             json_answer(
@@ -181,7 +196,7 @@ async fn inbox(
                 &json!({"ok": outcome}),
             )
         }
-        Err(error) => {
+        Err(Refused::Inbox(error)) => {
             let status =
                 StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             if status.is_server_error() {
@@ -195,4 +210,146 @@ async fn inbox(
             )
         }
     }
+}
+
+enum Refused {
+    Inbox(folio_federation::InboxError),
+    App(crate::error::AppError),
+}
+
+/// The identity provider name remote authors get: `activitypub:<actor URL>`.
+pub(crate) const ACTIVITYPUB_PROVIDER: &str = "activitypub";
+
+/// A remote reply becomes a comment as a reader's does: its author is a reader (found or
+/// made from the remote actor: name, avatar, profile link), then bans, closed threads, the
+/// length and link limits, the per-user rate limit, moderation and the reply emails apply
+/// as they do on the site's own form, through the same storage call.
+async fn accept_reply(
+    state: &AppState,
+    federation: &Federation,
+    reply: folio_federation::RemoteReply,
+) -> Result<&'static str, crate::error::AppError> {
+    use folio_domain::{CommentStatus, Identity};
+    use folio_storage::{CommentChecks, NewComment};
+    let store = state.store();
+    if store.federated_comment(&reply.note_id).await?.is_some() {
+        return Ok("reply already here");
+    }
+    let base = &federation.urls().base_url;
+    let (post_id, parent) = if let Some(post_id) =
+        store.federated_post_by_object(&reply.in_reply_to).await?
+    {
+        (post_id, None)
+    } else {
+        let comment_id = match folio_domain::federation::comment_id_in(base, &reply.in_reply_to) {
+            Some(id) => Some(id),
+            None => store.federated_comment(&reply.in_reply_to).await?,
+        };
+        let Some(comment) = (match comment_id {
+            Some(id) => store.comment(id).await?,
+            None => None,
+        }) else {
+            return Ok("ignored: not a reply to this site");
+        };
+        if comment.deleted || comment.status != CommentStatus::Approved {
+            return Ok("ignored: a reply to a comment not shown");
+        }
+        (comment.post_id, Some(comment.id))
+    };
+    let Some(target) = store.comment_target(post_id).await? else {
+        return Ok("ignored: no such post");
+    };
+    if target.password.is_some() {
+        return Ok("ignored: a protected post");
+    }
+    let author = &reply.author;
+    let user = store
+        .sign_in(&Identity {
+            provider: ACTIVITYPUB_PROVIDER.to_owned(),
+            subject: author.actor_id.clone(),
+            login: Some(author.handle.trim_start_matches('@').to_owned()),
+            display_name: author.name.clone(),
+            email: None,
+            email_verified: false,
+            avatar_url: author.icon_url.clone(),
+            profile_url: author.profile_url.clone(),
+        })
+        .await?;
+    let settings = state.comments();
+    let now = time::OffsetDateTime::now_utc();
+    if user.is_banned(now) {
+        return Ok("refused: the author is banned");
+    }
+    if !folio_domain::comments::comments_open(
+        target.comments_open,
+        target.published_at,
+        now,
+        settings.close_after_days,
+    ) {
+        return Ok("refused: comments are closed");
+    }
+    let text =
+        folio_domain::federation::note_text(&reply.content_html, &author_username(federation));
+    let Ok(source) = settings.limits.check(&text) else {
+        return Ok("refused: too long, empty or too many links");
+    };
+    let Ok(html) = crate::rendering::comment(&source).await? else {
+        return Ok("refused: cannot be rendered");
+    };
+    let trusted = user.moderates();
+    let has_approved = !trusted
+        && settings.moderation == folio_domain::ModerationPolicy::FirstTime
+        && store.has_approved_comment(user.id).await?;
+    let status = settings.moderation.initial_status(trusted, has_approved);
+    let plan = folio_notification::plan_comment_mail(
+        store,
+        folio_notification::CommentFacts {
+            post_id: target.post_id,
+            post_title: &target.link.title,
+            post_path: &target.link.path,
+            parent_id: parent,
+            author_id: Some(user.id),
+            author_name: &user.display_name,
+            source: &source,
+            html: &html,
+            status,
+        },
+    )
+    .await?;
+    let new = NewComment {
+        post_id: target.post_id,
+        parent_id: parent,
+        author_id: Some(user.id),
+        author_name: user.display_name.clone(),
+        author_url: author.profile_url.clone(),
+        source,
+        status,
+        created_at: None,
+        author_ip: None,
+    };
+    let checks = CommentChecks {
+        since: now - time::Duration::minutes(1),
+        per_user: settings.per_user_per_minute,
+        per_address: 0,
+    };
+    match store
+        .create_comment_checked_notifying(new, html, checks, false, move |id| plan.rows(id))
+        .await?
+    {
+        Ok(comment_id) => {
+            store
+                .record_federated_comment(comment_id, &reply.note_id, &author.actor_id)
+                .await?;
+            tracing::info!(comment_id, actor = %author.actor_id, ?status, "reply from the fediverse");
+            Ok("reply added as a comment")
+        }
+        Err(refusal) => {
+            tracing::info!(actor = %author.actor_id, ?refusal, "reply from the fediverse refused");
+            Ok("refused")
+        }
+    }
+}
+
+fn author_username(federation: &Federation) -> String {
+    federation.urls().username.clone()
 }
