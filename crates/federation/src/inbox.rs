@@ -17,6 +17,28 @@ pub enum Received {
     /// A public reply (`Create{Note}`) to something on this site: the web side turns it
     /// into a comment through the same path as a reader's.
     Reply(Box<RemoteReply>),
+    /// The author changed a note that became a comment here.
+    NoteUpdated(Box<RemoteReply>),
+    /// The author deleted a note that became a comment here.
+    NoteDeleted { note_id: String, actor_id: String },
+    /// A `Like` or an `Announce` (boost) of something here, by `actor`.
+    Reaction(Box<Reaction>),
+    /// The `Undo` of a like or a boost: its activity id.
+    ReactionUndone {
+        activity_id: String,
+        actor_id: String,
+    },
+}
+
+/// A like or a boost from the fediverse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    pub actor: RemoteActor,
+    /// `like` or `announce`.
+    pub kind: &'static str,
+    pub activity_id: String,
+    /// What was liked or boosted: a post's URL.
+    pub object: String,
 }
 
 /// A remote `Note` that replies to a post or a comment here.
@@ -292,6 +314,24 @@ impl Federation {
                     Received::Reply(Box::new(reply))
                 }),
             ),
+            "Update" => Ok(
+                reply_in(object, actor).map_or(Received::Done("ignored"), |reply| {
+                    Received::NoteUpdated(Box::new(reply))
+                }),
+            ),
+            "Like" | "Announce" => {
+                let (Some(activity_id), Some(target)) =
+                    (activity.get("id").and_then(Value::as_str), id_of(object))
+                else {
+                    return Ok(Received::Done("ignored"));
+                };
+                Ok(Received::Reaction(Box::new(Reaction {
+                    actor: actor.clone(),
+                    kind: if kind == "Like" { "like" } else { "announce" },
+                    activity_id: activity_id.to_owned(),
+                    object: target.to_owned(),
+                })))
+            }
             "Undo" => {
                 let undone = object.get("type").and_then(Value::as_str).unwrap_or("");
                 let undone_id = id_of(object).unwrap_or("");
@@ -304,6 +344,11 @@ impl Federation {
                     self.store().remove_follower(&actor.actor_id).await?;
                     tracing::info!(actor = %actor.actor_id, "fediverse follower left");
                     Ok(Received::Done("unfollowed"))
+                } else if matches!(undone, "Like" | "Announce" | "") && !undone_id.is_empty() {
+                    Ok(Received::ReactionUndone {
+                        activity_id: undone_id.to_owned(),
+                        actor_id: actor.actor_id.clone(),
+                    })
                 } else {
                     Ok(Received::Done("ignored"))
                 }
@@ -312,6 +357,13 @@ impl Federation {
                 self.store().remove_follower(&actor.actor_id).await?;
                 Ok(Received::Done("actor deleted"))
             }
+            "Delete" => match id_of(object) {
+                Some(note_id) => Ok(Received::NoteDeleted {
+                    note_id: note_id.to_owned(),
+                    actor_id: actor.actor_id.clone(),
+                }),
+                None => Ok(Received::Done("ignored")),
+            },
             _ => Ok(Received::Done("ignored")),
         }
     }

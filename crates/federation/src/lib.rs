@@ -17,7 +17,7 @@ use serde_json::Value;
 
 pub use documents::ActorUrls;
 pub use fetch::{FetchError, Fetcher, MAX_BODY_BYTES};
-pub use inbox::{InboxError, Received, RemoteReply};
+pub use inbox::{InboxError, Reaction, Received, RemoteReply};
 pub use signatures::{RequestSigner, SignatureError};
 pub use worker::{Worker, WorkerSettings};
 

@@ -165,6 +165,11 @@ async fn a_fedify_account_follows_the_blog_and_receives_its_new_posts() {
             .contains("<strong>they</strong>"),
         "{article:#}"
     );
+    // The post's own address gives the same article to an ActivityPub client.
+    let fetched = json_of(&app, &post.summary.path(), "application/activity+json").await;
+    assert_eq!(fetched["type"], "Article");
+    assert_eq!(fetched["id"], post_url);
+    assert!(app.page(&post.summary.path()).await.contains("<html"));
     let outbox = json_of(&app, "/ap/outbox", "application/activity+json").await;
     assert_eq!(outbox["totalItems"], 1);
     assert_eq!(outbox["orderedItems"][0]["object"]["id"], post_url);
@@ -209,6 +214,28 @@ async fn a_fedify_account_follows_the_blog_and_receives_its_new_posts() {
     // The same note delivered again is not a second comment.
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM comments").await, 1);
 
+    // She edits it, then likes the post; then deletes her reply.
+    peer.update_reply(&actor_url, &note, &post_url, "<p>Lovely post, edited.</p>")
+        .await;
+    wait_until(&app, &post.summary.path(), |page| {
+        page.contains("Lovely post, edited.")
+    })
+    .await;
+    peer.like(&actor_url, &post_url).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while app.count("SELECT COUNT(*) AS n FROM post_likes").await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the like was not counted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    peer.delete_reply(&actor_url, &note).await;
+    wait_until(&app, &post.summary.path(), |page| {
+        !page.contains("Lovely post, edited.")
+    })
+    .await;
+
     peer.unfollow(&actor_url).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -219,6 +246,22 @@ async fn a_fedify_account_follows_the_blog_and_receives_its_new_posts() {
         assert!(
             std::time::Instant::now() < deadline,
             "the Undo did not remove the follower"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until the page at `path` satisfies `wanted`.
+async fn wait_until(app: &TestApp, path: &str, wanted: impl Fn(&str) -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let page = app.page(path).await;
+        if wanted(&page) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} did not change as expected:\n{page}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

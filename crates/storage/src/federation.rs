@@ -570,6 +570,97 @@ impl Store {
         Ok(result.rows_affected() > 0)
     }
 
+    /// The remote actor a federated comment came from, if it came from one.
+    pub async fn federated_comment_author(&self, comment_id: i64) -> Result<Option<String>> {
+        let row = self
+            .db
+            .query_one_raw(statement(
+                self.db_backend(),
+                "SELECT actor_id FROM federation_comments WHERE comment_id = $1",
+                vec![comment_id.into()],
+            ))
+            .await?;
+        row.map(|row| Ok(row.try_get("", "actor_id")?)).transpose()
+    }
+
+    /// Records a like or boost from the fediverse; false when the actor already did it.
+    pub async fn add_reaction(
+        &self,
+        post_id: i64,
+        actor_id: &str,
+        kind: &str,
+        activity_id: &str,
+    ) -> Result<bool> {
+        let result = self
+            .db
+            .execute_raw(statement(
+                self.db_backend(),
+                "INSERT INTO federation_reactions (post_id, actor_id, kind, activity_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                vec![
+                    post_id.into(),
+                    actor_id.into(),
+                    kind.into(),
+                    activity_id.into(),
+                    now().into(),
+                ],
+            ))
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// Removes a like or boost by its activity id (and actor): its post and kind, if there was one.
+    pub async fn remove_reaction(
+        &self,
+        activity_id: &str,
+        actor_id: &str,
+    ) -> Result<Option<(i64, String)>> {
+        let backend = self.db_backend();
+        let row = self
+            .db
+            .query_one_raw(statement(
+                backend,
+                "SELECT post_id, kind FROM federation_reactions WHERE activity_id = $1 AND actor_id = $2",
+                vec![activity_id.into(), actor_id.into()],
+            ))
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let found = (row.try_get("", "post_id")?, row.try_get("", "kind")?);
+        self.db
+            .execute_raw(statement(
+                backend,
+                "DELETE FROM federation_reactions WHERE activity_id = $1 AND actor_id = $2",
+                vec![activity_id.into(), actor_id.into()],
+            ))
+            .await?;
+        Ok(Some(found))
+    }
+
+    /// Likes and boosts a post got from the fediverse: (likes, boosts).
+    pub async fn reaction_counts(&self, post_id: i64) -> Result<(u64, u64)> {
+        let rows = self
+            .db
+            .query_all_raw(statement(
+                self.db_backend(),
+                "SELECT kind, COUNT(*) AS n FROM federation_reactions WHERE post_id = $1 GROUP BY kind",
+                vec![post_id.into()],
+            ))
+            .await?;
+        let mut counts = (0, 0);
+        for row in rows {
+            let kind: String = row.try_get("", "kind")?;
+            let n = u64::try_from(row.try_get::<i64>("", "n")?).unwrap_or(0);
+            match kind.as_str() {
+                "like" => counts.0 = n,
+                "announce" => counts.1 = n,
+                _ => {}
+            }
+        }
+        Ok(counts)
+    }
+
     /// Claims up to `limit` due deliveries for `worker` until `lease_until_ms`.
     pub async fn claim_deliveries(
         &self,

@@ -3,9 +3,12 @@
 //   POST /control/follow  {"actor": URL}                        alice follows that actor
 //   POST /control/unfollow {"actor": URL}                       alice undoes her follow
 //   POST /control/reply   {"actor": URL, "inReplyTo": URL, "content": HTML}  alice replies
+//   POST /control/update  {"actor": URL, "note": URL, "inReplyTo": URL, "content": HTML}
+//   POST /control/delete  {"actor": URL, "note": URL}            alice deletes her note
+//   POST /control/like    {"actor": URL, "object": URL}          alice likes a post
 //   GET  /control/received                                      activities alice's inboxes got
 import {
-  Accept, Create, Endpoints, Follow, Image, Note, Person, Undo,
+  Accept, Create, Delete, Endpoints, Follow, Image, Like, Note, Person, Tombstone, Undo, Update,
   createFederation, generateCryptoKeyPair, MemoryKvStore,
 } from "@fedify/fedify";
 import { serve } from "@hono/node-server";
@@ -109,6 +112,46 @@ async function control(request, url) {
     });
     await ctx.sendActivity({ identifier: "alice" }, target, create);
     return Response.json({ sent: create.id.href, note: note.id.href });
+  }
+  const publicAddress = new URL("https://www.w3.org/ns/activitystreams#Public");
+  if (url.pathname === "/control/update") {
+    const note = new Note({
+      id: new URL(input.note),
+      attribution: ctx.getActorUri("alice"),
+      content: input.content,
+      replyTarget: new URL(input.inReplyTo),
+      to: publicAddress,
+      cc: target.id,
+    });
+    const update = new Update({
+      id: new URL(`/updates/${crypto.randomUUID()}`, origin),
+      actor: ctx.getActorUri("alice"),
+      object: note,
+      to: publicAddress,
+      cc: target.id,
+    });
+    await ctx.sendActivity({ identifier: "alice" }, target, update);
+    return Response.json({ sent: update.id.href });
+  }
+  if (url.pathname === "/control/delete") {
+    const del = new Delete({
+      id: new URL(`/deletes/${crypto.randomUUID()}`, origin),
+      actor: ctx.getActorUri("alice"),
+      object: new Tombstone({ id: new URL(input.note) }),
+      to: publicAddress,
+      cc: target.id,
+    });
+    await ctx.sendActivity({ identifier: "alice" }, target, del);
+    return Response.json({ sent: del.id.href });
+  }
+  if (url.pathname === "/control/like") {
+    const like = new Like({
+      id: new URL(`/likes/${crypto.randomUUID()}`, origin),
+      actor: ctx.getActorUri("alice"),
+      object: new URL(input.object),
+    });
+    await ctx.sendActivity({ identifier: "alice" }, target, like);
+    return Response.json({ sent: like.id.href });
   }
   return new Response("unknown control", { status: 404 });
 }

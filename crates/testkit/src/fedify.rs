@@ -189,6 +189,27 @@ impl FedifyPeer {
         answer["note"].as_str().unwrap_or_default().to_owned()
     }
 
+    /// alice changes her note's words (an `Update`).
+    pub async fn update_reply(&self, actor: &str, note: &str, in_reply_to: &str, content: &str) {
+        self.control(
+            "update",
+            json!({ "actor": actor, "note": note, "inReplyTo": in_reply_to, "content": content }),
+        )
+        .await;
+    }
+
+    /// alice deletes her note (a `Delete` of a `Tombstone`).
+    pub async fn delete_reply(&self, actor: &str, note: &str) {
+        self.control("delete", json!({ "actor": actor, "note": note }))
+            .await;
+    }
+
+    /// alice likes `object` (a post's URL).
+    pub async fn like(&self, actor: &str, object: &str) {
+        self.control("like", json!({ "actor": actor, "object": object }))
+            .await;
+    }
+
     /// Every activity alice's inboxes accepted (signature checked by Fedify), compacted JSON-LD.
     pub async fn received(&self) -> Vec<Value> {
         let response = self

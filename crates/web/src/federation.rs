@@ -177,6 +177,9 @@ async fn inbox(
             .await
             .map_err(Refused::App),
         Ok(folio_federation::Received::Done(outcome)) => Ok(outcome),
+        Ok(other) => apply_change(&state, federation, other)
+            .await
+            .map_err(Refused::App),
         Err(error) => Err(Refused::Inbox(error)),
     };
     match received {
@@ -229,7 +232,7 @@ async fn accept_reply(
     federation: &Federation,
     reply: folio_federation::RemoteReply,
 ) -> Result<&'static str, crate::error::AppError> {
-    use folio_domain::{CommentStatus, Identity};
+    use folio_domain::CommentStatus;
     use folio_storage::{CommentChecks, NewComment};
     let store = state.store();
     if store.federated_comment(&reply.note_id).await?.is_some() {
@@ -263,18 +266,7 @@ async fn accept_reply(
         return Ok("ignored: a protected post");
     }
     let author = &reply.author;
-    let user = store
-        .sign_in(&Identity {
-            provider: ACTIVITYPUB_PROVIDER.to_owned(),
-            subject: author.actor_id.clone(),
-            login: Some(author.handle.trim_start_matches('@').to_owned()),
-            display_name: author.name.clone(),
-            email: None,
-            email_verified: false,
-            avatar_url: author.icon_url.clone(),
-            profile_url: author.profile_url.clone(),
-        })
-        .await?;
+    let user = store.sign_in(&remote_identity(author)).await?;
     let settings = state.comments();
     let now = time::OffsetDateTime::now_utc();
     if user.is_banned(now) {
@@ -352,4 +344,148 @@ async fn accept_reply(
 
 fn author_username(federation: &Federation) -> String {
     federation.urls().username.clone()
+}
+
+/// Edits, deletions, likes and boosts from the fediverse. Only a note's own author may change
+/// or delete the comment it became.
+async fn apply_change(
+    state: &AppState,
+    federation: &Federation,
+    received: folio_federation::Received,
+) -> Result<&'static str, crate::error::AppError> {
+    use folio_federation::Received;
+    let store = state.store();
+    match received {
+        Received::NoteUpdated(reply) => {
+            let Some(comment_id) = store.federated_comment(&reply.note_id).await? else {
+                return Ok("ignored: not a comment here");
+            };
+            if store.federated_comment_author(comment_id).await?.as_deref()
+                != Some(reply.author.actor_id.as_str())
+            {
+                return Ok("ignored: not the author's");
+            }
+            let text = folio_domain::federation::note_text(
+                &reply.content_html,
+                &federation.urls().username,
+            );
+            let Ok(source) = state.comments().limits.check(&text) else {
+                return Ok("refused: too long, empty or too many links");
+            };
+            let Ok(html) = crate::rendering::comment(&source).await? else {
+                return Ok("refused: cannot be rendered");
+            };
+            store.edit_comment(comment_id, &source, html).await?;
+            Ok("comment updated")
+        }
+        Received::NoteDeleted { note_id, actor_id } => {
+            let Some(comment_id) = store.federated_comment(&note_id).await? else {
+                return Ok("ignored");
+            };
+            if store.federated_comment_author(comment_id).await?.as_deref() != Some(&actor_id) {
+                return Ok("ignored: not the author's");
+            }
+            store.delete_comment(comment_id).await?;
+            Ok("comment deleted")
+        }
+        Received::Reaction(reaction) => {
+            let Some(post_id) = store.federated_post_by_object(&reaction.object).await? else {
+                return Ok("ignored: not a post here");
+            };
+            let actor = &reaction.actor;
+            if !store
+                .add_reaction(
+                    post_id,
+                    &actor.actor_id,
+                    reaction.kind,
+                    &reaction.activity_id,
+                )
+                .await?
+            {
+                return Ok("already counted");
+            }
+            if reaction.kind == "like" {
+                // A like from the fediverse is a like of the post, as a reader's is.
+                let user = store.sign_in(&remote_identity(actor)).await?;
+                if !store.toggle_post_like(post_id, user.id).await? {
+                    store.toggle_post_like(post_id, user.id).await?;
+                }
+            }
+            Ok("reaction counted")
+        }
+        Received::ReactionUndone {
+            activity_id,
+            actor_id,
+        } => {
+            let Some((post_id, kind)) = store.remove_reaction(&activity_id, &actor_id).await?
+            else {
+                return Ok("ignored");
+            };
+            if kind == "like"
+                && let Some(actor) = store.remote_actor(&actor_id).await?
+            {
+                let user = store.sign_in(&remote_identity(&actor)).await?;
+                if store.toggle_post_like(post_id, user.id).await? {
+                    store.toggle_post_like(post_id, user.id).await?;
+                }
+            }
+            Ok("reaction withdrawn")
+        }
+        Received::Done(outcome) => Ok(outcome),
+        Received::Reply(_) => Ok("ignored"),
+    }
+}
+
+/// The reader a remote actor is on this site: `activitypub:<actor URL>`.
+fn remote_identity(actor: &folio_storage::RemoteActor) -> folio_domain::Identity {
+    folio_domain::Identity {
+        provider: ACTIVITYPUB_PROVIDER.to_owned(),
+        subject: actor.actor_id.clone(),
+        login: Some(actor.handle.trim_start_matches('@').to_owned()),
+        display_name: actor.name.clone(),
+        email: None,
+        email_verified: false,
+        avatar_url: actor.icon_url.clone(),
+        profile_url: actor.profile_url.clone(),
+    }
+}
+
+/// A post's own address answers with its `Article` to a client that asks for ActivityPub
+/// (`Accept: application/activity+json`), as Mastodon does when someone pastes the link
+/// into its search; everyone else gets the page.
+pub(crate) async fn articles(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let wants_activity = request.method() == axum::http::Method::GET
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| {
+                accept.contains("application/activity+json")
+                    || accept.contains("application/ld+json")
+            });
+    let Some(federation) = enabled(&state).filter(|_| wants_activity) else {
+        return next.run(request).await;
+    };
+    let path = request.uri().path().to_owned();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let is_post_path = segments.len() == 4
+        && segments[..3]
+            .iter()
+            .all(|part| part.chars().all(|c| c.is_ascii_digit()));
+    if is_post_path
+        && let Ok(Some(post)) = state.store().published_post(segments[3]).await
+        && !post.summary.protected
+        && post.summary.path() == path
+    {
+        let mut response = activity(&federation.article(&post.summary));
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Accept"));
+        return response;
+    }
+    next.run(request).await
 }

@@ -62,7 +62,8 @@ pub fn build(state: AppState, settings: &WebSettings) -> Router {
     // What readers read goes through the page cache; what operators poll does not.
     let readable = pages::router()
         .merge(feeds::router())
-        .layer(from_fn_with_state(state.clone(), cache::page_cache));
+        .layer(from_fn_with_state(state.clone(), cache::page_cache))
+        .layer(from_fn_with_state(state.clone(), federation::articles));
     let secure_cookies = state.site().base_url.starts_with("https://");
     readable
         .merge(signin::router())
