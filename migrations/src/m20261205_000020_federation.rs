@@ -84,6 +84,11 @@ const UP: &[&str] = &[
         object_id TEXT NOT NULL UNIQUE,
         actor_id TEXT NOT NULL
     )",
+    // Comments written here in answer to a remote note, sent back to its author as Notes.
+    "CREATE TABLE federation_sent_comments (
+        comment_id BIGINT PRIMARY KEY REFERENCES comments (id) ON DELETE CASCADE,
+        created_at {ts} NOT NULL
+    )",
     // Likes and boosts from the fediverse, one per activity; Undo removes it.
     "CREATE TABLE federation_reactions (
         id {id},
@@ -107,6 +112,7 @@ impl MigrationTrait for Migration {
             manager,
             &[
                 "DROP TABLE IF EXISTS federation_reactions",
+                "DROP TABLE IF EXISTS federation_sent_comments",
                 "DROP TABLE IF EXISTS federation_comments",
                 "DROP TABLE IF EXISTS federation_posts",
                 "DROP TABLE IF EXISTS federation_deliveries",

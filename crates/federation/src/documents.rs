@@ -237,3 +237,33 @@ fn html_escape(text: &str) -> String {
     }
     out
 }
+
+/// A comment written here in answer to a remote note, as a `Note` the blog sends to the
+/// note's author: who wrote it, then its words.
+pub fn reply_note(
+    urls: &ActorUrls,
+    comment: &folio_domain::Comment,
+    in_reply_to: &str,
+    note_author: &str,
+    note_author_handle: &str,
+) -> Value {
+    let id = format!("{}/comments/{}/", urls.base_url, comment.id);
+    let content = format!(
+        "<p><a href=\"{note_author}\" class=\"mention\">{}</a> <strong>{}</strong> replied:</p>{}",
+        html_escape(note_author_handle),
+        html_escape(&comment.author_name),
+        comment.html
+    );
+    json!({
+        "id": id,
+        "type": "Note",
+        "attributedTo": urls.actor(),
+        "inReplyTo": in_reply_to,
+        "content": content,
+        "url": id,
+        "published": rfc3339(comment.created_at),
+        "to": [PUBLIC],
+        "cc": [note_author, urls.followers()],
+        "tag": [{ "type": "Mention", "href": note_author, "name": note_author_handle }],
+    })
+}

@@ -97,6 +97,7 @@ impl Worker {
         let urls = federation.urls();
         let since = federation.joined_at().await?;
         let mut queued = 0;
+        queued += self.send_local_replies(since).await?;
         let new_posts = store.posts_to_federate(since).await?;
         let changed = store.federated_posts_changed().await?;
         let withdrawn = store.federated_posts_withdrawn().await?;
@@ -144,6 +145,52 @@ impl Worker {
                 .await?
             {
                 queued += deliveries.len();
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Comments written here in answer to remote notes go to the notes' authors (their
+    /// inbox), as Notes by the blog that name the comment's writer.
+    async fn send_local_replies(&self, since: OffsetDateTime) -> Result<usize, FederationError> {
+        let store = self.federation.store();
+        let urls = self.federation.urls();
+        let mut queued = 0;
+        for reply in store.local_replies_to_send(since).await? {
+            let (Some(comment), Some(author)) = (
+                store.comment(reply.comment_id).await?,
+                store.remote_actor(&reply.note_author).await?,
+            ) else {
+                // Nothing to send, and nowhere: recorded so that it is not looked at again.
+                store.record_local_reply(reply.comment_id, &[]).await?;
+                continue;
+            };
+            let note = documents::reply_note(
+                urls,
+                &comment,
+                &reply.note_id,
+                &author.actor_id,
+                &author.handle,
+            );
+            let id = format!("{}/ap/activities/reply/{}", urls.base_url, comment.id);
+            let mut activity = documents::wrap(urls, "Create", id, note);
+            if let Some(object) = activity.as_object_mut() {
+                object.insert(
+                    "cc".to_owned(),
+                    serde_json::json!([author.actor_id, urls.followers()]),
+                );
+            }
+            let delivery = NewDelivery {
+                inbox: author.shared_inbox.clone().unwrap_or(author.inbox.clone()),
+                activity: activity.to_string(),
+                dedupe_key: format!("reply:{}", comment.id),
+            };
+            if store
+                .record_local_reply(reply.comment_id, std::slice::from_ref(&delivery))
+                .await?
+            {
+                queued += 1;
+                tracing::info!(comment_id = comment.id, to = %author.actor_id, "reply sent to the fediverse");
             }
         }
         Ok(queued)

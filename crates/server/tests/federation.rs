@@ -214,6 +214,33 @@ async fn a_fedify_account_follows_the_blog_and_receives_its_new_posts() {
     // The same note delivered again is not a second comment.
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM comments").await, 1);
 
+    // Someone answers her here: the answer goes back to her server as a reply to her note.
+    let her_comment = app.count("SELECT MAX(id) AS n FROM comments").await;
+    let answer = app
+        .comment(
+            post.summary.id,
+            Some(her_comment),
+            "Ada Writer",
+            "Thank you, *Alice*!",
+            folio_domain::CommentStatus::Approved,
+        )
+        .await;
+    let reply = peer
+        .wait_for(Duration::from_secs(30), |a| {
+            a["type"] == "Create" && a["object"]["type"] == "Note"
+        })
+        .await;
+    assert_eq!(reply["object"]["inReplyTo"], note);
+    assert_eq!(
+        reply["object"]["id"],
+        app.url(&format!("/comments/{answer}/"))
+    );
+    let words = reply["object"]["content"].as_str().unwrap();
+    assert!(
+        words.contains("Ada Writer") && words.contains("<em>Alice</em>"),
+        "{words}"
+    );
+
     // She edits it, then likes the post; then deletes her reply.
     peer.update_reply(&actor_url, &note, &post_url, "<p>Lovely post, edited.</p>")
         .await;

@@ -69,6 +69,16 @@ pub struct ClaimedDelivery {
     pub attempts: i32,
 }
 
+/// A comment written here that answers a remote note: sent back to the note's author.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalReply {
+    pub comment_id: i64,
+    pub post_id: i64,
+    /// The note it answers, and who wrote that note.
+    pub note_id: String,
+    pub note_author: String,
+}
+
 /// A post announced to followers: what was sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AnnouncedPost {
@@ -659,6 +669,60 @@ impl Store {
             }
         }
         Ok(counts)
+    }
+
+    /// Approved comments written here since `since` in answer to a remote note, not sent yet.
+    pub async fn local_replies_to_send(&self, since: OffsetDateTime) -> Result<Vec<LocalReply>> {
+        let rows = self
+            .db
+            .query_all_raw(statement(
+                self.db_backend(),
+                "SELECT c.id, c.post_id, f.object_id, f.actor_id FROM comments c \
+                 JOIN federation_comments f ON f.comment_id = c.parent_id \
+                 WHERE c.status = 'approved' AND c.deleted_at IS NULL AND c.created_at >= $1 \
+                 AND NOT EXISTS (SELECT 1 FROM federation_comments o WHERE o.comment_id = c.id) \
+                 AND NOT EXISTS (SELECT 1 FROM federation_sent_comments s WHERE s.comment_id = c.id) \
+                 ORDER BY c.id LIMIT 20",
+                vec![crate::normalize_time(since).into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(LocalReply {
+                    comment_id: row.try_get("", "id")?,
+                    post_id: row.try_get("", "post_id")?,
+                    note_id: row.try_get("", "object_id")?,
+                    note_author: row.try_get("", "actor_id")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records that a local reply went out and queues its deliveries, in one transaction.
+    /// False when another process sent it first.
+    pub async fn record_local_reply(
+        &self,
+        comment_id: i64,
+        deliveries: &[NewDelivery],
+    ) -> Result<bool> {
+        let backend = self.db_backend();
+        let txn = self.db.begin().await?;
+        let inserted = txn
+            .execute_raw(statement(
+                backend,
+                "INSERT INTO federation_sent_comments (comment_id, created_at) VALUES ($1, $2) \
+                 ON CONFLICT (comment_id) DO NOTHING",
+                vec![comment_id.into(), now().into()],
+            ))
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        queue_deliveries(&txn, backend, deliveries).await?;
+        txn.commit().await?;
+        Ok(true)
     }
 
     /// Claims up to `limit` due deliveries for `worker` until `lease_until_ms`.

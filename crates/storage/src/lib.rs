@@ -43,7 +43,7 @@ pub use export::{
     EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ImportError, TransferSummary, latest_migration,
 };
 pub use federation::{
-    ActorKeys, AnnouncedPost, ClaimedDelivery, Follower, NewDelivery, RemoteActor,
+    ActorKeys, AnnouncedPost, ClaimedDelivery, Follower, LocalReply, NewDelivery, RemoteActor,
 };
 pub use identities::{LinkOutcome, UnlinkOutcome};
 pub use likes::{Liker, Likes};
