@@ -445,3 +445,233 @@ async fn keys_on_private_addresses_are_not_fetched_by_a_public_instance() {
     assert!(text.contains("private or loopback address"), "{text}");
     assert_eq!(mallory.fetches.load(Ordering::SeqCst), 0);
 }
+
+fn signed_activity(kind: &str, actor: &str, object: Value) -> String {
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{actor}/activities/{}", uuid::Uuid::new_v4()),
+        "type": kind,
+        "actor": actor,
+        "object": object,
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_first_reply_from_the_fediverse_waits_for_moderation() {
+    let app = federated_app(true).await;
+    let mallory = fake_actor().await;
+    let author = app.author("Ada Writer").await;
+    let post = app
+        .post(&author, "Held replies", "Words.", OffsetDateTime::now_utc())
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while json_of(&app, "/ap/outbox", "application/activity+json").await["totalItems"] != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the post was not announced"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let post_url = app.url(&post.summary.path());
+    let note = json!({
+        "id": format!("{}/notes/1", mallory.url),
+        "type": "Note",
+        "attributedTo": mallory.url,
+        "inReplyTo": post_url,
+        "content": "<p>First words from afar</p>",
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+    });
+    let body = signed_activity("Create", &mallory.url, note);
+    let (status, text) = post_signed(
+        &app,
+        &mallory.signer,
+        &body,
+        &body,
+        OffsetDateTime::now_utc(),
+    )
+    .await;
+    assert_eq!(status, 202, "{text}");
+    // comments.moderation = first_time (the default): held, not shown.
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM comments WHERE status = 'pending'")
+            .await,
+        1
+    );
+    assert!(
+        !app.page(&post.summary.path())
+            .await
+            .contains("First words from afar")
+    );
+
+    // A direct message is never a public comment.
+    let private = json!({
+        "id": format!("{}/notes/2", mallory.url),
+        "type": "Note",
+        "attributedTo": mallory.url,
+        "inReplyTo": post_url,
+        "content": "<p>Just between us</p>",
+        "to": [app.url("/ap/actor")],
+    });
+    let body = signed_activity("Create", &mallory.url, private).replace(
+        "\"to\":[\"https://www.w3.org/ns/activitystreams#Public\"],",
+        "",
+    );
+    let (status, text) = post_signed(
+        &app,
+        &mallory.signer,
+        &body,
+        &body,
+        OffsetDateTime::now_utc(),
+    )
+    .await;
+    assert_eq!(status, 202, "{text}");
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM comments").await, 1);
+}
+
+#[tokio::test]
+async fn admins_remove_followers_and_block_servers() {
+    let app = federated_app(true).await;
+    let mallory = fake_actor().await;
+    let follow = signed_activity("Follow", &mallory.url, json!(app.url("/ap/actor")));
+    let (status, text) = post_signed(
+        &app,
+        &mallory.signer,
+        &follow,
+        &follow,
+        OffsetDateTime::now_utc(),
+    )
+    .await;
+    assert_eq!(status, 202, "{text}");
+
+    let session = |role| {
+        let app = &app;
+        async move {
+            let user = app
+                .store
+                .create_user(folio_storage::NewUser {
+                    display_name: format!("{role:?}"),
+                    slug: None,
+                    email: Some(format!("{role:?}@example.org").to_lowercase()),
+                    avatar_url: None,
+                    bio: String::new(),
+                    role,
+                })
+                .await
+                .unwrap();
+            folio_web::open_session_for(&app.store, user.id)
+                .await
+                .unwrap()
+        }
+    };
+    let (admin_cookie, admin_csrf) = session(folio_domain::Role::Admin).await;
+    let (editor_cookie, editor_csrf) = session(folio_domain::Role::Editor).await;
+    let cookie = |value: &str| format!("{}={value}", folio_web::SESSION_COOKIE);
+    let get = |who: String| {
+        app.client
+            .get(app.url("/admin/fediverse"))
+            .header("cookie", who)
+            .send()
+    };
+    let page = get(cookie(&admin_cookie))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("@mallory@127.0.0.1"), "{page}");
+    assert_eq!(get(cookie(&editor_cookie)).await.unwrap().status(), 403);
+
+    let post_form = |who: String, path: &str, form: Vec<(&'static str, String)>| {
+        app.client
+            .post(app.url(path))
+            .header("cookie", who)
+            .form(&form)
+            .send()
+    };
+    let follower_id = app
+        .count("SELECT MAX(id) AS n FROM federation_followers")
+        .await;
+    let remove = format!("/admin/fediverse/followers/{follower_id}/remove");
+    // No CSRF token, or not an admin: nothing changes.
+    let refused = post_form(cookie(&admin_cookie), &remove, vec![])
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let refused = post_form(
+        cookie(&editor_cookie),
+        &remove,
+        vec![("_csrf", editor_csrf.clone())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert_eq!(
+        json_of(&app, "/ap/followers", "application/activity+json").await["totalItems"],
+        1
+    );
+    let removed = post_form(
+        cookie(&admin_cookie),
+        &remove,
+        vec![("_csrf", admin_csrf.clone())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(removed.status(), 303);
+    assert_eq!(
+        json_of(&app, "/ap/followers", "application/activity+json").await["totalItems"],
+        0
+    );
+
+    // Blocking mallory's server: what it sends is refused from then on.
+    let domain = mallory
+        .url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let blocked = post_form(
+        cookie(&admin_cookie),
+        "/admin/fediverse/blocks",
+        vec![("_csrf", admin_csrf.clone()), ("domain", domain.clone())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(blocked.status(), 303);
+    let page = get(cookie(&admin_cookie))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&domain), "{page}");
+    let follow = signed_activity("Follow", &mallory.url, json!(app.url("/ap/actor")));
+    let (status, _) = post_signed(
+        &app,
+        &mallory.signer,
+        &follow,
+        &follow,
+        OffsetDateTime::now_utc(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let unblocked = post_form(
+        cookie(&admin_cookie),
+        "/admin/fediverse/blocks/remove",
+        vec![("_csrf", admin_csrf.clone()), ("domain", domain.clone())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(unblocked.status(), 303);
+    let (status, text) = post_signed(
+        &app,
+        &mallory.signer,
+        &follow,
+        &follow,
+        OffsetDateTime::now_utc(),
+    )
+    .await;
+    assert_eq!(status, 202, "{text}");
+}
