@@ -267,6 +267,14 @@ impl Federation {
         {
             return Err(InboxError::Blocked);
         }
+        // A deleted account says goodbye to every server it knew; its key is gone with it
+        // (410), so it cannot be checked. Nothing is kept of an account never seen here.
+        if activity.get("type").and_then(Value::as_str) == Some("Delete")
+            && activity.get("object").and_then(id_of) == Some(actor_id.as_str())
+            && store.remote_actor(&actor_id).await?.is_none()
+        {
+            return Ok(Received::Done("ignored: an unknown account deleted"));
+        }
         let actor = self
             .verified_signer(&parsed, path_and_query, headers)
             .await?;

@@ -262,6 +262,18 @@ impl Settings {
         if self.site.title.trim().is_empty() {
             return bad("site.title", "must not be empty");
         }
+        let username = &self.federation.username;
+        if username.is_empty()
+            || username.len() > 64
+            || !username
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return bad(
+                "federation.username",
+                "must be 1 to 64 lower-case letters, digits or underscores (the blog is @username@host)",
+            );
+        }
         if !(1..=100).contains(&self.site.posts_per_page) {
             return bad("site.posts_per_page", "must be between 1 and 100");
         }
