@@ -302,6 +302,12 @@ struct FakeActor {
 }
 
 async fn fake_actor() -> FakeActor {
+    fake_actor_with_inbox("/inbox").await
+}
+
+/// A fake actor whose inbox is `inbox` on its server: `/inbox` takes activities,
+/// `/broken-inbox` answers 500.
+async fn fake_actor_with_inbox(inbox: &str) -> FakeActor {
     let (public, private) = generate_key_pair().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
@@ -311,7 +317,7 @@ async fn fake_actor() -> FakeActor {
         "id": url,
         "type": "Person",
         "preferredUsername": "mallory",
-        "inbox": format!("{origin}/inbox"),
+        "inbox": format!("{origin}{inbox}"),
         "publicKey": { "id": format!("{url}#main-key"), "owner": url, "publicKeyPem": public },
     })
     .to_string();
@@ -335,7 +341,13 @@ async fn fake_actor() -> FakeActor {
                 }
             }),
         )
-        .route("/inbox", axum::routing::post(|| async { "" }));
+        .route("/inbox", axum::routing::post(|| async { "" }))
+        .route(
+            "/broken-inbox",
+            axum::routing::post(|| async {
+                (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down")
+            }),
+        );
     tokio::spawn(async move { axum::serve(listener, router).await });
     FakeActor {
         signer: RequestSigner::new(format!("{url}#main-key"), &private).unwrap(),
@@ -674,4 +686,42 @@ async fn admins_remove_followers_and_block_servers() {
     )
     .await;
     assert_eq!(status, 202, "{text}");
+}
+
+#[tokio::test]
+async fn a_failed_delivery_is_kept_and_tried_again_later() {
+    let app = federated_app(true).await;
+    let mallory = fake_actor_with_inbox("/broken-inbox").await;
+    let follow = signed_activity("Follow", &mallory.url, json!(app.url("/ap/actor")));
+    let (status, text) = post_signed(
+        &app,
+        &mallory.signer,
+        &follow,
+        &follow,
+        OffsetDateTime::now_utc(),
+    )
+    .await;
+    assert_eq!(status, 202, "{text}");
+    // The Accept cannot be delivered: it stays queued, with the error, for a later try.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while app
+        .count("SELECT COUNT(*) AS n FROM federation_deliveries WHERE attempts >= 1")
+        .await
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the delivery was not tried"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let now_ms = OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) AS n FROM federation_deliveries WHERE status = 'pending' \
+             AND attempts = 1 AND last_error LIKE '%500%' AND next_attempt_at > {now_ms}"
+        ))
+        .await,
+        1
+    );
 }
