@@ -474,6 +474,9 @@ fn signed_activity(kind: &str, actor: &str, object: Value) -> String {
 async fn a_first_reply_from_the_fediverse_waits_for_moderation() {
     let app = federated_app(true).await;
     let mallory = fake_actor().await;
+    // The blog joins the fediverse (its key is made) when first asked: posts published
+    // before that are not announced.
+    json_of(&app, "/ap/actor", "application/activity+json").await;
     let author = app.author("Ada Writer").await;
     let post = app
         .post(&author, "Held replies", "Words.", OffsetDateTime::now_utc())
