@@ -689,6 +689,32 @@ async fn admins_remove_followers_and_block_servers() {
     )
     .await;
     assert_eq!(status, 202, "{text}");
+
+    // Blocking one account: it no longer follows, and what it sends is refused.
+    let follower_id = app
+        .count("SELECT MAX(id) AS n FROM federation_followers")
+        .await;
+    let blocked = post_form(
+        cookie(&admin_cookie),
+        &format!("/admin/fediverse/followers/{follower_id}/block"),
+        vec![("_csrf", admin_csrf.clone())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(blocked.status(), 303);
+    assert_eq!(
+        json_of(&app, "/ap/followers", "application/activity+json").await["totalItems"],
+        0
+    );
+    let (status, _) = post_signed(
+        &app,
+        &mallory.signer,
+        &follow,
+        &follow,
+        OffsetDateTime::now_utc(),
+    )
+    .await;
+    assert_eq!(status, 403);
 }
 
 #[tokio::test]

@@ -323,6 +323,53 @@ impl Store {
         Ok(())
     }
 
+    /// Blocks one remote account: it stops following, and nothing it sends is accepted.
+    pub async fn block_actor(&self, actor_id: &str) -> Result<()> {
+        let backend = self.db_backend();
+        let txn = self.db.begin().await?;
+        txn.execute_raw(statement(
+            backend,
+            "INSERT INTO federation_blocked_actors (actor_id, created_at) VALUES ($1, $2) \
+             ON CONFLICT (actor_id) DO NOTHING",
+            vec![actor_id.into(), now().into()],
+        ))
+        .await?;
+        txn.execute_raw(statement(
+            backend,
+            "DELETE FROM federation_followers WHERE actor_id = $1",
+            vec![actor_id.into()],
+        ))
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    pub async fn unblock_actor(&self, actor_id: &str) -> Result<bool> {
+        let result = self
+            .db
+            .execute_raw(statement(
+                self.db_backend(),
+                "DELETE FROM federation_blocked_actors WHERE actor_id = $1",
+                vec![actor_id.into()],
+            ))
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    pub async fn blocked_actors(&self) -> Result<Vec<String>> {
+        let rows = self
+            .db
+            .query_all_raw(statement(
+                self.db_backend(),
+                "SELECT actor_id FROM federation_blocked_actors ORDER BY actor_id",
+                vec![],
+            ))
+            .await?;
+        rows.iter()
+            .map(|row| Ok(row.try_get("", "actor_id")?))
+            .collect()
+    }
+
     pub async fn unblock_domain(&self, domain: &str) -> Result<bool> {
         let result = self
             .db

@@ -25,6 +25,11 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/fediverse/blocks", post(block))
         .route("/admin/fediverse/blocks/remove", post(unblock))
+        .route(
+            "/admin/fediverse/followers/{id}/block",
+            post(block_follower),
+        )
+        .route("/admin/fediverse/accounts/unblock", post(unblock_account))
 }
 
 struct FollowerRow {
@@ -43,6 +48,7 @@ struct FediversePage {
     handle: String,
     followers: Vec<FollowerRow>,
     blocked: Vec<String>,
+    blocked_accounts: Vec<String>,
     pending: u64,
     failed: u64,
 }
@@ -62,6 +68,7 @@ async fn overview(State(state): State<AppState>, viewer: Viewer) -> AdminResult 
         })
         .collect();
     let blocked = store.blocked_domains().await?;
+    let blocked_accounts = store.blocked_actors().await?;
     let (pending, _sent, failed) = store.delivery_counts().await?;
     let (enabled, handle) = match state.federation() {
         Some(federation) => (
@@ -82,6 +89,7 @@ async fn overview(State(state): State<AppState>, viewer: Viewer) -> AdminResult 
         handle,
         followers,
         blocked,
+        blocked_accounts,
         pending,
         failed,
     })
@@ -159,6 +167,50 @@ async fn unblock(
     if state.store().unblock_domain(&domain).await? {
         viewer
             .set_notice(&format!("{domain} is no longer blocked."))
+            .await?;
+    }
+    Ok(see_other("/admin/fediverse"))
+}
+
+/// Blocks a follower's account: it stops following, and nothing it sends is accepted.
+async fn block_follower(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> AdminResult {
+    admin_action(&viewer, &form._csrf).await?;
+    let follower = state
+        .store()
+        .followers()
+        .await?
+        .into_iter()
+        .find(|f| f.id == id)
+        .ok_or(AppError::NotFound)?;
+    state.store().block_actor(&follower.actor_id).await?;
+    viewer
+        .set_notice(&format!("{} is blocked.", follower.handle))
+        .await?;
+    Ok(see_other("/admin/fediverse"))
+}
+
+#[derive(Debug, Deserialize)]
+struct AccountForm {
+    #[serde(default)]
+    _csrf: String,
+    #[serde(default)]
+    actor: String,
+}
+
+async fn unblock_account(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Form(form): Form<AccountForm>,
+) -> AdminResult {
+    admin_action(&viewer, &form._csrf).await?;
+    if state.store().unblock_actor(form.actor.trim()).await? {
+        viewer
+            .set_notice(&format!("{} is no longer blocked.", form.actor.trim()))
             .await?;
     }
     Ok(see_other("/admin/fediverse"))
