@@ -174,6 +174,15 @@ async fn a_fedify_account_follows_the_blog_and_receives_its_new_posts() {
     assert_eq!(outbox["totalItems"], 1);
     assert_eq!(outbox["orderedItems"][0]["object"]["id"], post_url);
 
+    // An unchanged post is not sent again as an Update.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) AS n FROM federation_deliveries WHERE dedupe_key LIKE 'update:%'"
+        )
+        .await,
+        0
+    );
     // One delivery per inbox: the peer's shared inbox, once.
     assert_eq!(
         app.count(
@@ -262,6 +271,18 @@ async fn a_fedify_account_follows_the_blog_and_receives_its_new_posts() {
         !page.contains("Lovely post, edited.")
     })
     .await;
+
+    // The post taken down: followers' servers are told to remove it.
+    assert!(
+        app.store
+            .set_post_trashed(&author, post.summary.id, true)
+            .await
+            .unwrap()
+    );
+    let delete = peer
+        .wait_for(Duration::from_secs(30), |a| a["type"] == "Delete")
+        .await;
+    assert_eq!(delete["object"]["id"], post_url, "{delete:#}");
 
     peer.unfollow(&actor_url).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

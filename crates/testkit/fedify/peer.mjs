@@ -59,6 +59,8 @@ federation
   .setInboxListeners("/users/{identifier}/inbox", "/inbox")
   .on(Accept, remember)
   .on(Create, remember)
+  .on(Update, remember)
+  .on(Delete, remember)
   .onError((_ctx, error) => console.error("inbox error", error));
 
 async function body(request) {
