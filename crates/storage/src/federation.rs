@@ -437,7 +437,7 @@ impl Store {
         rows.iter().map(|row| Ok(row.try_get("", "id")?)).collect()
     }
 
-    /// Announced posts changed since they were sent, and still public: their ids.
+    /// Announced posts changed since they were sent, and still public.
     pub async fn federated_posts_changed(&self) -> Result<Vec<AnnouncedPost>> {
         self.announced_where(
             "f.deleted = $1 AND p.status = 'published' AND p.published_at <= $2 \
