@@ -15,6 +15,7 @@ mod m20261204_000008_imported_names_and_titles;
 mod m20261204_000012_email_sign_in;
 mod m20261204_000013_comment_thread_keys;
 mod m20261205_000014_thread_counts;
+mod m20261205_000020_federation;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000012_email_sign_in::Migration),
             Box::new(m20261204_000013_comment_thread_keys::Migration),
             Box::new(m20261205_000014_thread_counts::Migration),
+            Box::new(m20261205_000020_federation::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! every rule can be tested in microseconds.
 
 pub mod comments;
+pub mod federation;
 pub mod front_matter;
 pub mod markdown;
 pub mod notifications;

@@ -19,6 +19,8 @@ pub struct App {
     limits: crate::connections::ConnectionLimits,
     /// The outbox worker, when `[mail] worker` runs it in this process.
     mail_worker: Option<folio_notification::Worker>,
+    /// The ActivityPub delivery worker, when `[federation]` is on and runs it here.
+    federation_worker: Option<folio_federation::Worker>,
 }
 
 impl App {
@@ -72,8 +74,10 @@ impl App {
         } else {
             None
         };
+        let federation_worker = federation_worker(store.clone(), settings);
         Ok(App {
             mail_worker,
+            federation_worker,
             router: folio_web::router(state, &web),
             listener,
             store,
@@ -110,6 +114,10 @@ impl App {
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             (stop_tx, tokio::spawn(worker.run(stop_rx)))
         });
+        let federation = self.federation_worker.map(|worker| {
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            (stop_tx, tokio::spawn(worker.run(stop_rx)))
+        });
         let server = crate::connections::serve(self.listener, self.router, self.limits, signal);
         let sweeper = tokio::spawn(sweep_expired_sessions(self.store.clone()));
         let mut stopping = stopping_rx;
@@ -127,6 +135,10 @@ impl App {
             let _ = stop.send(true);
             let _ = tokio::time::timeout(grace.max(Duration::from_secs(1)), task).await;
         }
+        if let Some((stop, task)) = federation {
+            let _ = stop.send(true);
+            let _ = tokio::time::timeout(grace.max(Duration::from_secs(1)), task).await;
+        }
         self.store.close().await.ok();
         Ok(())
     }
@@ -141,6 +153,14 @@ pub fn mail_worker(
         .context("setting up the mail transport ([mail])")?;
     folio_notification::Worker::new(store, mailer, settings.mail_worker(), settings.mail_site())
         .context("setting up the mail worker ([mail])")
+}
+
+/// The ActivityPub delivery worker, when `federation.enabled` and `federation.worker` are on.
+pub fn federation_worker(store: Store, settings: &Settings) -> Option<folio_federation::Worker> {
+    (settings.federation.enabled && settings.federation.worker).then(|| {
+        let federation = folio_federation::Federation::new(store, settings.federation_settings());
+        folio_federation::Worker::new(federation, settings.federation_worker())
+    })
 }
 
 /// Sessions past their expiry are refused when read; this removes them from the table now

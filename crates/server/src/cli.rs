@@ -304,17 +304,29 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
 
 async fn worker(settings: &Settings) -> anyhow::Result<()> {
     let store = migrated_store(settings).await?;
-    let worker = crate::app::mail_worker(store, settings)?;
+    let worker = crate::app::mail_worker(store.clone(), settings)?;
     eprintln!(
         "Folio mail worker {} is running (Ctrl-C to stop)",
         worker.id()
     );
     let stop = shutdown_signal();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(worker.run(stop_rx));
+    let task = tokio::spawn(worker.run(stop_rx.clone()));
+    // The fediverse deliveries too, when federation is on (whatever federation.worker says:
+    // this command is where a separate worker runs).
+    let federation = settings.federation.enabled.then(|| {
+        let federation = folio_federation::Federation::new(store, settings.federation_settings());
+        let worker = folio_federation::Worker::new(federation, settings.federation_worker());
+        eprintln!("Folio federation worker {} is running", worker.id());
+        tokio::spawn(worker.run(stop_rx))
+    });
     stop.await;
     let _ = stop_tx.send(true);
     task.await.context("the mail worker stopped unexpectedly")?;
+    if let Some(task) = federation {
+        task.await
+            .context("the federation worker stopped unexpectedly")?;
+    }
     Ok(())
 }
 

@@ -28,6 +28,19 @@ pub struct Settings {
     pub session: SessionSection,
     pub log: LogSection,
     pub mail: MailSection,
+    pub federation: FederationSection,
+}
+
+/// `[federation]`: the blog as an ActivityPub actor that fediverse accounts follow.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationSection {
+    pub enabled: bool,
+    pub username: String,
+    pub allow_private_addresses: bool,
+    pub worker: bool,
+    pub poll_milliseconds: u64,
+    pub max_attempts: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -248,6 +261,18 @@ impl Settings {
         self.site.base_url = base;
         if self.site.title.trim().is_empty() {
             return bad("site.title", "must not be empty");
+        }
+        let username = &self.federation.username;
+        if username.is_empty()
+            || username.len() > 64
+            || !username
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return bad(
+                "federation.username",
+                "must be 1 to 64 lower-case letters, digits or underscores (the blog is @username@host)",
+            );
         }
         if !(1..=100).contains(&self.site.posts_per_page) {
             return bad("site.posts_per_page", "must be between 1 and 100");
@@ -520,6 +545,26 @@ impl Settings {
                 subscribe_per_address_per_hour: self.mail.confirmations_per_address_per_hour,
             },
             email_sign_in: self.auth.email.enabled,
+            federation: self.federation_settings(),
+        }
+    }
+
+    pub fn federation_settings(&self) -> folio_federation::FederationSettings {
+        folio_federation::FederationSettings {
+            enabled: self.federation.enabled,
+            username: self.federation.username.clone(),
+            allow_private_addresses: self.federation.allow_private_addresses,
+            base_url: self.site.base_url.trim_end_matches('/').to_owned(),
+            display_name: self.site.title.clone(),
+            summary: self.site.tagline.clone(),
+        }
+    }
+
+    pub fn federation_worker(&self) -> folio_federation::WorkerSettings {
+        folio_federation::WorkerSettings {
+            poll_interval: Duration::from_millis(self.federation.poll_milliseconds.max(10)),
+            max_attempts: self.federation.max_attempts.max(1),
+            ..folio_federation::WorkerSettings::default()
         }
     }
 

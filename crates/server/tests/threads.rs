@@ -241,8 +241,9 @@ impl Thread {
         self.app
             .sql("CREATE TABLE kept_counts AS SELECT id, comment_count, thread_count FROM posts")
             .await;
-        // The thread keys' migration and the conversation counts' after it.
-        self.app.store.migrate_down(2).await.unwrap();
+        // The thread keys' migration, the conversation counts' after it, and the
+        // federation tables' (the last).
+        self.app.store.migrate_down(3).await.unwrap();
         self.app.store.migrate_up().await.unwrap();
         let differing = self
             .app

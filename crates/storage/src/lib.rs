@@ -13,6 +13,7 @@ mod connect;
 mod entities;
 mod error;
 mod export;
+mod federation;
 mod identities;
 mod likes;
 mod mail;
@@ -40,6 +41,9 @@ pub use connect::{Backend, MigrationState, redact_password};
 pub use error::StorageError;
 pub use export::{
     EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ImportError, TransferSummary, latest_migration,
+};
+pub use federation::{
+    ActorKeys, AnnouncedPost, ClaimedDelivery, Follower, LocalReply, NewDelivery, RemoteActor,
 };
 pub use identities::{LinkOutcome, UnlinkOutcome};
 pub use likes::{Liker, Likes};

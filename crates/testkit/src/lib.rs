@@ -16,10 +16,12 @@
 // Test support: a panic with a clear message is how this crate reports a broken setup.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fedify;
 pub mod inspect;
 mod oidc;
 mod standin;
 
+pub use fedify::FedifyPeer;
 pub use oidc::OidcServer;
 pub use standin::{OAuthStandIn, StandInEndpoints, StandInUser};
 

@@ -5,6 +5,7 @@ mod admin;
 mod cache;
 mod discussion;
 mod error;
+mod federation;
 mod feeds;
 mod layout;
 mod location;
@@ -183,6 +184,8 @@ pub struct WebSettings {
     pub security: SecuritySettings,
     /// `[auth.email] enabled`: readers may sign in with a link sent to their address.
     pub email_sign_in: bool,
+    /// `[federation]`: the blog as an ActivityPub actor.
+    pub federation: folio_federation::FederationSettings,
 }
 
 /// Everything a handler can reach. Cheap to clone.
@@ -207,12 +210,14 @@ struct StateInner {
     email_sign_in: bool,
     cache: PageCache,
     chrome: layout::ChromeCache,
+    federation: Option<folio_federation::Federation>,
 }
 
 impl AppState {
     pub fn new(store: Store, providers: Providers, settings: &WebSettings) -> Self {
         let cache = PageCache::new(&settings.cache);
         let chrome = layout::ChromeCache::new(settings.cache.ttl);
+        let store_for_federation = store.clone();
         AppState {
             inner: Arc::new(StateInner {
                 store,
@@ -231,6 +236,12 @@ impl AppState {
                 email_sign_in: settings.email_sign_in,
                 cache,
                 chrome,
+                federation: settings.federation.enabled.then(|| {
+                    folio_federation::Federation::new(
+                        store_for_federation,
+                        settings.federation.clone(),
+                    )
+                }),
             }),
         }
     }
@@ -308,6 +319,11 @@ impl AppState {
 
     pub(crate) fn configured_comments(&self) -> &CommentSettings {
         &self.inner.configured_comments
+    }
+
+    /// The blog's fediverse actor, when `federation.enabled` is on.
+    pub fn federation(&self) -> Option<&folio_federation::Federation> {
+        self.inner.federation.as_ref()
     }
 
     pub fn cache(&self) -> &PageCache {

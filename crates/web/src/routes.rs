@@ -12,8 +12,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use crate::error::error_pages;
 use crate::session::DatabaseSessions;
 use crate::{
-    AppState, WebSettings, account, admin, cache, discussion, feeds, ops, pages, protected, signin,
-    signin_email, subscriptions,
+    AppState, WebSettings, account, admin, cache, discussion, federation, feeds, ops, pages,
+    protected, signin, signin_email, subscriptions,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -62,7 +62,8 @@ pub fn build(state: AppState, settings: &WebSettings) -> Router {
     // What readers read goes through the page cache; what operators poll does not.
     let readable = pages::router()
         .merge(feeds::router())
-        .layer(from_fn_with_state(state.clone(), cache::page_cache));
+        .layer(from_fn_with_state(state.clone(), cache::page_cache))
+        .layer(from_fn_with_state(state.clone(), federation::articles));
     let secure_cookies = state.site().base_url.starts_with("https://");
     readable
         .merge(signin::router())
@@ -79,6 +80,7 @@ pub fn build(state: AppState, settings: &WebSettings) -> Router {
         ))
         .layer(from_fn(crate::session::keep_what_session_loading_reads))
         .merge(ops::router())
+        .merge(federation::router())
         .merge(crate::media::router())
         .layer(from_fn_with_state(state.clone(), error_pages))
         .layer(from_fn(ops::record_metrics))

@@ -3,6 +3,7 @@
 //! anything, and every form carries the session's CSRF token.
 
 mod comments;
+mod fediverse;
 mod media;
 mod posts;
 mod site_settings;
@@ -38,6 +39,7 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
         .merge(media::router(max_upload_bytes))
         .merge(users::router())
         .merge(subscribers::router())
+        .merge(fediverse::router())
 }
 
 /// Why an admin request was not served: not signed in (sent to sign in), or an error
@@ -135,6 +137,7 @@ fn admin_section(path: &str) -> &'static str {
         "comments" => "comments",
         "users" => "users",
         "subscribers" => "subscribers",
+        "fediverse" => "fediverse",
         "settings" => "settings",
         "audit" => "audit",
         _ => "dashboard",
