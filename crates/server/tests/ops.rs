@@ -282,7 +282,24 @@ async fn backup_while_serving_then_restore_gives_the_same_site() {
     // count the comments the copy holds; the rest of the post is compared as it is.
     let columns = column_indexes(&during_url).await;
     let (post_id, count) = (columns["posts.id"], columns["posts.comment_count"]);
+    let threads = columns["posts.thread_count"];
     for post in &restored["posts"] {
+        let conversations = restored["comments"]
+            .iter()
+            .filter(|c| {
+                c[columns["comments.post_id"]] == post[post_id]
+                    && matches!(
+                        c[columns["comments.thread_top"]].as_deref(),
+                        Some("1" | "true")
+                    )
+            })
+            .count();
+        assert_eq!(
+            post[threads].as_deref(),
+            Some(conversations.to_string().as_str()),
+            "post {:?} counts the conversations the copy holds",
+            post[post_id]
+        );
         let counted = restored["comments"]
             .iter()
             .filter(|c| {
@@ -301,6 +318,7 @@ async fn backup_while_serving_then_restore_gives_the_same_site() {
     for rows in [&mut live, &mut restored] {
         for post in rows.get_mut("posts").unwrap() {
             post[count] = None;
+            post[threads] = None;
         }
     }
     for (table, rows) in &restored {
