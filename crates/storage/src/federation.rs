@@ -779,46 +779,20 @@ impl Store {
         limit: u32,
         lease_until_ms: i64,
     ) -> Result<Vec<ClaimedDelivery>> {
-        let backend = self.db_backend();
         let now_ms = millis(OffsetDateTime::now_utc());
-        // An idle worker only reads: on SQLite every write would compete with the site's.
-        let due = self
-            .db
-            .query_one_raw(statement(
-                backend,
-                "SELECT id FROM federation_deliveries WHERE status = 'pending' \
-                 AND next_attempt_at <= $1 AND (locked_until IS NULL OR locked_until < $2) LIMIT 1",
-                vec![now_ms.into(), now_ms.into()],
-            ))
-            .await?;
-        if due.is_none() {
+        if !crate::leases::any_due(&self.db, "federation_deliveries", now_ms).await? {
             return Ok(Vec::new());
         }
-        let lock = if backend == DbBackend::Postgres {
-            "FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
-        let text = format!(
-            "UPDATE federation_deliveries SET locked_by = $1, locked_until = $2 WHERE id IN (\
-             SELECT id FROM federation_deliveries WHERE status = 'pending' AND next_attempt_at <= $3 \
-             AND (locked_until IS NULL OR locked_until < $4) ORDER BY next_attempt_at, id LIMIT $5 {lock}) \
-             RETURNING id, inbox, activity, attempts"
-        );
-        let rows = self
-            .db
-            .query_all_raw(statement(
-                backend,
-                &text,
-                vec![
-                    worker.into(),
-                    lease_until_ms.into(),
-                    now_ms.into(),
-                    now_ms.into(),
-                    i64::from(limit).into(),
-                ],
-            ))
-            .await?;
+        let rows = crate::leases::claim_due(
+            &self.db,
+            "federation_deliveries",
+            "id, inbox, activity, attempts",
+            worker,
+            limit,
+            lease_until_ms,
+            now_ms,
+        )
+        .await?;
         let mut claimed = rows
             .iter()
             .map(|row| {

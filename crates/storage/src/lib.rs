@@ -15,6 +15,7 @@ mod error;
 mod export;
 mod federation;
 mod identities;
+mod leases;
 mod likes;
 mod mail;
 mod moderation;

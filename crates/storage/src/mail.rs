@@ -365,17 +365,7 @@ impl Store {
     ) -> Result<Vec<ClaimedMail>> {
         let backend = self.db_backend();
         let now_ms = millis(OffsetDateTime::now_utc());
-        // An idle worker only reads: on SQLite every write would compete with the site's.
-        let due = self
-            .db
-            .query_one_raw(statement(
-                backend,
-                "SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
-                 AND (locked_until IS NULL OR locked_until < $2) LIMIT 1",
-                vec![now_ms.into(), now_ms.into()],
-            ))
-            .await?;
-        if due.is_none() {
+        if !crate::leases::any_due(&self.db, "mail_outbox", now_ms).await? {
             return Ok(Vec::new());
         }
         self.db
@@ -388,31 +378,16 @@ impl Store {
                 vec![],
             ))
             .await?;
-        let lock = if backend == DbBackend::Postgres {
-            "FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
-        let text = format!(
-            "UPDATE mail_outbox SET locked_by = $1, locked_until = $2 WHERE id IN (\
-             SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= $3 \
-             AND (locked_until IS NULL OR locked_until < $4) ORDER BY next_attempt_at, id LIMIT $5 {lock}) \
-             RETURNING id, kind, recipient, user_id, post_id, comment_id, payload, attempts, unsubscribe_token, action_token"
-        );
-        let rows = self
-            .db
-            .query_all_raw(statement(
-                backend,
-                &text,
-                vec![
-                    worker.into(),
-                    lease_until_ms.into(),
-                    now_ms.into(),
-                    now_ms.into(),
-                    i64::from(limit).into(),
-                ],
-            ))
-            .await?;
+        let rows = crate::leases::claim_due(
+            &self.db,
+            "mail_outbox",
+            "id, kind, recipient, user_id, post_id, comment_id, payload, attempts, unsubscribe_token, action_token",
+            worker,
+            limit,
+            lease_until_ms,
+            now_ms,
+        )
+        .await?;
         let mut claimed = rows
             .iter()
             .map(claimed_from_row)
