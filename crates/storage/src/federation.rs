@@ -831,39 +831,20 @@ impl Store {
         error: &str,
         retry_at_ms: Option<i64>,
     ) -> Result<()> {
-        let (status, next) = match retry_at_ms {
-            Some(at) => ("pending", at),
-            None => ("failed", millis(OffsetDateTime::now_utc())),
-        };
-        self.db
-            .execute_raw(statement(
-                self.db_backend(),
-                "UPDATE federation_deliveries SET status = $1, next_attempt_at = $2, \
-                 attempts = attempts + 1, last_error = $3, locked_by = NULL, locked_until = NULL \
-                 WHERE id = $4 AND locked_by = $5",
-                vec![
-                    status.into(),
-                    next.into(),
-                    error.chars().take(2000).collect::<String>().into(),
-                    id.into(),
-                    worker.into(),
-                ],
-            ))
-            .await?;
-        Ok(())
+        crate::leases::attempt_failed(
+            &self.db,
+            "federation_deliveries",
+            id,
+            worker,
+            error,
+            retry_at_ms,
+        )
+        .await
     }
 
     /// Gives a claimed delivery back without counting an attempt (the worker is stopping).
     pub async fn release_delivery(&self, id: i64, worker: &str) -> Result<()> {
-        self.db
-            .execute_raw(statement(
-                self.db_backend(),
-                "UPDATE federation_deliveries SET locked_by = NULL, locked_until = NULL \
-                 WHERE id = $1 AND locked_by = $2",
-                vec![id.into(), worker.into()],
-            ))
-            .await?;
-        Ok(())
+        crate::leases::release(&self.db, "federation_deliveries", id, worker).await
     }
 
     /// Deliveries by state: (pending, sent, failed).

@@ -61,3 +61,54 @@ pub(crate) async fn claim_due<C: ConnectionTrait>(
         ))
         .await?)
 }
+
+/// A failed attempt at a row `worker` holds: due again at `retry_at_ms`, or marked failed
+/// when `None` (a permanent refusal, or the last attempt).
+pub(crate) async fn attempt_failed<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    id: i64,
+    worker: &str,
+    error: &str,
+    retry_at_ms: Option<i64>,
+) -> Result<()> {
+    let (status, next) = match retry_at_ms {
+        Some(at) => ("pending", at),
+        None => (
+            "failed",
+            crate::mail::millis(time::OffsetDateTime::now_utc()),
+        ),
+    };
+    db.execute_raw(statement(
+        db.get_database_backend(),
+        &format!(
+            "UPDATE {table} SET status = $1, next_attempt_at = $2, attempts = attempts + 1, \
+             last_error = $3, locked_by = NULL, locked_until = NULL WHERE id = $4 AND locked_by = $5"
+        ),
+        vec![
+            status.into(),
+            next.into(),
+            error.chars().take(2000).collect::<String>().into(),
+            id.into(),
+            worker.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Gives a row `worker` holds back without counting an attempt (the worker is stopping).
+pub(crate) async fn release<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    id: i64,
+    worker: &str,
+) -> Result<()> {
+    db.execute_raw(statement(
+        db.get_database_backend(),
+        &format!("UPDATE {table} SET locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2"),
+        vec![id.into(), worker.into()],
+    ))
+    .await?;
+    Ok(())
+}

@@ -448,39 +448,12 @@ impl Store {
         error: &str,
         retry_at_ms: Option<i64>,
     ) -> Result<()> {
-        let backend = self.db_backend();
-        let (status, next) = match retry_at_ms {
-            Some(at) => ("pending", at),
-            None => ("failed", millis(OffsetDateTime::now_utc())),
-        };
-        self.db
-            .execute_raw(statement(
-                backend,
-                "UPDATE mail_outbox SET status = $1, next_attempt_at = $2, attempts = attempts + 1, \
-                 last_error = $3, locked_by = NULL, locked_until = NULL WHERE id = $4 AND locked_by = $5",
-                vec![
-                    status.into(),
-                    next.into(),
-                    error.chars().take(2000).collect::<String>().into(),
-                    id.into(),
-                    worker.into(),
-                ],
-            ))
-            .await?;
-        Ok(())
+        crate::leases::attempt_failed(&self.db, "mail_outbox", id, worker, error, retry_at_ms).await
     }
 
     /// Gives a claimed row back without counting an attempt (the worker is stopping).
     pub async fn release_mail(&self, id: i64, worker: &str) -> Result<()> {
-        let backend = self.db_backend();
-        self.db
-            .execute_raw(statement(
-                backend,
-                "UPDATE mail_outbox SET locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2",
-                vec![id.into(), worker.into()],
-            ))
-            .await?;
-        Ok(())
+        crate::leases::release(&self.db, "mail_outbox", id, worker).await
     }
 
     /// Cancels a claimed row whose message can no longer be made.
